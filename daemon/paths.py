@@ -1,0 +1,72 @@
+"""Where etrade-mcp keeps its socket, configuration and state (XDG on Linux, ~/Library on macOS).
+
+Import-light: the MCP proxy and the CLI use it to find the daemon's socket.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_NAME = "etrade-mcp"
+SOCKET_NAME = "broker.sock"
+SOCKET_ENV = "ETRADE_MCP_SOCKET"
+CONFIG_ENV = "ETRADE_MCP_CONFIG"
+STATE_ENV = "ETRADE_MCP_STATE_DIR"
+
+
+def _home() -> Path:
+    return Path(os.environ.get("HOME") or Path.home())
+
+
+def runtime_dir() -> Path:
+    """The private (0700) directory that holds the socket and the single-instance lock."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return Path(xdg) / APP_NAME
+    if sys.platform == "darwin":
+        return _home() / "Library" / "Application Support" / APP_NAME / "run"
+    # Never /tmp: a shared directory invites another user to pre-create our path.
+    return state_dir() / "run"
+
+
+def default_socket_path() -> Path:
+    return runtime_dir() / SOCKET_NAME
+
+
+def socket_path(override: str | os.PathLike[str] | None = None) -> Path:
+    """The socket all three executables use: ``--socket`` > ``ETRADE_MCP_SOCKET`` > the default."""
+    if override:
+        return Path(override).expanduser()
+    env = os.environ.get(SOCKET_ENV)
+    if env:
+        return Path(env).expanduser()
+    return default_socket_path()
+
+
+def config_dir() -> Path:
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg else _home() / ".config"
+    return base / APP_NAME
+
+
+def config_file(override: str | os.PathLike[str] | None = None) -> Path:
+    if override:
+        return Path(override).expanduser()
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env).expanduser()
+    return config_dir() / "config.toml"
+
+
+def state_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """Durable daemon state: the order journal, the audit log, the opt-in file secret store."""
+    if override:
+        return Path(override).expanduser()
+    env = os.environ.get(STATE_ENV)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else _home() / ".local" / "state"
+    return base / APP_NAME

@@ -1,0 +1,269 @@
+"""The daemon's settings: one typed object, read once at the entry point.
+
+Precedence, highest first: command-line flags > ``ETRADE_*`` environment variables > the TOML
+config file (``$XDG_CONFIG_HOME/etrade-mcp/config.toml``) > defaults. Library classes never read the
+environment themselves; they take the values they need from :class:`Settings`.
+
+To add a setting, add a field with ``setting(...)`` metadata; the loader, the validation and the
+configuration reference (``etradectl config``/docs) all read the same metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from daemon import paths
+from daemon.errors import ErrorCode, InvalidRequest
+
+Environment = Literal["production", "sandbox", "emulator"]
+ENVIRONMENTS: tuple[Environment, ...] = ("production", "sandbox", "emulator")
+SecretStoreKind = Literal["keyring", "file", "memory"]
+
+
+class SettingsError(InvalidRequest):
+    """A setting has a value that cannot be used; the message names the setting and its source."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.INVALID_ARGUMENT, message, hint="fix the setting named above and start again")
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def parse_positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(f"expected a positive number, got {raw!r}")
+    return value
+
+
+def parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive whole number, got {raw!r}")
+    return value
+
+
+def parse_environment(raw: str) -> Environment:
+    value = raw.strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"expected one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
+    return cast(Environment, value)
+
+
+def parse_secret_store(raw: str) -> SecretStoreKind:
+    value = raw.strip().lower()
+    if value not in ("keyring", "file", "memory"):
+        raise ValueError(f"expected keyring or file, got {raw!r}")
+    return cast(SecretStoreKind, value)
+
+
+def parse_log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {raw!r}")
+    return value
+
+
+def parse_str(raw: str) -> str:
+    return raw
+
+
+def parse_path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def parse_str_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def setting(
+    default: Any,
+    *,
+    env: str | None,
+    parse: Callable[[str], Any],
+    doc: str,
+    toml: bool = True,
+    secret: bool = False,
+) -> Any:
+    """Declare a setting: its default, environment variable, parser and one-line documentation."""
+    metadata = {"env": env, "parse": parse, "doc": doc, "toml": toml, "secret": secret}
+    if isinstance(default, list | dict):
+        raise TypeError("use tuples for sequence defaults; settings are immutable")
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the daemon can be told. Immutable once loaded."""
+
+    environment: Environment = setting(
+        "sandbox",
+        env="ETRADE_ENVIRONMENT",
+        parse=parse_environment,
+        doc="production (api.etrade.com), sandbox (apisb.etrade.com) or emulator (the local E*TRADE emulator)",
+    )
+    consumer_key: str | None = setting(
+        None,
+        env="ETRADE_CONSUMER_KEY",
+        parse=parse_str,
+        toml=False,
+        secret=True,
+        doc="E*TRADE consumer key; overrides the one stored by `etradectl auth setup`",
+    )
+    consumer_secret: str | None = setting(
+        None,
+        env="ETRADE_CONSUMER_SECRET",
+        parse=parse_str,
+        toml=False,
+        secret=True,
+        doc="E*TRADE consumer secret; overrides the one stored by `etradectl auth setup`",
+    )
+    socket: Path | None = setting(
+        None,
+        env=paths.SOCKET_ENV,
+        parse=parse_path,
+        doc="the daemon's unix socket (default $XDG_RUNTIME_DIR/etrade-mcp/broker.sock)",
+    )
+    state_dir: Path | None = setting(
+        None,
+        env=paths.STATE_ENV,
+        parse=parse_path,
+        doc="durable state: journal, audit log, opt-in file secret store (default $XDG_STATE_HOME/etrade-mcp)",
+    )
+    secret_store: SecretStoreKind = setting(
+        "keyring",
+        env="ETRADE_SECRET_STORE",
+        parse=parse_secret_store,
+        doc="keyring (the OS keyring) or file (a 0600 file in the state dir; less safe, explicit opt-in)",
+    )
+    emulator_url: str | None = setting(
+        None,
+        env="ETRADE_EMULATOR_URL",
+        parse=parse_str,
+        doc="environment=emulator: use this running emulator instead of starting an embedded one",
+    )
+    read_only: bool = setting(
+        True, env="ETRADE_READ_ONLY", parse=parse_bool, doc="refuse every order preview, placement and cancel"
+    )
+    max_order_value: float = setting(
+        10_000.0,
+        env="ETRADE_MAX_ORDER_VALUE",
+        parse=parse_positive_float,
+        doc="largest estimated value of a single order, in USD",
+    )
+    requests_per_minute: int = setting(
+        600,
+        env="ETRADE_REQUESTS_PER_MINUTE",
+        parse=parse_positive_int,
+        doc="overall ceiling on requests to E*TRADE per minute, across all modules",
+    )
+    upstream_timeout: float = setting(
+        15.0,
+        env="ETRADE_UPSTREAM_TIMEOUT",
+        parse=parse_positive_float,
+        doc="seconds to wait for one E*TRADE HTTP response",
+    )
+    log_level: str = setting(
+        "INFO", env="ETRADE_LOG_LEVEL", parse=parse_log_level, doc="DEBUG, INFO, WARNING or ERROR"
+    )
+
+    def resolved_socket(self) -> Path:
+        return paths.socket_path(self.socket)
+
+    def resolved_state_dir(self) -> Path:
+        return paths.state_dir(self.state_dir)
+
+    def public_view(self) -> dict[str, str]:
+        """The settings as strings for display, with secrets reduced to set/unset."""
+        view: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret"):
+                view[f.name] = "(set)" if value else "(unset)"
+            else:
+                view[f.name] = "" if value is None else str(value)
+        return view
+
+
+def describe() -> list[tuple[str, str | None, str, str]]:
+    """(name, environment variable, default, documentation) for every setting, for the docs."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = "" if f.default is None else str(f.default)
+        rows.append((f.name, f.metadata.get("env"), default, f.metadata["doc"]))
+    return rows
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+) -> Settings:
+    """Build :class:`Settings` from flags, the environment, the config file and defaults.
+
+    ``flags`` holds already-typed values from the command line (``None`` means "not given").
+    Raises :class:`SettingsError` naming the setting and where its bad value came from.
+    """
+    environ = os.environ if environ is None else environ
+    path = config_path if config_path is not None else paths.config_file(environ.get(paths.CONFIG_ENV))
+    file_values = _read_toml(path)
+    values: dict[str, Any] = {}
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(file_values) - known - _TOML_SECTIONS)
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    for f in dataclasses.fields(Settings):
+        meta = f.metadata
+        parse: Callable[[str], Any] = meta["parse"]
+        if flags and flags.get(f.name) is not None:
+            values[f.name] = flags[f.name]
+            continue
+        env_name = meta.get("env")
+        if env_name and environ.get(env_name, "") != "":
+            values[f.name] = _parse(parse, environ[env_name], f"environment variable {env_name}")
+            continue
+        if f.name in file_values:
+            if not meta.get("toml", True):
+                raise SettingsError(
+                    f"{path}: {f.name} must not be stored in the config file; use {env_name} or `etradectl auth setup`"
+                )
+            raw = file_values[f.name]
+            values[f.name] = _parse(parse, str(raw).lower() if isinstance(raw, bool) else str(raw), f"{path}: {f.name}")
+    return Settings(**values)
+
+
+# Tables in the config file that belong to other parts (e.g. [watchlists]) rather than to Settings.
+_TOML_SECTIONS = {"watchlists"}
+
+
+def _parse(parse: Callable[[str], Any], raw: str, source: str) -> Any:
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from None

@@ -1,0 +1,1 @@
+"""The gRPC contract between etrade-daemon and its clients, with its committed generated code."""
