@@ -150,7 +150,8 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ),
     ErrorCode.INVALID_ARGUMENT: CodeSpec(Kind.INVALID, "correct the argument and try again"),
     ErrorCode.INVALID_SYMBOL: CodeSpec(
-        Kind.INVALID, "use a ticker symbol of 1-10 characters: letters, digits, '.', '-' or '/' (e.g. AAPL, BRK.B)"
+        Kind.INVALID,
+        "use a ticker symbol of 1-10 characters: a letter, then letters, digits, '.' or '-' (e.g. AAPL, BRK.B)",
     ),
     ErrorCode.TOO_MANY_SYMBOLS: CodeSpec(Kind.INVALID, "ask for at most 50 symbols per call; split the list"),
     ErrorCode.NO_SYMBOLS: CodeSpec(Kind.INVALID, "give at least one ticker symbol, e.g. AAPL"),
@@ -169,12 +170,16 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
         Kind.UPSTREAM, "E*TRADE is not available right now; try again in a minute"
     ),
     ErrorCode.UPSTREAM_TIMEOUT: CodeSpec(Kind.UPSTREAM, "E*TRADE did not answer in time; try again"),
-    ErrorCode.UPSTREAM_ERROR: CodeSpec(Kind.UPSTREAM, "E*TRADE failed to answer; try again, and check `etradectl status`"),
+    ErrorCode.UPSTREAM_ERROR: CodeSpec(
+        Kind.UPSTREAM, "E*TRADE failed to answer; try again, and check `etradectl status`"
+    ),
     ErrorCode.UPSTREAM_REJECTED: CodeSpec(Kind.UPSTREAM, "E*TRADE refused the request; read its message and adjust"),
     ErrorCode.READ_ONLY: CodeSpec(
         Kind.POLICY, "trading is disabled (read-only mode); set ETRADE_READ_ONLY=false and restart the daemon"
     ),
-    ErrorCode.TRADING_HALTED: CodeSpec(Kind.POLICY, "trading is halted; the operator can resume with `etradectl resume`"),
+    ErrorCode.TRADING_HALTED: CodeSpec(
+        Kind.POLICY, "trading is halted; the operator can resume with `etradectl resume`"
+    ),
     ErrorCode.POLICY_VIOLATION: CodeSpec(Kind.POLICY, "the order breaks a safety limit; change the order"),
     ErrorCode.CONFIRMATION_INVALID: CodeSpec(
         Kind.POLICY, "ask the human for the confirmation code shown by `etradectl orders pending`"

@@ -60,7 +60,7 @@ def parse_environment(raw: str) -> Environment:
     value = raw.strip().lower()
     if value not in ENVIRONMENTS:
         raise ValueError(f"expected one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
-    return cast(Environment, value)
+    return value
 
 
 def parse_secret_store(raw: str) -> SecretStoreKind:
@@ -176,9 +176,7 @@ class Settings:
         parse=parse_positive_float,
         doc="seconds to wait for one E*TRADE HTTP response",
     )
-    log_level: str = setting(
-        "INFO", env="ETRADE_LOG_LEVEL", parse=parse_log_level, doc="DEBUG, INFO, WARNING or ERROR"
-    )
+    log_level: str = setting("INFO", env="ETRADE_LOG_LEVEL", parse=parse_log_level, doc="DEBUG, INFO, WARNING or ERROR")
 
     def resolved_socket(self) -> Path:
         return paths.socket_path(self.socket)

@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             drift = sorted(
                 name
                 for name in fresh.keys() | committed.keys()
-                if name not in fresh or name not in committed or not filecmp.cmp(fresh[name], committed[name], shallow=False)
+                if name not in fresh
+                or name not in committed
+                or not filecmp.cmp(fresh[name], committed[name], shallow=False)
             )
             if drift:
                 print("error: generated code in protos/ differs from the .proto files:", file=sys.stderr)

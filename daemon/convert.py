@@ -1,0 +1,92 @@
+"""Domain dataclasses → protobuf messages. Field names match, so conversion is mechanical."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+
+from daemon import models
+from daemon.clock import iso_et, iso_local
+from daemon.session import SessionInfo
+from protos.broker.v1 import accounts_pb2, market_pb2, session_pb2
+
+M = TypeVar("M", bound=Message)
+
+
+def to_message(cls: type[M], obj: Any, **overrides: Any) -> M:
+    """Copy the scalar fields of a dataclass that the message declares; None leaves a field unset."""
+    declared = cls.DESCRIPTOR.fields_by_name
+    values = {
+        f.name: getattr(obj, f.name)
+        for f in dataclasses.fields(obj)
+        if f.name in declared
+        and f.name not in overrides
+        and getattr(obj, f.name) is not None
+        and not dataclasses.is_dataclass(getattr(obj, f.name))
+        and not isinstance(getattr(obj, f.name), tuple)
+    }
+    values.update(overrides)
+    return cls(**values)
+
+
+def quote(q: models.Quote) -> market_pb2.Quote:
+    return to_message(market_pb2.Quote, q)
+
+
+def quote_batch(batch: models.QuoteBatch) -> market_pb2.GetQuotesResponse:
+    return market_pb2.GetQuotesResponse(
+        quotes=[quote(q) for q in batch.quotes],
+        errors=[to_message(market_pb2.SymbolError, e) for e in batch.errors],
+    )
+
+
+def account(a: models.Account) -> accounts_pb2.Account:
+    return to_message(accounts_pb2.Account, a)
+
+
+def balance(b: models.Balance) -> accounts_pb2.Balance:
+    return to_message(accounts_pb2.Balance, b)
+
+
+def position(p: models.Position) -> accounts_pb2.Position:
+    return to_message(accounts_pb2.Position, p)
+
+
+def portfolio(p: models.Portfolio) -> accounts_pb2.GetPortfolioResponse:
+    return accounts_pb2.GetPortfolioResponse(
+        account_id_key=p.account_id_key,
+        positions=[position(x) for x in p.positions],
+        totals=to_message(accounts_pb2.PortfolioTotals, p.totals),
+        fetched_at_unix_ms=p.fetched_at_unix_ms,
+    )
+
+
+def position_details(d: models.PositionDetails) -> accounts_pb2.GetPositionResponse:
+    response = accounts_pb2.GetPositionResponse(
+        account_id_key=d.account_id_key,
+        positions=[position(x) for x in d.positions],
+        lots=[to_message(accounts_pb2.Lot, lot) for lot in d.lots],
+    )
+    if d.quote is not None:
+        response.quote.CopyFrom(quote(d.quote))
+    return response
+
+
+def _ms(seconds: float | None) -> int:
+    return 0 if seconds is None else int(seconds * 1000)
+
+
+def session_info(info: SessionInfo) -> session_pb2.SessionInfo:
+    return session_pb2.SessionInfo(
+        state=session_pb2.SessionState.Value(f"SESSION_STATE_{info.state.value}"),
+        detail=info.detail,
+        fix_command=info.fix_command,
+        last_upstream_call_unix_ms=_ms(info.last_upstream_call),
+        next_renewal_unix_ms=_ms(info.next_renewal),
+        expires_at_unix_ms=_ms(info.expires_at),
+        expires_at_et=iso_et(info.expires_at) if info.expires_at else "",
+        expires_at_local=iso_local(info.expires_at) if info.expires_at else "",
+        logged_in_at_unix_ms=_ms(info.logged_in_at),
+    )

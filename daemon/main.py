@@ -1,0 +1,96 @@
+"""``etrade-daemon``: the long-lived broker service. Runs in the foreground; never forks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from daemon.errors import BrokerError
+from daemon.settings import ENVIRONMENTS, Settings, load_settings
+
+log = logging.getLogger("daemon")
+
+EPILOG = """examples:
+  etrade-daemon --environment emulator          try everything against the built-in E*TRADE emulator
+  etrade-daemon --environment production        your real account (read-only unless configured)
+  ETRADE_READ_ONLY=false etrade-daemon          allow order previews and confirmed placements
+
+Settings come from flags, then ETRADE_* environment variables, then
+$XDG_CONFIG_HOME/etrade-mcp/config.toml, then defaults. Logs go to stderr.
+Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot start (the reason is printed), 2 on bad usage.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="etrade-daemon",
+        description="The etrade-mcp broker daemon: the only process that holds E*TRADE tokens.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--environment", choices=ENVIRONMENTS, help="which E*TRADE to talk to (default: sandbox)")
+    parser.add_argument(
+        "--socket", type=Path, help="unix socket path (default: $XDG_RUNTIME_DIR/etrade-mcp/broker.sock)"
+    )
+    parser.add_argument("--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/etrade-mcp/config.toml)")
+    parser.add_argument("--state-dir", type=Path, help="journal, audit log and file secret store location")
+    parser.add_argument("--emulator-url", help="with --environment emulator: use this running emulator")
+    parser.add_argument(
+        "--read-only", action=argparse.BooleanOptionalAction, default=None, help="refuse all order activity"
+    )
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # urllib3 logs request lines at DEBUG, and the access-token request line carries the verifier.
+    for noisy in ("urllib3", "requests_oauthlib", "oauthlib", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def run(settings: Settings) -> None:
+    from daemon.app import build_app
+    from daemon.server import serve
+
+    app = await build_app(settings)
+    try:
+        await serve(app, settings.resolved_socket())
+    except BaseException:
+        await app.close()
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    flags: dict[str, Any] = {
+        "environment": args.environment,
+        "socket": args.socket,
+        "state_dir": args.state_dir,
+        "emulator_url": args.emulator_url,
+        "read_only": args.read_only,
+        "log_level": args.log_level,
+    }
+    try:
+        settings = load_settings(flags, config_path=args.config)
+    except BrokerError as exc:
+        print(f"error: {exc.message}\n\nhint: {exc.hint}", file=sys.stderr)
+        return 1
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run(settings))
+    except BrokerError as exc:
+        log.error("%s", exc.message)
+        print(f"error: {exc.message}\n\nhint: {exc.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""The gRPC server on a unix socket: private directory, single instance, clean shutdown.
+
+Security comes from the filesystem (gRPC Python cannot see the peer's uid): the socket lives in a
+directory only its owner can enter (0700) and is itself 0600. gRPC silently unlinks and steals an
+existing socket path, so a ``flock`` on ``daemon.lock`` next to the socket decides who may bind;
+whoever holds it may remove a stale socket left by a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import signal
+import stat
+from pathlib import Path
+
+import grpc
+
+from daemon.app import BrokerApp
+from daemon.errors import ErrorCode, InvalidRequest
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "daemon.lock"
+# sun_path is 108 bytes on Linux, 104 on macOS; stay under both.
+MAX_SOCKET_PATH = 100
+
+
+class StartupError(InvalidRequest):
+    """The daemon cannot start; the message says why and what to do."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(ErrorCode.INVALID_ARGUMENT, message, hint=hint)
+
+
+def prepare_socket_dir(directory: Path) -> None:
+    """Create the socket's directory as 0700, or check that an existing one is ours and private."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.stat()
+    if info.st_uid != os.getuid():
+        raise StartupError(
+            f"the socket directory {directory} belongs to another user",
+            "choose another socket path with --socket or ETRADE_MCP_SOCKET",
+        )
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        # Ours but too open (e.g. created by hand): tighten instead of refusing.
+        os.chmod(directory, 0o700)
+        log.warning("server: tightened %s to mode 0700", directory)
+
+
+class InstanceLock:
+    """An exclusive, non-blocking flock held for the daemon's lifetime."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, socket_path: Path) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            other = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                pid = f" (pid {other})" if other.isdigit() else ""
+                raise StartupError(
+                    f"another etrade-daemon is already running on {socket_path}{pid}",
+                    "use `etradectl status` to talk to it, or stop it first; "
+                    "to run a second daemon, give it another socket with --socket",
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+def claim_socket(socket_path: Path) -> tuple[Path, InstanceLock]:
+    """Check the path, prepare its private directory, take the lock and clear a stale socket."""
+    socket_path = Path(os.path.abspath(socket_path))
+    if len(str(socket_path)) > MAX_SOCKET_PATH:
+        raise StartupError(
+            f"the socket path {socket_path} is {len(str(socket_path))} bytes; unix sockets allow about {MAX_SOCKET_PATH}",
+            "choose a shorter path with --socket or ETRADE_MCP_SOCKET",
+        )
+    prepare_socket_dir(socket_path.parent)
+    lock = InstanceLock(socket_path.parent / LOCK_NAME)
+    lock.acquire(socket_path)
+    if socket_path.exists() or socket_path.is_symlink():
+        # We hold the lock, so nobody serves on it: a crash left it behind.
+        log.info("server: removing stale socket %s", socket_path)
+        socket_path.unlink()
+    return socket_path, lock
+
+
+async def start_server(app: BrokerApp, socket_path: Path) -> tuple[grpc.aio.Server, InstanceLock]:
+    """Bind the servicers on ``socket_path`` (0600 in a 0700 directory) under the instance lock."""
+    from daemon.servicers import add_servicers
+
+    socket_path, lock = claim_socket(socket_path)
+    try:
+        server = grpc.aio.server()
+        add_servicers(server, app)
+        old_umask = os.umask(0o177)
+        try:
+            server.add_insecure_port(f"unix:{socket_path}")
+        finally:
+            os.umask(old_umask)
+        await server.start()
+        os.chmod(socket_path, 0o600)
+    except BaseException:
+        lock.release()
+        raise
+    return server, lock
+
+
+async def serve(app: BrokerApp, socket_path: Path, *, ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then stop gracefully and remove the socket."""
+    server, lock = await start_server(app, socket_path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("server: listening on %s (environment %s)", socket_path, app.environment)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+        log.info("server: stopping")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await server.stop(grace=2.0)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(socket_path)
+        await app.close()
+        lock.release()
+        log.info("server: stopped")

@@ -1,0 +1,17 @@
+"""Thin gRPC servicers: read the request, call domain code in ``daemon/``, convert the answer."""
+
+from __future__ import annotations
+
+import grpc
+
+from daemon.app import BrokerApp
+from daemon.servicers.accounts import AccountsServicer
+from daemon.servicers.market import MarketServicer
+from daemon.servicers.session import SessionServicer
+from protos.broker.v1 import accounts_pb2_grpc, market_pb2_grpc, session_pb2_grpc
+
+
+def add_servicers(server: grpc.aio.Server, app: BrokerApp) -> None:
+    session_pb2_grpc.add_SessionServicer_to_server(SessionServicer(app), server)
+    market_pb2_grpc.add_MarketServicer_to_server(MarketServicer(app), server)
+    accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsServicer(app), server)

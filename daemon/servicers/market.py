@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import grpc
+
+from daemon import convert
+from daemon.app import BrokerApp
+from daemon.rpc_errors import translate_errors
+from protos.broker.v1 import market_pb2, market_pb2_grpc
+
+Ctx = grpc.aio.ServicerContext
+
+_DETAIL = {
+    market_pb2.QUOTE_DETAIL_UNSPECIFIED: "ALL",
+    market_pb2.QUOTE_DETAIL_ALL: "ALL",
+    market_pb2.QUOTE_DETAIL_FUNDAMENTAL: "FUNDAMENTAL",
+    market_pb2.QUOTE_DETAIL_INTRADAY: "INTRADAY",
+    market_pb2.QUOTE_DETAIL_WEEK_52: "WEEK_52",
+}
+
+
+class MarketServicer(market_pb2_grpc.MarketServicer):
+    def __init__(self, app: BrokerApp) -> None:
+        self.app = app
+
+    @translate_errors
+    async def GetQuotes(
+        self,
+        request: market_pb2.GetQuotesRequest,
+        context: Ctx[market_pb2.GetQuotesRequest, market_pb2.GetQuotesResponse],
+    ) -> market_pb2.GetQuotesResponse:
+        batch = await self.app.market.quotes(list(request.symbols), _DETAIL.get(request.detail, "ALL"))
+        return convert.quote_batch(batch)
+
+    @translate_errors
+    async def LookupProduct(
+        self,
+        request: market_pb2.LookupProductRequest,
+        context: Ctx[market_pb2.LookupProductRequest, market_pb2.LookupProductResponse],
+    ) -> market_pb2.LookupProductResponse:
+        products = await self.app.market.lookup(request.search)
+        return market_pb2.LookupProductResponse(products=[convert.to_message(market_pb2.Product, p) for p in products])

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import grpc
+
+from daemon import convert
+from daemon.app import VERSION, BrokerApp
+from daemon.rpc_errors import translate_errors
+from protos.broker.v1 import API_VERSION, session_pb2, session_pb2_grpc
+
+Ctx = grpc.aio.ServicerContext
+
+
+class SessionServicer(session_pb2_grpc.SessionServicer):
+    def __init__(self, app: BrokerApp) -> None:
+        self.app = app
+
+    @translate_errors
+    async def GetStatus(
+        self,
+        request: session_pb2.GetStatusRequest,
+        context: Ctx[session_pb2.GetStatusRequest, session_pb2.GetStatusResponse],
+    ) -> session_pb2.GetStatusResponse:
+        return session_pb2.GetStatusResponse(
+            daemon_version=VERSION,
+            api_version=API_VERSION,
+            environment=self.app.environment,
+            session=convert.session_info(self.app.session.info()),
+            read_only=self.app.settings.read_only,
+            started_at_unix_ms=int(self.app.started_at * 1000),
+            upstream_base_url=self.app.endpoints.api_base,
+        )
+
+    @translate_errors
+    async def BeginLogin(
+        self,
+        request: session_pb2.BeginLoginRequest,
+        context: Ctx[session_pb2.BeginLoginRequest, session_pb2.BeginLoginResponse],
+    ) -> session_pb2.BeginLoginResponse:
+        url, expires_at = await self.app.session.begin_login()
+        return session_pb2.BeginLoginResponse(authorize_url=url, expires_at_unix_ms=int(expires_at * 1000))
+
+    @translate_errors
+    async def CompleteLogin(
+        self,
+        request: session_pb2.CompleteLoginRequest,
+        context: Ctx[session_pb2.CompleteLoginRequest, session_pb2.CompleteLoginResponse],
+    ) -> session_pb2.CompleteLoginResponse:
+        info = await self.app.session.complete_login(request.verifier)
+        return session_pb2.CompleteLoginResponse(session=convert.session_info(info))
+
+    @translate_errors
+    async def Logout(
+        self, request: session_pb2.LogoutRequest, context: Ctx[session_pb2.LogoutRequest, session_pb2.LogoutResponse]
+    ) -> session_pb2.LogoutResponse:
+        revoked = await self.app.session.logout()
+        return session_pb2.LogoutResponse(
+            session=convert.session_info(self.app.session.info()), revoked_upstream=revoked
+        )

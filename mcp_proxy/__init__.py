@@ -1,0 +1,1 @@
+"""etrade-mcp: a stateless stdio MCP proxy to etrade-daemon."""

@@ -1,0 +1,3 @@
+from mcp_proxy.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""``etrade-mcp``: the stdio MCP server that Claude Desktop (or any MCP client) launches.
+
+stdout carries the MCP protocol and nothing else; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+EPILOG = """The proxy needs a running etrade-daemon; it connects to its socket
+($XDG_RUNTIME_DIR/etrade-mcp/broker.sock unless --socket or ETRADE_MCP_SOCKET says otherwise).
+Print a ready-made client configuration with `etradectl mcp config`.
+
+example (Claude Desktop, claude_desktop_config.json):
+  {"mcpServers": {"etrade": {"command": "/path/to/venv/bin/etrade-mcp"}}}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="etrade-mcp",
+        description="MCP server (stdio) for an E*TRADE account, served by etrade-daemon.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--socket", help="the daemon's unix socket")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr (-v info, -vv debug)")
+    args = parser.parse_args(argv)
+
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # gRPC's C core logs to stderr; keep it to real errors.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+    from mcp_proxy.server import DaemonLink, build_server
+
+    server = build_server(DaemonLink(args.socket))
+    server.run("stdio")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
