@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
+from daemon.wire import message_to_dict
 
-def message_to_dict(message: Message) -> dict[str, Any]:
-    """Protobuf → plain dict with Python types: unset optional fields become None, int64 stays int."""
-    result: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
-        value = getattr(message, field.name)
-        if field.is_repeated:
-            result[field.name] = [message_to_dict(v) if isinstance(v, Message) else v for v in value]
-        elif field.message_type is not None:
-            result[field.name] = message_to_dict(value) if message.HasField(field.name) else None
-        elif field.has_presence and not message.HasField(field.name):
-            result[field.name] = None
-        else:
-            result[field.name] = value
-    return result
+__all__ = ["message_to_dict"]
 
 
 class Quote(BaseModel):

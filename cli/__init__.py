@@ -1,0 +1,1 @@
+"""etradectl: the operator's command-line tool for etrade-mcp."""

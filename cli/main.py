@@ -1,0 +1,122 @@
+"""``etradectl``: the operator's side of etrade-mcp.
+
+Each command lives in ``cli/commands/<group>.py`` with a ``register(subparsers)`` function; it
+parses, calls the daemon through ``daemon.client`` and renders. One handler here turns every
+:class:`daemon.errors.BrokerError` into ``error:`` / ``hint:`` lines and a documented exit status.
+Heavy imports (grpc, the client) happen inside command handlers, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cli import exit_codes
+from cli.output import Output
+
+if TYPE_CHECKING:
+    from daemon.client import BrokerClient
+
+VERSION = "0.1.0"
+
+Handler = Callable[["Context", argparse.Namespace], Awaitable[int]]
+
+EPILOG = f"""examples:
+  etradectl status                     is the daemon up, is the E*TRADE session alive?
+  etradectl auth login                 log in to E*TRADE (once a day: sessions end at midnight ET)
+  etradectl quote AAPL MSFT            quotes
+  etradectl accounts                   your accounts and their keys
+  etradectl portfolio ACCOUNT_KEY      positions with gains
+  etradectl --json balance KEY         one JSON document on stdout, for scripts
+
+{exit_codes.help_text()}
+"""
+
+
+@dataclass
+class Context:
+    """What every command handler gets: output, and a lazily opened daemon client."""
+
+    out: Output
+    socket: Path | None
+    timeout: float
+    _client: BrokerClient | None = field(default=None, repr=False)
+
+    def client(self) -> BrokerClient:
+        if self._client is None:
+            from daemon.client import BrokerClient
+
+            self._client = BrokerClient(self.socket, client_name=f"etradectl/{VERSION}", timeout=self.timeout)
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cli.commands import accounts, auth, market, status
+
+    parser = argparse.ArgumentParser(
+        prog="etradectl",
+        description="Operate etrade-mcp: the E*TRADE session, market data, accounts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"etradectl {VERSION}")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
+    parser.add_argument(
+        "--socket", type=Path, help="the daemon's socket (default: $XDG_RUNTIME_DIR/etrade-mcp/broker.sock)"
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon (default: 30)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in (status, auth, market, accounts):
+        module.register(commands)
+    return parser
+
+
+async def _run(handler: Handler, ctx: Context, args: argparse.Namespace) -> int:
+    try:
+        return await handler(ctx, args)
+    finally:
+        await ctx.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return exit_codes.USAGE
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.WARNING)
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    out = Output(json_mode=args.json)
+    ctx = Context(out=out, socket=args.socket, timeout=args.timeout)
+
+    from daemon.errors import BrokerError
+
+    try:
+        return asyncio.run(_run(handler, ctx, args))
+    except BrokerError as exc:
+        out.error(exc.message, exc.hint)
+        return exit_codes.BY_KIND[exc.code.kind]
+    except KeyboardInterrupt:
+        out.info("interrupted")
+        return exit_codes.INTERRUPTED
+    except Exception as exc:
+        logging.getLogger("etradectl").debug("unexpected failure", exc_info=True)
+        out.error(f"unexpected failure: {type(exc).__name__}: {exc}", "run again with -v for details; this is a bug")
+        return exit_codes.FAILURE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
