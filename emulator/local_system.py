@@ -1,0 +1,195 @@
+"""The whole etrade-mcp system running locally on the emulator, as real child processes.
+
+Used by ``make demo``, the end-to-end tests and the benchmarks: start the emulator and the daemon,
+log in the way a human does (open the authorize page, read the code), run ``etradectl``.
+
+Synchronisation is by events, not sleeps: a reader thread drains each child's stderr into a list
+and wakes waiters when a line matching what they wait for arrives (bounded by a timeout).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+_VERIFIER = re.compile(r'<code id="verifier">([^<]+)</code>')
+
+
+def read_verifier(authorize_url: str, *, timeout: float = 10.0) -> str:
+    """Open the emulator's authorize page as a browser would and read the code it shows."""
+    with urllib.request.urlopen(authorize_url, timeout=timeout) as response:
+        page = response.read().decode("utf-8")
+    match = _VERIFIER.search(page)
+    if match is None:
+        raise AssertionError(f"no verification code on the authorize page: {page[:300]!r}")
+    return html.unescape(match.group(1)).strip()
+
+
+def child_env(home: Path, **extra: str) -> dict[str, str]:
+    """An environment isolated in ``home``: no user config, keyring or runtime dir leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETRADE_", "XDG_"))}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_RUNTIME_DIR=str(home / "run"),
+        PYTHONUNBUFFERED="1",
+        NO_COLOR="1",
+    )
+    env.update(extra)
+    return env
+
+
+class Proc:
+    """A child process whose stderr is collected line by line."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str], *, stdout: int | None = subprocess.PIPE) -> None:
+        self.args = list(args)
+        self.popen = subprocess.Popen(
+            self.args, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, text=True
+        )
+        self.stderr_lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.popen.stderr is not None
+        for line in self.popen.stderr:
+            with self._changed:
+                self.stderr_lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_stderr(self, pattern: str, timeout: float = 30.0) -> str:
+        regex = re.compile(pattern)
+        with self._changed:
+            ok = self._changed.wait_for(
+                lambda: any(regex.search(x) for x in self.stderr_lines) or self.popen.poll() is not None, timeout
+            )
+            match = next((x for x in self.stderr_lines if regex.search(x)), None)
+        if not ok or match is None:
+            raise AssertionError(f"{self.args[:3]} never logged {pattern!r}; stderr:\n" + "\n".join(self.stderr_lines))
+        return match
+
+    def read_stdout_line(self, timeout: float = 30.0) -> str:
+        assert self.popen.stdout is not None
+        result: list[str] = []
+        reader = threading.Thread(target=lambda: result.append(self.popen.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(timeout)
+        if not result or not result[0]:
+            raise AssertionError(f"{self.args[:3]} printed nothing on stdout; stderr:\n" + "\n".join(self.stderr_lines))
+        return result[0].strip()
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        code = self.popen.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(30)
+        self._reader.join(30)
+
+    @property
+    def stderr_text(self) -> str:
+        return "\n".join(self.stderr_lines)
+
+
+def start_emulator(env: dict[str, str], *extra: str) -> tuple[Proc, str]:
+    """``python -m emulator`` on a free port (no latency, no rate limits unless ``extra`` says so)."""
+    args = ["--latency-ms", "0", "--no-rate-limits"] if not extra else list(extra)
+    proc = Proc([sys.executable, "-m", "emulator", "--port", "0", *args], env)
+    url = proc.read_stdout_line()
+    match = re.search(r"http://127\.0\.0\.1:\d+", url)
+    if match is None:
+        proc.kill()
+        raise AssertionError(f"the emulator printed {url!r}, not its URL")
+    return proc, match.group(0)
+
+
+def start_daemon(env: dict[str, str], socket: Path, emulator_url: str, *extra: str) -> Proc:
+    args = [sys.executable, "-m", "daemon", "--environment", "emulator", "--emulator-url", emulator_url]
+    proc = Proc([*args, "--socket", str(socket), *extra], env, stdout=subprocess.DEVNULL)
+    proc.wait_for_stderr(r"server: listening on")
+    return proc
+
+
+@dataclass
+class CtlResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def etradectl(env: dict[str, str], socket: Path, *args: str, timeout: float = 60.0) -> CtlResult:
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "--socket", str(socket), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return CtlResult(result.returncode, result.stdout, result.stderr)
+
+
+def login_with_etradectl(env: dict[str, str], socket: Path) -> None:
+    """The scripted login a human would do: URL, the authorize page's code, then the verifier."""
+    started = etradectl(env, socket, "--json", "auth", "login", "--url-only")
+    assert started.code == 0, started.stderr
+    verifier = read_verifier(started.json()["authorize_url"])
+    finished = etradectl(env, socket, "auth", "login", "--verifier", verifier)
+    assert finished.code == 0, finished.stderr
+
+
+@dataclass
+class System:
+    """Emulator + daemon as separate processes, isolated under one home directory."""
+
+    home: Path
+    env: dict[str, str]
+    socket: Path
+    emulator: Proc
+    emulator_url: str
+    daemon: Proc
+
+    def ctl(self, *args: str) -> CtlResult:
+        return etradectl(self.env, self.socket, *args)
+
+
+@contextmanager
+def running_system(home: Path, *daemon_args: str) -> Iterator[System]:
+    env = child_env(home)
+    socket = home / "sock" / "broker.sock"
+    emulator, url = start_emulator(env)
+    daemon: Proc | None = None
+    try:
+        daemon = start_daemon(env, socket, url, *daemon_args)
+        yield System(home, env, socket, emulator, url, daemon)
+    finally:
+        if daemon is not None:
+            daemon.kill()
+        emulator.kill()

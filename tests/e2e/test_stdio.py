@@ -1,0 +1,60 @@
+"""End to end: emulator, daemon and etrade-mcp as separate processes; the proxy over real stdio."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.processes import login_with_etradectl, running_system
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+
+def proxy_params(system_env: dict[str, str], socket: Path) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_proxy", "--socket", str(socket)], env=system_env
+    )
+
+
+def text_of(result: Any) -> str:
+    return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
+async def test_the_proxy_serves_quotes_and_a_portfolio_over_stdio(short_dir: Path, mode: str) -> None:
+    with running_system(short_dir) as system:
+        login_with_etradectl(system.env, system.socket)
+        with anyio.fail_after(60):
+            async with Client(proxy_params(system.env, system.socket), mode=mode) as mcp:  # type: ignore[arg-type]
+                names = {tool.name for tool in (await mcp.list_tools()).tools}
+                assert {"get_stock_quote", "get_portfolio", "list_accounts"} <= names
+
+                quote = await mcp.call_tool("get_stock_quote", {"symbol": "MSFT"})
+                assert not quote.is_error, text_of(quote)
+                assert quote.structured_content["symbol"] == "MSFT"  # type: ignore[index]
+
+                accounts = await mcp.call_tool("list_accounts", {})
+                key = accounts.structured_content["accounts"][0]["account_id_key"]  # type: ignore[index]
+                portfolio = await mcp.call_tool("get_portfolio", {"account_id_key": key})
+                assert not portfolio.is_error
+                assert portfolio.structured_content["positions"]  # type: ignore[index]
+
+                # The daemon stops mid-session: the proxy keeps running and says what to do.
+                assert system.daemon.terminate() == 0
+                down = await mcp.call_tool("get_stock_quote", {"symbol": "MSFT"})
+                assert down.is_error
+                assert "not running" in text_of(down)
+                assert "etrade-daemon" in text_of(down)
+
+
+async def test_daemon_exits_0_on_sigterm_and_removes_its_socket(short_dir: Path) -> None:
+    with running_system(short_dir) as system:
+        assert system.socket.exists()
+        assert system.daemon.terminate() == 0
+        assert not system.socket.exists()
+        assert "server: stopped" in system.daemon.stderr_text

@@ -1,0 +1,25 @@
+"""The proxy must stay light: no rauth, APScheduler or keyring (and grpc only on first use)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("rauth", "apscheduler", "keyring", "requests", "oauthlib", "emulator")
+
+
+def modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    return set(result.stdout.split())
+
+
+def test_importing_the_proxy_pulls_in_nothing_heavy() -> None:
+    loaded = modules_after("import mcp_proxy, mcp_proxy.main, mcp_proxy.server\nmcp_proxy.server.build_server()")
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+    assert "grpc" not in loaded  # deferred to the first tool call: start-up stays at the SDK's floor
+
+
+def test_the_shared_client_pulls_in_nothing_heavy() -> None:
+    loaded = modules_after("import daemon.client, daemon.errors, daemon.wire")
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
