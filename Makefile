@@ -42,7 +42,7 @@ unit: $(STAMP)
 test: lint typecheck protos-check unit
 
 demo: $(STAMP)
-	$(BIN)/python -m bench.demo
+	$(BIN)/python -m emulator.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

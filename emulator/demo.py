@@ -1,0 +1,126 @@
+"""``make demo``: the real system on the local E*TRADE emulator, end to end.
+
+Starts the emulator and etrade-daemon as separate processes, logs in with the real OAuth 1.0a
+exchange (the authorize page is read the way a browser would), drives etrade-mcp over stdio with
+the MCP SDK's client — list tools, quotes, accounts, a portfolio — shows ``etradectl status``, and
+shuts everything down. Nothing touches your real configuration: all state lives in a temporary
+home directory that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from emulator.local_system import login_with_etradectl, running_system
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def section(title: str) -> None:
+    say(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def show_ctl(output: str) -> None:
+    for line in output.rstrip().splitlines():
+        say(f"  {line}")
+
+
+async def drive_proxy(env: dict[str, str], socket: Path) -> None:
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_proxy", "--socket", str(socket)], env=env)
+    async with Client(params) as mcp:
+        tools = (await mcp.list_tools()).tools
+        section(f"etrade-mcp over stdio: {len(tools)} tools")
+        for tool in tools:
+            say(f"  {tool.name:<22} {(tool.description or '').splitlines()[0]}")
+
+        section("get_multiple_quotes ['AAPL', 'MSFT', 'NVDA', 'SPY', 'NOPEQ']")
+        quotes: Any = (
+            await mcp.call_tool("get_multiple_quotes", {"symbols": ["AAPL", "MSFT", "NVDA", "SPY", "NOPEQ"]})
+        ).structured_content
+        say(f"  {'SYMBOL':<7} {'LAST':>10} {'CHANGE%':>8} {'BID':>10} {'ASK':>10}  COMPANY")
+        for q in quotes["quotes"]:
+            say(
+                f"  {q['symbol']:<7} {q['last_trade']:>10.2f} {q['change_percent']:>+7.2f}% "
+                f"{q['bid']:>10.2f} {q['ask']:>10.2f}  {q['company_name']}"
+            )
+        for e in quotes["errors"]:
+            say(f"  {e['symbol']:<7} -> {e['code']}: {e['message']}")
+
+        accounts: Any = (await mcp.call_tool("list_accounts", {})).structured_content
+        section(f"list_accounts: {len(accounts['accounts'])} open accounts")
+        for a in accounts["accounts"]:
+            say(
+                f"  {a['account_id_key']}  {a['account_number_masked']}  {a['account_type']:<10} {a['account_mode']:<7} {a['description']}"
+            )
+
+        key = accounts["accounts"][0]["account_id_key"]
+        result = await mcp.call_tool("get_portfolio", {"account_id_key": key})
+        portfolio: Any = result.structured_content
+        section(f"get_portfolio {key}")
+        say(f"  {'SYMBOL':<7} {'QTY':>8} {'LAST':>10} {'VALUE':>12} {'GAIN':>11} {'GAIN%':>8}")
+        for p in portfolio["positions"]:
+            say(
+                f"  {p['symbol']:<7} {p['quantity']:>8g} {p['last_price']:>10.2f} {p['market_value']:>12,.2f} "
+                f"{p['total_gain']:>+11,.2f} {p['total_gain_percent']:>+7.2f}%"
+            )
+        totals = portfolio["totals"]
+        say(f"  total market value {totals['total_market_value']:,.2f}, gain {totals['total_gain']:+,.2f}")
+
+        balance: Any = (await mcp.call_tool("get_account_balance", {"account_id_key": key})).structured_content
+        say(
+            f"  account value {balance['total_account_value']:,.2f}, cash buying power {balance['cash_buying_power']:,.2f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulator.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home directory (logs, state)")
+    args = parser.parse_args(argv)
+
+    home = Path(tempfile.mkdtemp(prefix="etrade-demo-", dir="/tmp"))
+    try:
+        section("starting the E*TRADE emulator and etrade-daemon")
+        with running_system(home) as system:
+            say(f"  emulator: {system.emulator_url}")
+            say(f"  daemon:   {system.socket}")
+
+            section("etradectl status (before login)")
+            show_ctl(system.ctl("status").stdout)
+
+            section("etradectl auth login (OAuth 1.0a: request token, authorize page, access token)")
+            login_with_etradectl(system.env, system.socket)
+            say("  logged in")
+
+            anyio.run(drive_proxy, system.env, system.socket)
+
+            section("etradectl status")
+            show_ctl(system.ctl("status").stdout)
+
+            section("shutting down")
+            code = system.daemon.terminate()
+            say(f"  etrade-daemon exited with status {code}")
+            if code != 0:
+                say(system.daemon.stderr_text)
+                return 1
+        say("\ndemo finished: the real daemon, proxy and CLI ran against the local E*TRADE emulator.")
+        return 0
+    finally:
+        if args.keep:
+            say(f"state kept in {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
