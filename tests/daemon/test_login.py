@@ -41,7 +41,7 @@ async def test_login_performs_the_real_oauth_exchange_and_stores_the_token(daemo
     assert daemon.store.get(ACCESS_TOKEN)
     assert daemon.store.get(ACCESS_TOKEN_SECRET)
     stats = daemon.emulator.stats()
-    assert stats["requests"]["access_token"] == 1
+    assert stats["requests_by_route"]["access_token"] == 1
 
 
 async def test_a_wrong_consumer_secret_gives_a_clear_login_error(emulator: Emulator, short_dir) -> None:  # type: ignore[no-untyped-def]
@@ -82,7 +82,7 @@ async def test_malformed_verifiers_are_refused_before_calling_upstream(daemon: R
         await client.begin_login()
         with pytest.raises(InvalidRequest):
             await client.complete_login(verifier)
-    assert daemon.emulator.stats()["requests"].get("access_token", 0) == 0
+    assert daemon.emulator.stats()["requests_by_route"].get("access_token", 0) == 0
 
 
 async def test_completing_without_starting_says_to_start(daemon: RunningDaemon) -> None:
@@ -102,4 +102,4 @@ async def test_logout_revokes_upstream_and_forgets_the_token(daemon: RunningDaem
             await client.get_quotes(["AAPL"])
     assert caught.value.code is ErrorCode.SESSION_REVOKED
     assert daemon.store.get(ACCESS_TOKEN) is None
-    assert daemon.emulator.stats()["requests"]["revoke_access_token"] == 1
+    assert daemon.emulator.stats()["requests_by_route"]["revoke_access_token"] == 1

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 def universe_symbols(n: int) -> list[str]:
     from emulator import universe
 
-    symbols = [s.symbol for s in universe.SYMBOLS]
+    symbols = universe.tradable_symbols()
     assert len(symbols) >= n
     return symbols[:n]
 
@@ -66,7 +66,7 @@ async def test_zero_or_more_than_50_symbols_are_refused(broker: BrokerClient, co
 
 
 async def test_an_emulator_500_becomes_a_clear_upstream_error(broker: BrokerClient, daemon: RunningDaemon) -> None:
-    daemon.emulator.inject_fault(route="quote", status=500, count=1)
+    daemon.emulator.faults.add({"match": "quote", "status": 500, "count": 1})
     with pytest.raises(UpstreamError) as caught:
         await broker.get_quotes(["AAPL"])
     assert caught.value.code is ErrorCode.UPSTREAM_ERROR

@@ -61,7 +61,7 @@ async def test_get_stock_quote_returns_structured_content(mcp: Client) -> None:
 async def test_more_than_25_symbols_are_answered_completely(mcp: Client) -> None:
     from emulator import universe
 
-    symbols = [*[s.symbol for s in universe.SYMBOLS][:40], "NOPEQ"]
+    symbols = [*universe.tradable_symbols()[:40], "NOPEQ"]
     result = await mcp.call_tool("get_multiple_quotes", {"symbols": symbols})
     assert not result.is_error
     content = result.structured_content
@@ -107,7 +107,7 @@ async def test_bad_input_is_a_clear_tool_error(
 
 
 async def test_an_upstream_500_is_a_tool_error_that_says_to_retry(mcp: Client, daemon: RunningDaemon) -> None:
-    daemon.emulator.inject_fault(route="quote", status=500, count=1)
+    daemon.emulator.faults.add({"match": "quote", "status": 500, "count": 1})
     result = await mcp.call_tool("get_stock_quote", {"symbol": "AAPL"})
     assert result.is_error
     assert "UPSTREAM_ERROR" in text_of(result)
