@@ -97,17 +97,24 @@ class Proc:
         return result[0].strip()
 
     def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then wait for the exit; returns the exit status."""
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
         code = self.popen.wait(timeout)
-        self._reader.join(timeout)
+        self._close_pipes(timeout)
         return code
 
     def kill(self) -> None:
         if self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait(30)
-        self._reader.join(30)
+        self._close_pipes(30)
+
+    def _close_pipes(self, timeout: float) -> None:
+        self._reader.join(timeout)
+        for pipe in (self.popen.stdout, self.popen.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
 
     @property
     def stderr_text(self) -> str:
