@@ -48,7 +48,7 @@ class StdioServer:
         self._next_id += 1
         self.send({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params or {}})
         while True:
-            reply = json.loads(self._readline(timeout))
+            reply: dict[str, Any] = json.loads(self._readline(timeout))
             if reply.get("id") == self._next_id:
                 return reply
 

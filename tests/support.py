@@ -5,10 +5,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 from contextlib import contextmanager
 from pathlib import Path
 
 from emulator.local_system import read_verifier
+
+if TYPE_CHECKING:
+    from emulator import Emulator
 
 
 @contextmanager
@@ -21,4 +25,10 @@ def short_tmp_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["read_verifier", "short_tmp_dir"]
+__all__ = ["read_verifier", "requests_to", "short_tmp_dir"]
+
+
+def requests_to(emulator: Emulator, route: str) -> int:
+    """How many requests the emulator has served on a route (e.g. ``quote``, ``access_token``)."""
+    by_route = cast(dict[str, int], emulator.stats()["requests_by_route"])
+    return by_route.get(route, 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from daemon.app import build_app
@@ -12,7 +14,7 @@ from daemon.server import start_server
 from emulator import Emulator
 from protos.broker.v1 import session_pb2
 from tests.conftest import RunningDaemon, daemon_settings, login
-from tests.support import read_verifier
+from tests.support import read_verifier, requests_to
 
 pytestmark = pytest.mark.anyio
 
@@ -40,11 +42,10 @@ async def test_login_performs_the_real_oauth_exchange_and_stores_the_token(daemo
     assert [q.symbol for q in quotes.quotes] == ["AAPL"]
     assert daemon.store.get(ACCESS_TOKEN)
     assert daemon.store.get(ACCESS_TOKEN_SECRET)
-    stats = daemon.emulator.stats()
-    assert stats["requests_by_route"]["access_token"] == 1
+    assert requests_to(daemon.emulator, "access_token") == 1
 
 
-async def test_a_wrong_consumer_secret_gives_a_clear_login_error(emulator: Emulator, short_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_a_wrong_consumer_secret_gives_a_clear_login_error(emulator: Emulator, short_dir: Path) -> None:
     settings = daemon_settings(emulator, consumer_key=emulator.consumer_key, consumer_secret="not-the-secret")
     app = await build_app(settings, store=MemorySecretStore())
     server, lock = await start_server(app, short_dir / "run" / "broker.sock")
@@ -82,7 +83,7 @@ async def test_malformed_verifiers_are_refused_before_calling_upstream(daemon: R
         await client.begin_login()
         with pytest.raises(InvalidRequest):
             await client.complete_login(verifier)
-    assert daemon.emulator.stats()["requests_by_route"].get("access_token", 0) == 0
+    assert requests_to(daemon.emulator, "access_token") == 0
 
 
 async def test_completing_without_starting_says_to_start(daemon: RunningDaemon) -> None:
@@ -102,4 +103,4 @@ async def test_logout_revokes_upstream_and_forgets_the_token(daemon: RunningDaem
             await client.get_quotes(["AAPL"])
     assert caught.value.code is ErrorCode.SESSION_REVOKED
     assert daemon.store.get(ACCESS_TOKEN) is None
-    assert daemon.emulator.stats()["requests_by_route"]["revoke_access_token"] == 1
+    assert requests_to(daemon.emulator, "revoke_access_token") == 1

@@ -30,19 +30,19 @@ async def test_the_proxy_serves_quotes_and_a_portfolio_over_stdio(short_dir: Pat
     with running_system(short_dir) as system:
         login_with_etradectl(system.env, system.socket)
         with anyio.fail_after(60):
-            async with Client(proxy_params(system.env, system.socket), mode=mode) as mcp:  # type: ignore[arg-type]
+            async with Client(proxy_params(system.env, system.socket), mode=mode) as mcp:
                 names = {tool.name for tool in (await mcp.list_tools()).tools}
                 assert {"get_stock_quote", "get_portfolio", "list_accounts"} <= names
 
                 quote = await mcp.call_tool("get_stock_quote", {"symbol": "MSFT"})
                 assert not quote.is_error, text_of(quote)
-                assert quote.structured_content["symbol"] == "MSFT"  # type: ignore[index]
+                assert quote.structured_content["symbol"] == "MSFT"
 
                 accounts = await mcp.call_tool("list_accounts", {})
-                key = accounts.structured_content["accounts"][0]["account_id_key"]  # type: ignore[index]
+                key = accounts.structured_content["accounts"][0]["account_id_key"]
                 portfolio = await mcp.call_tool("get_portfolio", {"account_id_key": key})
                 assert not portfolio.is_error
-                assert portfolio.structured_content["positions"]  # type: ignore[index]
+                assert portfolio.structured_content["positions"]
 
                 # The daemon stops mid-session: the proxy keeps running and says what to do.
                 assert system.daemon.terminate() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,13 +76,13 @@ async def test_account_tools_chain_from_list_accounts(mcp: Client) -> None:
     assert accounts is not None
     key = accounts["accounts"][0]["account_id_key"]
     balance = await mcp.call_tool("get_account_balance", {"account_id_key": key})
-    assert not balance.is_error and balance.structured_content["total_account_value"] > 0  # type: ignore[index]
+    assert not balance.is_error and balance.structured_content["total_account_value"] > 0
     portfolio = await mcp.call_tool("get_portfolio", {"account_id_key": key})
-    positions = portfolio.structured_content["positions"]  # type: ignore[index]
+    positions = portfolio.structured_content["positions"]
     assert positions
     details = await mcp.call_tool("get_position_details", {"account_id_key": key, "symbol": positions[0]["symbol"]})
     assert not details.is_error
-    assert details.structured_content["lots"]  # type: ignore[index]
+    assert details.structured_content["lots"]
 
 
 @pytest.mark.parametrize(
@@ -125,7 +126,7 @@ async def test_not_logged_in_names_the_login_command(daemon: RunningDaemon) -> N
     assert "etradectl auth login" in text_of(result)
 
 
-async def test_daemon_down_names_the_command_that_starts_it(short_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_daemon_down_names_the_command_that_starts_it(short_dir: Path) -> None:
     link = DaemonLink(short_dir / "absent.sock")
     async with Client(build_server(link)) as mcp:
         result = await mcp.call_tool("get_stock_quote", {"symbol": "AAPL"})
