@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from emulator.local_system import read_verifier
 
