@@ -20,7 +20,7 @@ from emulator.faults import FaultRegistry
 from emulator.limits import Latency, RateLimiter
 from emulator.oauth import OAuthService
 from emulator.routing import Format, Guard, NoRoute, Request, Response, Route, Router
-from emulator.stats import Stats
+from emulator.stats import Stats, StatsDocument
 
 
 class AdminError(Exception):
@@ -156,12 +156,11 @@ class AdminApi:
         """``GET /_emulator/sessions``: access tokens' states (token prefixes only)."""
         return _json(200, {"sessions": self.oauth.sessions()})
 
-    def stats_document(self) -> dict[str, object]:
+    def stats_document(self) -> StatsDocument:
         """Counters plus the current limits and latency: the body of ``GET /_emulator/stats``."""
-        document = self.stats.snapshot()
-        document["rate_limits"] = self.limiter.limits
-        document["latency_ms"] = list(self.latency.range_ms)
-        return document
+        return StatsDocument(
+            **self.stats.snapshot(), rate_limits=self.limiter.limits, latency_ms=list(self.latency.range_ms)
+        )
 
     def stats_endpoint(self, request: Request) -> Response:
         """``GET /_emulator/stats``."""

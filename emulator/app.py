@@ -28,7 +28,7 @@ from emulator.oauth import OAuthService
 from emulator.quotes import MarketApi
 from emulator.routing import Guard, Route, Router
 from emulator.server import Dispatcher, EmulatorHTTPServer
-from emulator.stats import Stats
+from emulator.stats import Stats, StatsDocument
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class Emulator:
         """The verifier the authorize page shows for a pending request token, else None."""
         return self.oauth.pending_verifier(request_token)
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> StatsDocument:
         """The same document as ``GET /_emulator/stats``."""
         return self.admin.stats_document()
 

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -177,6 +178,14 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hung up (timeout, dropped fault) is routine; anything else is a bug.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("client connection closed early: %s", type(exc).__name__)
+        else:
+            log.exception("unexpected error while serving a connection")
 
     def close_connections(self) -> None:
         """Shut down every open keep-alive connection (their threads then exit)."""

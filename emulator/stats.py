@@ -10,6 +10,28 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import TypedDict
+
+
+class Counters(TypedDict):
+    """The counters, as JSON."""
+
+    requests_total: int
+    requests_by_route: dict[str, int]
+    requests_by_module: dict[str, int]
+    responses_by_status: dict[str, int]
+    rate_limited_total: int
+    rate_limited_by_module: dict[str, int]
+    oauth_failures_total: int
+    oauth_failures_by_problem: dict[str, int]
+    faults_injected: int
+
+
+class StatsDocument(Counters):
+    """``GET /_emulator/stats``: the counters plus the current settings."""
+
+    rate_limits: dict[str, float] | None
+    latency_ms: list[int]
 
 
 class Stats:
@@ -54,7 +76,7 @@ class Stats:
         with self._lock:
             self._faults += 1
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> Counters:
         """All counters as plain JSON-able data."""
         with self._lock:
             return {
