@@ -451,8 +451,10 @@ class OAuthService:
         oauth = self._verify(request, _Kind.REQUEST_TOKEN)
         rt = RequestToken(_opaque_token(), _opaque_token(), oauth.client_key, _verifier(), self.clock.now())
         with self._lock:
-            now = rt.created_at
-            self._request_tokens = {k: v for k, v in self._request_tokens.items() if v.pending(now)}
+            # Forget request tokens long after they stopped mattering (an hour past expiry), so
+            # a late exchange still hears "token_expired" rather than "token_rejected".
+            horizon = rt.created_at - timedelta(hours=1)
+            self._request_tokens = {k: v for k, v in self._request_tokens.items() if v.expires_at > horizon}
             self._request_tokens[rt.token] = rt
         # No callback URL can be registered with the emulator, so it is never "confirmed".
         body = urlencode(

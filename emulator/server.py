@@ -232,7 +232,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         # Lower-cased names: HTTP header names are case-insensitive.
         headers = {key.lower(): value for key, value in self.headers.items()}
-        outcome = self.server.dispatcher.handle(method, self.path, headers, body)
+        try:
+            outcome = self.server.dispatcher.handle(method, self.path, headers, body)
+        except Exception:
+            # Last line of defence: a malformed request must never cost the client an answer.
+            log.exception("dispatch failed")
+            outcome = Outcome(render_error(ApiError(500, *errors.SERVICE_UNAVAILABLE), Format.XML))
         if outcome.delay > 0:
             time.sleep(outcome.delay)
         path = urlsplit(self.path).path

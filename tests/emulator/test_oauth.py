@@ -349,3 +349,28 @@ def test_a_second_login_does_not_disturb_the_first(emu: Emulator, session: OAuth
 
 def test_default_consumer_constants_are_what_the_emulator_accepts(emu: Emulator) -> None:
     assert (emu.consumer_key, emu.consumer_secret) == (DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET)
+
+
+def test_official_sample_format_json_param_on_request_token_is_harmless(emu: Emulator) -> None:
+    raw = service_for(emu).get_raw_request_token(params={"oauth_callback": "oob", "format": "json"}, header_auth=True)
+    assert raw.status_code == 200
+    assert "oauth_token=" in raw.text  # still form-encoded
+
+
+def test_oauth_parameters_in_the_query_string_are_accepted(emu: Emulator, session: OAuth1Session) -> None:
+    response = session.get(
+        f"{emu.base_url}/v1/market/quote/AAPL.json", params={"detailFlag": "INTRADAY"}, timeout=HTTP_TIMEOUT
+    )
+    assert "oauth_signature=" in str(response.request.url)
+    assert response.status_code == 200
+    assert "Intraday" in response.json()["QuoteResponse"]["QuoteData"][0]
+
+
+def test_an_expired_request_token_stays_expired_after_newer_logins(emu: Emulator) -> None:
+    service = service_for(emu)
+    token, secret = request_token(service)
+    verifier = verifier_from_page(emu, emu.consumer_key, token)
+    emu.clock.advance(timedelta(minutes=10))
+    request_token(service)  # a newer login must not make the old token "unknown"
+    response = service.get_raw_access_token(token, secret, params={"oauth_verifier": verifier}, header_auth=True)
+    assert problem(response) == "token_expired"

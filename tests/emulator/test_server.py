@@ -223,3 +223,11 @@ def test_logs_never_contain_credentials(emu: Emulator, caplog: pytest.LogCapture
     assert "GET /v1/accounts/list.json 200" in text  # the access log is there...
     for secret_value in secrets:
         assert secret_value not in text  # ...without credentials or query strings
+
+
+def test_realistic_defaults() -> None:
+    emu = Emulator()  # not started: settings are readable without serving
+    stats = emu.stats()
+    assert stats["latency_ms"] == [80, 150]
+    assert stats["rate_limits"] == {"market": 4.0, "accounts": 2.0, "orders": 2.0}
+    assert emu.clock.frozen is False
