@@ -9,8 +9,10 @@ Use it in process (tests) or through ``python -m emulator`` (scripts, the demo):
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -142,7 +144,13 @@ class Emulator:
         server, thread = self._server, self._thread
         if server is None:
             return
-        server.shutdown()
+        # shutdown() waits for the accept loop to notice; a throwaway connection wakes it at once
+        # instead of after the loop's poll interval.
+        stopper = threading.Thread(target=server.shutdown, name="etrade-emulator-stop")
+        stopper.start()
+        with contextlib.suppress(OSError):
+            socket.create_connection((LOOPBACK, self.port), timeout=1).close()
+        stopper.join()
         server.close_connections()
         server.server_close()
         if thread is not None:

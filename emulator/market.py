@@ -291,8 +291,11 @@ class Tape:
 
     # -- presentation --------------------------------------------------------------------
     def _snapshot(self, moment: datetime) -> Snapshot:
-        day = self._day
-        assert day is not None
+        day, last_t = self._day, self._last_t
+        assert day is not None and last_t is not None
+        # ``at`` is the instant asked about; the market data is as of the latest observation
+        # (later than ``moment`` only when the clock was moved backwards).
+        at, moment = moment, max(moment, last_t)
         inst = self.instrument
         open_at, close_at = session_open(day.day), session_close(day.day)
         traded_until = min(max(moment, open_at), close_at)
@@ -331,7 +334,7 @@ class Tape:
             volume = 0
         return Snapshot(
             instrument=inst,
-            at=moment,
+            at=at,
             phase=phase,
             session_day=shown_day,
             last=last,

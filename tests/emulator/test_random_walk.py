@@ -98,7 +98,13 @@ def test_going_back_in_time_does_not_rewrite_prices() -> None:
     market = Market(11)
     later = market.observe("KO", T0 + timedelta(hours=2))
     earlier = market.observe("KO", T0)
-    assert earlier.last == later.last
+    assert earlier.at == T0
+    assert (earlier.last, earlier.volume, earlier.high, earlier.low) == (
+        later.last,
+        later.volume,
+        later.high,
+        later.low,
+    )
 
 
 @pytest.mark.parametrize(
