@@ -198,6 +198,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms per keep-alive request).
+    disable_nagle_algorithm = True
     server_version = "etrade-emulator"
     sys_version = ""
     # Idle keep-alive connections are closed after this many seconds.
