@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from emulator.local_system import read_verifier
 
@@ -30,5 +30,4 @@ __all__ = ["read_verifier", "requests_to", "short_tmp_dir"]
 
 def requests_to(emulator: Emulator, route: str) -> int:
     """How many requests the emulator has served on a route (e.g. ``quote``, ``access_token``)."""
-    by_route = cast(dict[str, int], emulator.stats()["requests_by_route"])
-    return by_route.get(route, 0)
+    return emulator.stats()["requests_by_route"].get(route, 0)
