@@ -20,7 +20,7 @@ from emulator.errors import ApiError
 from emulator.market import Market, Snapshot, quote_status
 from emulator.quotes import dividend_yield, eastern_epoch, ex_dividend_date, market_cap, pe_ratio
 from emulator.routing import Document, Request, Response, Route
-from emulator.valuation import AccountValue, LotValue, PositionValue, value_account
+from emulator.valuation import AccountValue, LotValue, PositionValue, buying_power, value_account
 
 _ACCOUNT_KEY = re.compile(r"[A-Za-z0-9_-]{22}")
 VIEWS = {
@@ -185,15 +185,8 @@ class AccountsApi:
             cash = account.cash
         total = valued.total_value
         gross = valued.long_value - valued.short_value
-        if account.is_margin:
-            # Reg T: 50% initial margin. Excess equity buys twice its value on margin.
-            excess = max(0.0, total - 0.5 * gross)
-            cash_bp = round(min(excess, max(cash, 0.0)), 2)
-            margin_bp = round(2 * excess, 2)
-            day_trade_bp = round(4 * excess, 2)
-        else:
-            cash_bp = round(max(cash, 0.0), 2)
-            margin_bp = day_trade_bp = 0.0
+        power = buying_power(valued)
+        cash_bp, margin_bp, day_trade_bp = power.cash, power.margin, power.day_trade_margin
         computed: dict[str, object] = {
             "cashAvailableForInvestment": round(max(cash, 0.0), 2),
             "cashAvailableForWithdrawal": cash_bp,

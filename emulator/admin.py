@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 from emulator.book import Account, Book
 from emulator.clock import Clock
 from emulator.faults import FaultRegistry
+from emulator.holds import HoldRegistry
 from emulator.limits import Latency, RateLimiter
 from emulator.oauth import OAuthService
+from emulator.orders import OrderEngine
 from emulator.routing import Format, Guard, NoRoute, Request, Response, Route, Router
 from emulator.stats import Stats, StatsDocument
 
@@ -60,6 +62,8 @@ class AdminApi:
     limiter: RateLimiter
     latency: Latency
     base_url: Callable[[], str]
+    orders: OrderEngine | None = None
+    holds: HoldRegistry = field(default_factory=HoldRegistry)
 
     def __post_init__(self) -> None:
         p = "/_emulator"
@@ -75,6 +79,9 @@ class AdminApi:
                 Route("stats_reset", f"{p}/stats/reset", self.stats_reset, frozenset({"POST"}), guard=g),
                 Route("config", f"{p}/config", self.config_endpoint, frozenset({"GET", "POST"}), guard=g),
                 Route("accounts", f"{p}/accounts", self.accounts, guard=g),
+                Route("orders", f"{p}/orders", self.orders_endpoint, guard=g),
+                Route("holds", f"{p}/holds", self.holds_endpoint, guard=g),
+                Route("holds_release", f"{p}/holds/release", self.holds_release, frozenset({"POST"}), guard=g),
                 Route(
                     "clear_positions",
                     f"{p}/accounts/{{accountIdKey}}/positions",
@@ -210,6 +217,41 @@ class AdminApi:
         """``GET /_emulator/accounts``: the book at a glance."""
         with self.book.lock:
             return _json(200, {"accounts": [self._account(a) for a in self.book.accounts()]})
+
+    def orders_endpoint(self, request: Request) -> Response:
+        """``GET /_emulator/orders[?account=KEY]``: every order (newest first) after fills are applied."""
+        if self.orders is None:
+            return _json(200, {"orders": []})
+        self.orders.sync()
+        account = request.param("account")
+        return _json(200, {"orders": [o.describe() for o in self.orders.orders(account or None)]})
+
+    def holds_endpoint(self, request: Request) -> Response:
+        """``GET /_emulator/holds[?wait=SECONDS]``: parked responses; ``wait`` blocks (at most 60 s)
+        until at least one is parked, so a test can act the moment the broker has acted."""
+        raw = request.param("wait")
+        if raw:
+            try:
+                wait = float(raw)
+            except ValueError:
+                raise AdminError(400, "wait must be a number of seconds") from None
+            if not 0 <= wait <= 60:
+                raise AdminError(400, "wait must be between 0 and 60 seconds")
+            held = self.holds.wait_for(wait)
+        else:
+            held = self.holds.held()
+        return _json(200, {"holds": [h.describe() for h in held]})
+
+    def holds_release(self, request: Request) -> Response:
+        """``POST /_emulator/holds/release``: ``{}`` releases every parked response, ``{"id": N}`` one."""
+        body = _body(request)
+        unknown = set(body) - {"id"}
+        if unknown:
+            raise AdminError(400, f"unknown fields: {', '.join(sorted(unknown))}")
+        hold_id = body.get("id")
+        if hold_id is not None and (isinstance(hold_id, bool) or not isinstance(hold_id, int)):
+            raise AdminError(400, "id must be an integer")
+        return _json(200, {"released": self.holds.release(hold_id)})
 
     def clear_positions(self, request: Request) -> Response:
         """``DELETE /_emulator/accounts/{accountIdKey}/positions``: empty that portfolio."""

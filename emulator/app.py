@@ -24,9 +24,11 @@ from emulator.admin import AdminApi
 from emulator.book import Book, seed_book
 from emulator.clock import Clock
 from emulator.faults import FaultRegistry
+from emulator.holds import Hold, HoldRegistry
 from emulator.limits import DEFAULT_RATE_LIMITS, Latency, RateLimiter
 from emulator.market import Market
 from emulator.oauth import OAuthService
+from emulator.orders import OrderEngine, OrdersApi, synced
 from emulator.quotes import MarketApi
 from emulator.routing import Guard, Route, Router
 from emulator.server import Dispatcher, EmulatorHTTPServer
@@ -44,7 +46,7 @@ LOOPBACK = "127.0.0.1"
 
 
 class Emulator:
-    """A local E*TRADE: OAuth 1.0a plus the v1 Accounts and Market APIs over real HTTP.
+    """A local E*TRADE: OAuth 1.0a plus the v1 Accounts, Market and Orders APIs over real HTTP.
 
     Args:
         seed: makes the book and the quote random walk deterministic.
@@ -95,9 +97,21 @@ class Emulator:
         )
         self.accounts_api = AccountsApi(self.book, self.market, self.clock)
         self.market_api = MarketApi(self.market, self.clock)
+        self.orders = OrderEngine(self.book, self.market, self.clock, seed)
+        self.orders_api = OrdersApi(self.orders, self.accounts_api.resolve)
+        self.holds = HoldRegistry()
         self.router = Router(self._routes())
         self.admin = AdminApi(
-            self.clock, self.book, self.oauth, self.faults, self.stats_counters, self.limiter, self.latency, self._base
+            self.clock,
+            self.book,
+            self.oauth,
+            self.faults,
+            self.stats_counters,
+            self.limiter,
+            self.latency,
+            self._base,
+            orders=self.orders,
+            holds=self.holds,
         )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -111,8 +125,10 @@ class Emulator:
             Route("renew_access_token", "/oauth/renew_access_token", oauth.handle_renew, guard=token),
             Route("revoke_access_token", "/oauth/revoke_access_token", oauth.handle_revoke, guard=token),
             Route("authorize", "/e/t/etws/authorize", oauth.handle_authorize, guard=Guard.NONE),
-            *self.accounts_api.routes(),
+            # Fills happen on the emulator clock; balances and portfolios include them.
+            *synced(self.orders, self.accounts_api.routes()),
             *self.market_api.routes(),
+            *self.orders_api.routes(),
         ]
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -129,6 +145,7 @@ class Emulator:
             self.faults,
             self.stats_counters,
             self._base,
+            self.holds,
         )
         # Binding happens here, so the port is known (and accepting) when start() returns.
         self._server = EmulatorHTTPServer((LOOPBACK, self._port), dispatcher)
@@ -144,6 +161,7 @@ class Emulator:
         server, thread = self._server, self._thread
         if server is None:
             return
+        self.holds.release()  # parked responses must not keep their threads
         # shutdown() waits for the accept loop to notice; a throwaway connection wakes it at once
         # instead of after the loop's poll interval.
         stopper = threading.Thread(target=server.shutdown, name="etrade-emulator-stop")
@@ -184,6 +202,18 @@ class Emulator:
     def pending_verifier(self, request_token: str) -> str | None:
         """The verifier the authorize page shows for a pending request token, else None."""
         return self.oauth.pending_verifier(request_token)
+
+    def held(self) -> list[Hold]:
+        """Responses parked by a ``hold`` fault right now."""
+        return self.holds.held()
+
+    def wait_for_hold(self, timeout: float = 30.0) -> list[Hold]:
+        """Wait (bounded) until a ``hold`` fault parks a response; returns the held responses."""
+        return self.holds.wait_for(timeout)
+
+    def release_holds(self) -> int:
+        """Let every parked response go out (``POST /_emulator/holds/release``)."""
+        return self.holds.release()
 
     def stats(self) -> StatsDocument:
         """The same document as ``GET /_emulator/stats``."""

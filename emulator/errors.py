@@ -89,3 +89,26 @@ class RateLimited(Exception):
     def __init__(self, module: str) -> None:
         super().__init__(module)
         self.module = module
+
+
+# Orders (reference §2.3, §3.6-3.9, §4.2, §5). Codes 101, 1021, 1037, 1026 and 4186 are E*TRADE's
+# own (captured); the 90xx codes are the emulator's where E*TRADE's code is unknown (README).
+ORDER_TIMED_OUT = (
+    101,
+    "For your protection, we have timed out your original order request. "
+    "If you would like to place this order, please resubmit it now.",
+)
+INSUFFICIENT_FUNDS = (1021, "We cannot accept this order because there are insufficient funds in your account.")
+NOT_ENOUGH_SHARES = (
+    1037,
+    "We did not find enough available shares of this security in your account. Please check the quantity.",
+)
+CANNOT_CANCEL = (5001, "This order is currently being executed or rejected. It cannot be cancelled.")
+ORDER_INVALID_SYMBOL = (1019, "Invalid symbol.")
+INVALID_DATE_FORMAT = (2004, "Invalid date format. Format must be MMDDYYYY; for example, 07112018")
+INVALID_DATE = (2003, "Invalid Date. History is available for two years.")
+INVALID_ORDER_COUNT = (2005, "Invalid count. Count value should be between 1 and 100.")
+ORDER_NOT_FOUND = (9002, "The order was not found.")
+SHORT_NOT_ALLOWED = (9003, "Short selling is allowed in margin accounts only.")
+NO_SHORT_POSITION = (9004, "There is no short position to cover in this account.")
+INVALID_ORDER = 9005

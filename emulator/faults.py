@@ -6,7 +6,9 @@ acts on the next ``count`` matching requests (or on every one until cleared):
 - ``status`` (+ optional ``code``/``message``): answer that HTTP status with an E*TRADE
   ``Error`` body, e.g. 500 / code 100 "The requested service is not currently available…";
 - ``latency_ms``: add that much delay, then answer normally (or with the status above);
-- ``drop``: close the connection without answering.
+- ``drop``: close the connection without answering;
+- ``hold``: run the request normally, then park the answer until released (``emulator/holds.py``):
+  the broker has acted but the client has not heard, e.g. ``{"match": "order_place", "hold": true}``.
 
 A separate, global fault skews the clock the OAuth timestamp check uses
 (``clock_skew_seconds``), to reproduce ``timestamp_refused`` against correctly signing clients.
@@ -33,6 +35,7 @@ class Fault:
     message: str | None = None
     latency_ms: int = 0
     drop: bool = False
+    hold: bool = False
     #: Requests still to act on; None acts until cleared.
     remaining: int | None = None
     hits: int = 0
@@ -58,7 +61,7 @@ def _int(spec: Mapping[str, object], name: str, low: int, high: int | None = Non
 class FaultRegistry:
     """The active faults and the OAuth clock skew, behind a lock."""
 
-    _FIELDS = frozenset({"match", "status", "code", "message", "latency_ms", "drop", "count"})
+    _FIELDS = frozenset({"match", "status", "code", "message", "latency_ms", "drop", "hold", "count"})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -89,16 +92,21 @@ class FaultRegistry:
         count = _int(spec, "count", 1)
         drop = spec.get("drop", False)
         message = spec.get("message")
+        hold = spec.get("hold", False)
         if not isinstance(drop, bool):
             raise ValueError("drop must be true or false")
+        if not isinstance(hold, bool):
+            raise ValueError("hold must be true or false")
+        if hold and (drop or status is not None):
+            raise ValueError("hold answers normally once released; it cannot be combined with drop or status")
         if message is not None and not isinstance(message, str):
             raise ValueError("message must be a string")
-        if status is None and not drop and not latency:
-            raise ValueError("a fault needs status, latency_ms or drop")
+        if status is None and not drop and not latency and not hold:
+            raise ValueError("a fault needs status, latency_ms, drop or hold")
         if status is not None and code is None and message is None and status >= 500:
             code, message = errors.SERVICE_UNAVAILABLE
         with self._lock:
-            fault = Fault(next(self._ids), match, status, code, message, latency, drop, count)
+            fault = Fault(next(self._ids), match, status, code, message, latency, drop, hold, count)
             self._faults.append(fault)
             return fault.describe()
 

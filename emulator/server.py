@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from emulator import errors
 from emulator.errors import ApiError, OAuthProblem, RateLimited
 from emulator.faults import FaultRegistry
+from emulator.holds import Hold, HoldRegistry
 from emulator.limits import RATE_LIMIT_PAGE, Latency, RateLimiter
 from emulator.oauth import OAuthService, oauth_error_page
 from emulator.routing import Document, Format, Guard, NoRoute, Request, Response, Route, Router, split_format
@@ -48,6 +49,8 @@ class Outcome:
     response: Response | None
     delay: float = 0.0
     route: str = "-"
+    #: Park the answer until this hold is released (a ``hold`` fault).
+    hold: Hold | None = None
 
     @property
     def dropped(self) -> bool:
@@ -83,7 +86,9 @@ class Dispatcher:
         faults: FaultRegistry,
         stats: Stats,
         base_url: Callable[[], str],
+        holds: HoldRegistry | None = None,
     ) -> None:
+        self.holds = holds or HoldRegistry()
         self.router = router
         self.admin = admin
         self.oauth = oauth
@@ -141,7 +146,11 @@ class Dispatcher:
         else:
             response = self._run(route, request)
         self.stats.request(route.name, route.module, response.status)
-        return Outcome(response, delay, route.name)
+        parked = None
+        if fault is not None and fault.hold:
+            parked = self.holds.hold(route.name, self.oauth.clock.now())
+            log.info("holding the response of %s (hold %d) until released", route.name, parked.id)
+        return Outcome(response, delay, route.name, parked)
 
     def _run(self, route: Route, request: Request) -> Response:
         try:
@@ -243,6 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
             outcome = Outcome(render_error(ApiError(500, *errors.SERVICE_UNAVAILABLE), Format.XML))
         if outcome.delay > 0:
             time.sleep(outcome.delay)
+        if outcome.hold is not None:
+            self.server.dispatcher.holds.wait_released(outcome.hold)
         path = urlsplit(self.path).path
         if outcome.response is None:
             log.info("%s %s dropped (fault)", method, path)

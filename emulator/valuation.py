@@ -159,3 +159,23 @@ def value_account(account: Account, snaps: Mapping[str, Snapshot], at_previous_c
         for position in account.positions.values()
     )
     return AccountValue(account, values)
+
+
+@dataclass(frozen=True)
+class BuyingPower:
+    """What an account may spend, before open orders: E*TRADE's balance figures."""
+
+    cash: float
+    margin: float
+    day_trade_margin: float
+
+
+def buying_power(valued: AccountValue) -> BuyingPower:
+    """Reg T for margin accounts (50 % initial margin: excess equity buys twice its value);
+    cash and IRA accounts may spend their cash."""
+    cash = valued.account.cash
+    if valued.account.is_margin:
+        gross = valued.long_value - valued.short_value
+        excess = max(0.0, valued.total_value - 0.5 * gross)
+        return BuyingPower(round(min(excess, max(cash, 0.0)), 2), round(2 * excess, 2), round(4 * excess, 2))
+    return BuyingPower(round(max(cash, 0.0), 2), 0.0, 0.0)

@@ -1,0 +1,756 @@
+"""The Orders API and its engine: list, details, preview, place, cancel, change (reference §2.3, §3.5-3.9).
+
+Rules the emulator enforces, as E*TRADE does:
+
+- **Preview first.** ``place`` must carry the ``PreviewIds`` of an unused, unexpired preview of
+  this account, the same ``clientOrderId`` and an identical order; anything else is 400/101
+  "For your protection, we have timed out your original order request…". A preview can be placed
+  once, so a place request that is repeated gets 101 rather than a second order.
+- **Funds and shares.** A buy needs buying power (cash for cash accounts, Reg T margin buying
+  power for margin accounts) net of open buy orders, else 400/1021 "insufficient funds" — at
+  preview already (§5.7). A sell needs shares net of open sells (400/1037); a short sale needs a
+  margin account; a buy to cover needs a short position.
+- **Fills on the emulator clock** (:meth:`OrderEngine.sync`, run before every orders and accounts
+  request): market orders fill at the next price (the ask for buys, the bid for sells, at the
+  first observation after they were placed), limit orders when the market crosses the limit,
+  stop orders once the last trade reaches the stop (stop-limits then behave as limits).
+  Regular-session orders trade 09:30-16:00 ET, extended-session orders also pre-market and
+  after hours. IMMEDIATE_OR_CANCEL and FILL_OR_KILL orders fill at once or are cancelled;
+  GOOD_FOR_DAY orders expire at the end of their session. Fills move cash and positions through
+  ``Book.apply_fill``. No partial fills.
+- **Cancel** (PUT) answers code 4186; the order shows CANCEL_REQUESTED, then CANCELLED one second
+  later (emulator clock). Only OPEN orders can be cancelled (else 400/5001).
+- **Change** = cancel and replace: ``change/preview`` then ``change/place`` cancel the old order
+  (``replacedByOrderId``) and open a new one (``replacesOrderId``).
+
+State lives behind ``book.lock`` (book → market lock order, as everywhere in the emulator).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from urllib.parse import parse_qsl, urlencode
+
+from emulator import errors, universe
+from emulator.book import Account, Book
+from emulator.clock import EASTERN, Clock
+from emulator.errors import ApiError
+from emulator.market import (
+    AFTER_HOURS_CLOSE,
+    Market,
+    Phase,
+    Snapshot,
+    is_trading_day,
+    phase_at,
+    session_close,
+)
+from emulator.order_requests import (
+    ACTIONS,
+    OrderRequest,
+    OrderSpec,
+    cancel_order_id,
+    order_request,
+    parse_body,
+)
+from emulator.routing import Document, Request, Response, Route
+from emulator.valuation import buying_power, value_account
+
+#: How long a previewId can be placed. E*TRADE does not document it (§7); 30 minutes here.
+PREVIEW_LIFETIME = timedelta(minutes=30)
+#: A cancel request is acknowledged at once and completes this much later (emulator clock).
+CANCEL_DELAY = timedelta(seconds=1)
+#: List Orders without fromDate/toDate answers only this recent window (§2.3, §5.14).
+DEFAULT_LIST_WINDOW = timedelta(days=30)
+HISTORY = timedelta(days=2 * 365)
+DEFAULT_COUNT = 25
+MAX_COUNT = 100
+STATUSES = ("OPEN", "EXECUTED", "CANCELLED", "INDIVIDUAL_FILLS", "CANCEL_REQUESTED", "EXPIRED", "REJECTED")
+#: Per-trade commission for online US equity orders (E*TRADE charges $0; a 2025 capture shows 0).
+COMMISSION = Decimal(0)
+
+PLACED_IN_HOURS = (1026, "200|Your order was successfully entered during market hours.")
+PLACED_OUT_OF_HOURS = (1027, "200|Your order was successfully entered outside market hours.")
+NEXT_SESSION = (1069, "200|This order will be entered for the next market session.")
+CANCEL_ACCEPTED = (
+    4186,
+    "200|Your request to cancel your order is being processed. Please go to View open orders to verify "
+    "that your order has been successfully cancelled. If you cancel request is rejected, your order will "
+    "remain open.",
+)
+
+
+class Status(enum.StrEnum):
+    """Order statuses the engine produces."""
+
+    OPEN = "OPEN"
+    EXECUTED = "EXECUTED"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+
+
+@dataclass
+class Preview:
+    """A preview that may be placed once."""
+
+    preview_id: int
+    account_key: str
+    request: OrderRequest
+    created_at: datetime
+    #: The order a change preview would replace.
+    change_of: int | None = None
+    used: bool = False
+
+
+@dataclass
+class EmuOrder:
+    """One order in the book of orders."""
+
+    order_id: int
+    account_key: str
+    client_order_id: str
+    spec: OrderSpec
+    placed_at: datetime
+    status: Status = Status.OPEN
+    expires_at: datetime | None = None
+    executed_at: datetime | None = None
+    filled_quantity: Decimal = Decimal(0)
+    average_price: float | None = None
+    stop_triggered: bool = False
+    cancel_requested_at: datetime | None = None
+    closed_at: datetime | None = None
+    replaces_order_id: int | None = None
+    replaced_by_order_id: int | None = None
+    commission: Decimal = COMMISSION
+    estimated_price: float = 0.0
+    preview_id: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        """Still working (may fill or be cancelled)."""
+        return self.status is Status.OPEN
+
+    def describe(self) -> dict[str, object]:
+        """Admin view (not an E*TRADE shape)."""
+        spec = self.spec
+        return {
+            "orderId": self.order_id,
+            "accountIdKey": self.account_key,
+            "clientOrderId": self.client_order_id,
+            "previewId": self.preview_id,
+            "symbol": spec.symbol,
+            "orderAction": spec.action,
+            "quantity": float(spec.quantity),
+            "priceType": spec.price_type,
+            "limitPrice": float(spec.limit_price) if spec.limit_price is not None else None,
+            "stopPrice": float(spec.stop_price) if spec.stop_price is not None else None,
+            "orderTerm": spec.order_term,
+            "marketSession": spec.market_session,
+            "status": self.status.value,
+            "placedAt": self.placed_at.isoformat(),
+            "executedAt": self.executed_at.isoformat() if self.executed_at else None,
+            "averageExecutionPrice": self.average_price,
+            "replacesOrderId": self.replaces_order_id,
+            "replacedByOrderId": self.replaced_by_order_id,
+        }
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _money(value: float | Decimal) -> float:
+    return round(float(value), 4)
+
+
+def _quantity(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def session_end(placed: datetime, session: str) -> datetime:
+    """When a GOOD_FOR_DAY order placed at ``placed`` expires: the end of its (next) session."""
+    local = placed.astimezone(EASTERN)
+    day = local.date()
+    closing = AFTER_HOURS_CLOSE if session == "EXTENDED" else time(16, 0)
+    while not is_trading_day(day) or (day == local.date() and local.time() >= closing):
+        day += timedelta(days=1)
+    if session == "EXTENDED":
+        return datetime.combine(day, AFTER_HOURS_CLOSE, tzinfo=EASTERN)
+    return session_close(day)
+
+
+def _tradable(spec: OrderSpec, phase: Phase) -> bool:
+    if phase is Phase.REGULAR:
+        return True
+    return spec.market_session == "EXTENDED" and phase in (Phase.PRE_MARKET, Phase.AFTER_HOURS)
+
+
+class OrderEngine:
+    """Previews, orders and their simulated execution for every account of the book."""
+
+    def __init__(self, book: Book, market: Market, clock: Clock, seed: int = 0) -> None:
+        self.book = book
+        self.market = market
+        self.clock = clock
+        self._rng = random.Random(f"etrade-emulator:{seed}:orders")
+        self._previews: dict[int, Preview] = {}
+        self._orders: dict[int, EmuOrder] = {}
+        self._next_order_id = 100 + self._rng.randint(0, 800)
+
+    # -- queries ---------------------------------------------------------------------------
+    def orders(self, account_key: str | None = None) -> list[EmuOrder]:
+        """Orders (of one account, or all), newest first."""
+        with self.book.lock:
+            found = [o for o in self._orders.values() if account_key is None or o.account_key == account_key]
+        return sorted(found, key=lambda o: o.order_id, reverse=True)
+
+    def order(self, account_key: str, order_id: int) -> EmuOrder:
+        """One order of the account, or 400/9002."""
+        with self.book.lock:
+            found = self._orders.get(order_id)
+        if found is None or found.account_key != account_key:
+            raise ApiError.bad_request(errors.ORDER_NOT_FOUND)
+        return found
+
+    # -- simulation ------------------------------------------------------------------------
+    def sync(self) -> None:
+        """Advance every working order to the emulator's now: fills, expiries, cancellations."""
+        now = self.clock.now()
+        with self.book.lock:
+            for order in sorted(self._orders.values(), key=lambda o: o.order_id):
+                if order.status is Status.CANCEL_REQUESTED:
+                    assert order.cancel_requested_at is not None
+                    if now >= order.cancel_requested_at + CANCEL_DELAY:
+                        order.status = Status.CANCELLED
+                        order.closed_at = order.cancel_requested_at + CANCEL_DELAY
+                elif order.is_open:
+                    if order.expires_at is not None and now >= order.expires_at:
+                        order.status = Status.EXPIRED
+                        order.closed_at = order.expires_at
+                    elif now > order.placed_at:
+                        self._try_fill(order, now)
+
+    def _marketable_price(self, order: OrderSpec, snap: Snapshot, triggered: bool) -> float | None:
+        """The price ``order`` would fill at against ``snap`` now, or None."""
+        price = snap.ask if order.is_buy else snap.bid
+        if price <= 0:
+            return None
+        if order.price_type in ("STOP", "STOP_LIMIT") and not triggered:
+            return None
+        if order.price_type in ("LIMIT", "STOP_LIMIT"):
+            assert order.limit_price is not None
+            limit = float(order.limit_price)
+            if (order.is_buy and price > limit) or (not order.is_buy and price < limit):
+                return None
+        return price
+
+    def _stop_reached(self, order: OrderSpec, snap: Snapshot) -> bool:
+        if order.stop_price is None:
+            return False
+        stop = float(order.stop_price)
+        return snap.last >= stop if order.is_buy else snap.last <= stop
+
+    def _try_fill(self, order: EmuOrder, now: datetime) -> bool:
+        snap = self.market.observe(order.spec.symbol, now)
+        if not _tradable(order.spec, snap.phase):
+            return False
+        if order.spec.price_type in ("STOP", "STOP_LIMIT") and not order.stop_triggered:
+            order.stop_triggered = self._stop_reached(order.spec, snap)
+        price = self._marketable_price(order.spec, snap, order.stop_triggered)
+        if price is None:
+            return False
+        signed = float(order.spec.quantity) * (1 if order.spec.is_buy else -1)
+        self.book.apply_fill(order.account_key, order.spec.symbol, signed, price, now, float(order.commission))
+        order.status = Status.EXECUTED
+        order.executed_at = now
+        order.closed_at = now
+        order.filled_quantity = order.spec.quantity
+        order.average_price = price
+        return True
+
+    # -- checks ----------------------------------------------------------------------------
+    def price_basis(self, spec: OrderSpec, snap: Snapshot) -> float:
+        """The per-share price an order's value is estimated at."""
+        if spec.limit_price is not None:
+            return float(spec.limit_price)
+        if spec.stop_price is not None:
+            return float(spec.stop_price)
+        return snap.ask if spec.is_buy else snap.bid
+
+    def _reserved(self, account: Account, *, exclude: int | None) -> tuple[float, dict[tuple[str, str], Decimal]]:
+        """Value held by open buy-side orders and short sales, and shares held by open orders."""
+        value = 0.0
+        shares: dict[tuple[str, str], Decimal] = {}
+        for order in self._orders.values():
+            if order.account_key != account.account_id_key or not order.is_open or order.order_id == exclude:
+                continue
+            if order.spec.action in ("BUY", "BUY_TO_COVER", "SELL_SHORT"):
+                value += float(order.spec.quantity) * order.estimated_price
+            key = (order.spec.symbol, order.spec.action)
+            shares[key] = shares.get(key, Decimal(0)) + order.spec.quantity
+        return value, shares
+
+    def available(self, account: Account, *, exclude: int | None = None) -> float:
+        """Buying power left for a new order: the balance's figure minus open orders."""
+        now = self.clock.now()
+        snaps = {s: self.market.observe(s, now) for s in {p.symbol for p in account.positions.values()}}
+        power = buying_power(value_account(account, snaps))
+        reserved, _ = self._reserved(account, exclude=exclude)
+        base = power.margin if account.is_margin else power.cash
+        return round(base - reserved, 2)
+
+    def _check(self, account: Account, spec: OrderSpec, value: float, *, exclude: int | None) -> float:
+        """E*TRADE's business checks for a new order; returns the buying power available."""
+        if not account.is_open:
+            raise ApiError(400, errors.INVALID_ORDER, "The account is closed.")
+        available = self.available(account, exclude=exclude)
+        _, held = self._reserved(account, exclude=exclude)
+        position = account.position_for(spec.symbol)
+        quantity = Decimal(str(position.quantity)) if position is not None else Decimal(0)
+        if spec.action == "SELL":
+            free = quantity - held.get((spec.symbol, "SELL"), Decimal(0))
+            if free < spec.quantity:
+                raise ApiError.bad_request(errors.NOT_ENOUGH_SHARES)
+        elif spec.action == "BUY_TO_COVER":
+            free = -quantity - held.get((spec.symbol, "BUY_TO_COVER"), Decimal(0))
+            if free < spec.quantity:
+                raise ApiError.bad_request(errors.NO_SHORT_POSITION)
+        elif spec.action == "SELL_SHORT":
+            if not account.is_margin:
+                raise ApiError.bad_request(errors.SHORT_NOT_ALLOWED)
+            if quantity > 0:
+                raise ApiError(400, errors.INVALID_ORDER, "Sell the shares you hold before selling short.")
+        if spec.action in ("BUY", "BUY_TO_COVER", "SELL_SHORT") and value + float(COMMISSION) > available:
+            raise ApiError.bad_request(errors.INSUFFICIENT_FUNDS)
+        return available
+
+    def _snapshot(self, spec: OrderSpec) -> Snapshot:
+        instrument = universe.get(spec.symbol)
+        if instrument is None or instrument.is_mutual_fund:
+            raise ApiError.bad_request(errors.ORDER_INVALID_SYMBOL)
+        return self.market.observe(spec.symbol, self.clock.now())
+
+    # -- preview / place / cancel ------------------------------------------------------------
+    def preview(self, account: Account, request: OrderRequest, change_of: int | None = None) -> tuple[Preview, float]:
+        """Validate and remember a preview; returns it and the buying power it was checked against."""
+        snap = self._snapshot(request.spec)
+        with self.book.lock:
+            if change_of is not None:
+                self._changeable(account, change_of, request.spec)
+            value = float(request.spec.quantity) * self.price_basis(request.spec, snap)
+            available = self._check(account, request.spec, value, exclude=change_of)
+            preview = Preview(
+                self._rng.randint(10**10, 10**12 - 1), account.account_id_key, request, self.clock.now(), change_of
+            )
+            self._previews[preview.preview_id] = preview
+            return preview, available
+
+    def _changeable(self, account: Account, order_id: int, spec: OrderSpec) -> EmuOrder:
+        old = self.order(account.account_id_key, order_id)
+        if not old.is_open:
+            raise ApiError.bad_request(errors.CANNOT_CANCEL)
+        if (old.spec.symbol, old.spec.action) != (spec.symbol, spec.action):
+            raise ApiError(400, errors.INVALID_ORDER, "A change keeps the order's symbol and action.")
+        return old
+
+    def place(self, account: Account, request: OrderRequest, change_of: int | None = None) -> EmuOrder:
+        """Place a previewed order (or a previewed change); 400/101 unless it matches its preview."""
+        now = self.clock.now()
+        with self.book.lock:
+            previews = [self._previews.get(pid) for pid in request.preview_ids]
+            preview = previews[0] if previews else None
+            if (
+                preview is None
+                or any(p is None or p.used or p.account_key != account.account_id_key for p in previews)
+                or now > preview.created_at + PREVIEW_LIFETIME
+                or preview.change_of != change_of
+                or preview.request.client_order_id != request.client_order_id
+                or preview.request.spec != request.spec
+                or any(
+                    o.client_order_id == request.client_order_id and o.account_key == account.account_id_key
+                    for o in self._orders.values()
+                )
+            ):
+                raise ApiError.bad_request(errors.ORDER_TIMED_OUT)
+            old = self._changeable(account, change_of, request.spec) if change_of is not None else None
+            snap = self._snapshot(request.spec)
+            price = self.price_basis(request.spec, snap)
+            self._check(account, request.spec, float(request.spec.quantity) * price, exclude=change_of)
+            preview.used = True
+            order = EmuOrder(
+                order_id=self._next_order_id,
+                account_key=account.account_id_key,
+                client_order_id=request.client_order_id,
+                spec=request.spec,
+                placed_at=now,
+                estimated_price=price,
+                preview_id=preview.preview_id,
+            )
+            self._next_order_id += 1
+            if request.spec.order_term == "GOOD_FOR_DAY":
+                order.expires_at = session_end(now, request.spec.market_session)
+            if old is not None:
+                old.status = Status.CANCELLED
+                old.closed_at = now
+                old.replaced_by_order_id = order.order_id
+                order.replaces_order_id = old.order_id
+            self._orders[order.order_id] = order
+            if request.spec.order_term in ("IMMEDIATE_OR_CANCEL", "FILL_OR_KILL") and not self._try_fill(order, now):
+                order.status = Status.CANCELLED
+                order.closed_at = now
+            return order
+
+    def cancel(self, account: Account, order_id: int) -> EmuOrder:
+        """Ask to cancel an open order: CANCEL_REQUESTED now, CANCELLED after CANCEL_DELAY."""
+        with self.book.lock:
+            order = self.order(account.account_id_key, order_id)
+            if not order.is_open:
+                raise ApiError.bad_request(errors.CANNOT_CANCEL)
+            order.status = Status.CANCEL_REQUESTED
+            order.cancel_requested_at = self.clock.now()
+            return order
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _message(pair: tuple[int, str], kind: str = "WARNING") -> dict[str, object]:
+    return {"description": pair[1], "code": pair[0], "type": kind}
+
+
+def _order_body(spec: OrderSpec, commission: Decimal, total: float) -> dict[str, object]:
+    """The ``Order`` element shared by preview and place responses."""
+    body: dict[str, object] = {
+        "orderTerm": spec.order_term,
+        "priceType": spec.price_type,
+        "limitPrice": _money(spec.limit_price) if spec.limit_price is not None else 0,
+        "stopPrice": _money(spec.stop_price) if spec.stop_price is not None else 0,
+        "marketSession": spec.market_session,
+        "allOrNone": spec.all_or_none,
+        "egQual": "EG_QUAL_NOT_IN_FORCE",
+        "estimatedCommission": _money(commission),
+        "estimatedTotalAmount": total,
+        "netPrice": 0,
+        "netBid": 0,
+        "netAsk": 0,
+        "gcd": 0,
+        "ratio": "",
+    }
+    return body
+
+
+def _instrument(spec: OrderSpec) -> dict[str, object]:
+    instrument = universe.get(spec.symbol)
+    return {
+        "symbolDescription": instrument.company_name if instrument else spec.symbol,
+        "orderAction": spec.action,
+        "quantityType": spec.quantity_type,
+        "quantity": _quantity(spec.quantity),
+        "cancelQuantity": 0.0,
+        "reserveOrder": True,
+        "reserveQuantity": 0.0,
+        "Product": {"symbol": spec.symbol, "securityType": spec.security_type},
+    }
+
+
+def _signed_total(spec: OrderSpec, value: float) -> float:
+    """Buys cost (positive), sells bring proceeds (negative), as in the captures (§3.7)."""
+    total = value + float(COMMISSION)
+    return round(total if spec.is_buy else -(value - float(COMMISSION)), 4)
+
+
+class OrdersApi:
+    """Handlers for the Orders module (rate-limit module ``orders``)."""
+
+    def __init__(self, engine: OrderEngine, resolve: Callable[[Request], Account]) -> None:
+        self.engine = engine
+        self.resolve = resolve
+
+    def routes(self) -> list[Route]:
+        """This module's routes."""
+        base = "/v1/accounts/{accountIdKey}/orders"
+        post, put = frozenset({"POST"}), frozenset({"PUT"})
+        return [
+            Route("orders_list", base, self.list_orders, module="orders"),
+            Route("order_preview", f"{base}/preview", self.preview, post, module="orders"),
+            Route("order_place", f"{base}/place", self.place, post, module="orders"),
+            Route("order_cancel", f"{base}/cancel", self.cancel, put, module="orders"),
+            Route("order_details", f"{base}/{{orderId:int}}", self.details, module="orders"),
+            Route("order_change_preview", f"{base}/{{orderId:int}}/change/preview", self.change_preview, put, "orders"),
+            Route("order_change_place", f"{base}/{{orderId:int}}/change/place", self.change_place, put, "orders"),
+        ]
+
+    # -- list / details ----------------------------------------------------------------------
+    def _window(self, request: Request) -> tuple[datetime, datetime]:
+        raw_from, raw_to = request.param("fromDate"), request.param("toDate")
+        now = self.engine.clock.now()
+        if not raw_from and not raw_to:
+            return now - DEFAULT_LIST_WINDOW, now + timedelta(days=1)
+        if not raw_from or not raw_to:
+            raise ApiError(400, errors.INVALID_DATE_FORMAT[0], "Both fromDate and toDate should be provided.")
+        days: list[date] = []
+        for raw in (raw_from, raw_to):
+            try:
+                days.append(datetime.strptime(raw, "%m%d%Y").date())
+            except ValueError:
+                raise ApiError.bad_request(errors.INVALID_DATE_FORMAT) from None
+        start = datetime.combine(days[0], time(0), tzinfo=EASTERN)
+        end = datetime.combine(days[1] + timedelta(days=1), time(0), tzinfo=EASTERN)
+        if days[1] < days[0]:
+            raise ApiError(400, errors.INVALID_DATE_FORMAT[0], "toDate should be greater than fromDate.")
+        if start < now - HISTORY:
+            raise ApiError.bad_request(errors.INVALID_DATE)
+        return start, end
+
+    def _filters(self, request: Request) -> Callable[[EmuOrder], bool]:
+        status = (request.param("status") or "").upper()
+        if status and status not in STATUSES:
+            raise ApiError.invalid_parameter("status")
+        symbols = {s.strip().upper() for s in (request.param("symbol") or "").split(",") if s.strip()}
+        if len(symbols) > 25:
+            raise ApiError(400, errors.INVALID_ORDER, "API supports only 25 symbols.")
+        security = (request.param("securityType") or "").upper()
+        if security and security not in ("EQ", "OPTN", "MF", "MMF"):
+            raise ApiError.invalid_parameter("securityType")
+        action = (request.param("transactionType") or "").upper()
+        if action and action not in (*ACTIONS, "ATNM", "MF_EXCHANGE", "INVALID"):
+            raise ApiError.invalid_parameter("transactionType")
+        session = (request.param("marketSession") or "").upper()
+        if session and session not in ("REGULAR", "EXTENDED"):
+            raise ApiError.invalid_parameter("marketSession")
+
+        def keep(order: EmuOrder) -> bool:
+            return (
+                (not status or order.status.value == status)
+                and (not symbols or order.spec.symbol in symbols)
+                and (not security or security == "EQ")
+                and (not action or action == "ATNM" or order.spec.action == action)
+                and (not session or order.spec.market_session == session)
+            )
+
+        return keep
+
+    def list_orders(self, request: Request) -> Document | Response:
+        """``GET /v1/accounts/{accountIdKey}/orders`` with filters, dates and marker/count paging."""
+        account = self.resolve(request)
+        raw_count = request.param("count")
+        count = DEFAULT_COUNT
+        if raw_count:
+            if not raw_count.isdigit() or not 1 <= int(raw_count) <= MAX_COUNT:
+                raise ApiError.bad_request(errors.INVALID_ORDER_COUNT)
+            count = int(raw_count)
+        raw_marker = request.param("marker")
+        if raw_marker and not raw_marker.isdigit():
+            raise ApiError.invalid_parameter("marker")
+        start, end = self._window(request)
+        keep = self._filters(request)
+        self.engine.sync()
+        matching = [o for o in self.engine.orders(account.account_id_key) if start <= o.placed_at < end and keep(o)]
+        if raw_marker:
+            matching = [o for o in matching if o.order_id <= int(raw_marker)]
+        if not matching:
+            return Response.no_content()
+        page, rest = matching[:count], matching[count:]
+        content: dict[str, object] = {}
+        if rest:
+            marker = str(rest[0].order_id)
+            pairs = [(k, v) for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k.lower() != "marker"]
+            content["marker"] = marker
+            content["next"] = (
+                f"{request.base_url}/v1/accounts/{account.account_id_key}/orders{request.json_suffix}?"
+                + urlencode([*pairs, ("marker", marker)])
+            )
+        content["Order"] = [self._order(request, o) for o in page]
+        return Document("OrdersResponse", content)
+
+    def details(self, request: Request) -> Document:
+        """``GET /v1/accounts/{accountIdKey}/orders/{orderId}``: one order in the list's shape."""
+        account = self.resolve(request)
+        self.engine.sync()
+        order = self.engine.order(account.account_id_key, int(request.params["orderId"]))
+        return Document("OrdersResponse", {"Order": [self._order(request, order)]})
+
+    def _order(self, request: Request, order: EmuOrder) -> dict[str, object]:
+        spec = order.spec
+        detail: dict[str, object] = {"placedTime": _ms(order.placed_at)}
+        if order.executed_at is not None:
+            detail["executedTime"] = _ms(order.executed_at)
+        price = order.average_price if order.average_price is not None else order.estimated_price
+        detail.update(
+            {
+                "orderValue": round(float(spec.quantity) * price, 4),
+                "status": order.status.value,
+                "orderTerm": spec.order_term,
+                "priceType": spec.price_type,
+                "limitPrice": _money(spec.limit_price) if spec.limit_price is not None else 0,
+                "stopPrice": _money(spec.stop_price) if spec.stop_price is not None else 0,
+                "marketSession": spec.market_session,
+                "allOrNone": spec.all_or_none,
+                "netPrice": 0,
+                "netBid": 0,
+                "netAsk": 0,
+                "gcd": 0,
+                "ratio": "",
+            }
+        )
+        if order.replaces_order_id is not None:
+            detail["replacesOrderId"] = order.replaces_order_id
+        if order.replaced_by_order_id is not None:
+            detail["replacedByOrderId"] = order.replaced_by_order_id
+        instrument = universe.get(spec.symbol)
+        leg: dict[str, object] = {
+            "symbolDescription": instrument.company_name if instrument else spec.symbol,
+            "orderAction": spec.action,
+            "quantityType": spec.quantity_type,
+            "orderedQuantity": _quantity(spec.quantity),
+            "filledQuantity": float(order.filled_quantity),
+        }
+        if order.average_price is not None:
+            leg["averageExecutionPrice"] = order.average_price
+        leg.update(
+            {
+                "estimatedCommission": _money(order.commission),
+                "estimatedFees": 0.0,
+                "Product": {"symbol": spec.symbol, "securityType": spec.security_type},
+            }
+        )
+        detail["Instrument"] = [leg]
+        return {
+            "orderId": order.order_id,
+            "details": f"{request.base_url}/v1/accounts/{order.account_key}/orders/{order.order_id}{request.json_suffix}",
+            "orderType": "EQ",
+            "OrderDetail": [detail],
+        }
+
+    # -- preview / place ---------------------------------------------------------------------
+    def _preview_document(self, account: Account, preview: Preview, available: float) -> Document:
+        spec = preview.request.spec
+        snap = self.engine.market.observe(spec.symbol, self.engine.clock.now())
+        value = round(float(spec.quantity) * self.engine.price_basis(spec, snap), 4)
+        total = _signed_total(spec, value)
+        order = _order_body(spec, COMMISSION, total)
+        if not _tradable(spec, snap.phase):
+            order["messages"] = {"Message": [_message(NEXT_SESSION)]}
+        order["Instrument"] = [_instrument(spec)]
+        impact = value if spec.action in ("BUY", "BUY_TO_COVER", "SELL_SHORT") else 0.0
+        bp_details = {
+            "currentBp": available,
+            "currentOor": 0.0,
+            "currentNetBp": available,
+            "currentOrderImpact": round(impact, 2),
+            "netBp": round(available - impact, 2),
+        }
+        content: dict[str, object] = {
+            "orderType": "EQ",
+            "totalOrderValue": total,
+            "previewTime": _ms(preview.created_at),
+            "dstFlag": bool(preview.created_at.astimezone(EASTERN).dst()),
+            "accountId": account.account_id,
+            "optionLevelCd": 2 if account.option_level == "LEVEL_2" else 1,
+            "marginLevelCd": "MARGIN_TRADING_ALLOWED" if account.is_margin else "MARGIN_TRADING_NOT_ALLOWED",
+        }
+        if account.is_margin:
+            content["marginBpDetails"] = {"marginable": bp_details, "nonMarginable": {"currentBp": available}}
+        else:
+            content["cashBpDetails"] = {"settled": bp_details, "settledUnsettled": {"currentBp": available}}
+        content["Order"] = [order]
+        content["PreviewIds"] = [{"previewId": preview.preview_id}]
+        content["Disclosure"] = {
+            "ehDisclosureFlag": spec.market_session == "EXTENDED",
+            "ahDisclosureFlag": False,
+            "conditionalDisclosureFlag": False,
+            "aoDisclosureFlag": spec.all_or_none,
+        }
+        return Document("PreviewOrderResponse", content)
+
+    def _place_document(self, account: Account, order: EmuOrder) -> Document:
+        spec = order.spec
+        value = round(float(spec.quantity) * order.estimated_price, 4)
+        body = _order_body(spec, order.commission, _signed_total(spec, value))
+        in_hours = phase_at(order.placed_at) is Phase.REGULAR
+        body["messages"] = {"Message": [_message(PLACED_IN_HOURS if in_hours else PLACED_OUT_OF_HOURS)]}
+        body["Instrument"] = [_instrument(spec)]
+        content: dict[str, object] = {
+            "orderType": "EQ",
+            "dstFlag": bool(order.placed_at.astimezone(EASTERN).dst()),
+            "optionLevelCd": 2 if account.option_level == "LEVEL_2" else 1,
+            "marginLevelCd": "MARGIN_TRADING_ALLOWED" if account.is_margin else "MARGIN_TRADING_NOT_ALLOWED",
+            "placedTime": _ms(order.placed_at),
+            "accountId": account.account_id,
+            "Order": [body],
+            "OrderIds": [{"orderId": order.order_id}],
+        }
+        return Document("PlaceOrderResponse", content)
+
+    def preview(self, request: Request) -> Document:
+        """``POST /v1/accounts/{accountIdKey}/orders/preview``."""
+        account = self.resolve(request)
+        order = order_request(parse_body(request, "PreviewOrderRequest"), place=False)
+        self.engine.sync()
+        preview, available = self.engine.preview(account, order)
+        return self._preview_document(account, preview, available)
+
+    def place(self, request: Request) -> Document:
+        """``POST /v1/accounts/{accountIdKey}/orders/place``."""
+        account = self.resolve(request)
+        order = order_request(parse_body(request, "PlaceOrderRequest"), place=True)
+        self.engine.sync()
+        return self._place_document(account, self.engine.place(account, order))
+
+    def change_preview(self, request: Request) -> Document:
+        """``PUT /v1/accounts/{accountIdKey}/orders/{orderId}/change/preview``."""
+        account = self.resolve(request)
+        order = order_request(parse_body(request, "PreviewOrderRequest"), place=False)
+        self.engine.sync()
+        preview, available = self.engine.preview(account, order, change_of=int(request.params["orderId"]))
+        return self._preview_document(account, preview, available)
+
+    def change_place(self, request: Request) -> Document:
+        """``PUT /v1/accounts/{accountIdKey}/orders/{orderId}/change/place``."""
+        account = self.resolve(request)
+        order = order_request(parse_body(request, "PlaceOrderRequest"), place=True)
+        self.engine.sync()
+        placed = self.engine.place(account, order, change_of=int(request.params["orderId"]))
+        return self._place_document(account, placed)
+
+    def cancel(self, request: Request) -> Document:
+        """``PUT /v1/accounts/{accountIdKey}/orders/cancel``."""
+        account = self.resolve(request)
+        order_id = cancel_order_id(parse_body(request, "CancelOrderRequest"))
+        self.engine.sync()
+        order = self.engine.cancel(account, order_id)
+        assert order.cancel_requested_at is not None
+        return Document(
+            "CancelOrderResponse",
+            {
+                "accountId": account.account_id,
+                "orderId": order.order_id,
+                "cancelTime": _ms(order.cancel_requested_at),
+                "Messages": {"Message": [_message(CANCEL_ACCEPTED)]},
+            },
+        )
+
+
+def synced(engine: OrderEngine, routes: Iterable[Route]) -> list[Route]:
+    """The same routes with the order engine brought up to date before each handler runs, so
+    balances and portfolios always include the fills the clock has produced."""
+
+    def wrap(route: Route) -> Route:
+        handler = route.handler
+
+        def run(request: Request) -> Document | Response:
+            engine.sync()
+            return handler(request)
+
+        return Route(route.name, route.pattern, run, route.methods, route.module, route.guard)
+
+    return [wrap(route) for route in routes]
+
+
+__all__ = ["OrderEngine", "OrdersApi", "Preview", "Status", "synced"]
