@@ -10,6 +10,7 @@ from daemon.accounts import AccountsData
 from daemon.clock import Clock, SystemClock
 from daemon.errors import BrokerError
 from daemon.market import MarketData
+from daemon.orders.service import OrderService
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import SessionManager
 from daemon.settings import Settings
@@ -34,6 +35,7 @@ class BrokerApp:
     session: SessionManager
     market: MarketData
     accounts: AccountsData
+    orders: OrderService
     started_at: float
     embedded_emulator: Emulator | None = field(default=None, repr=False)
 
@@ -42,6 +44,7 @@ class BrokerApp:
         return self.settings.environment
 
     async def close(self) -> None:
+        await self.orders.close()  # first: in-flight orders record their outcome
         self.upstream.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
@@ -93,6 +96,17 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
     )
     await session.load()
     market = MarketData(session, clock)
+    accounts = AccountsData(session, market, clock)
+    orders = OrderService(
+        settings=settings,
+        clock=clock,
+        session=session,
+        http=upstream.http,
+        market=market,
+        accounts=accounts,
+        state_dir=settings.resolved_state_dir(),
+    )
+    await orders.start()
     return BrokerApp(
         settings=settings,
         endpoints=endpoints,
@@ -100,7 +114,8 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
         upstream=upstream,
         session=session,
         market=market,
-        accounts=AccountsData(session, market, clock),
+        accounts=accounts,
+        orders=orders,
         started_at=clock.now(),
         embedded_emulator=emulator,
     )

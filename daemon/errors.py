@@ -90,6 +90,22 @@ class ErrorCode(enum.StrEnum):
     POLICY_VIOLATION = "POLICY_VIOLATION"
     CONFIRMATION_INVALID = "CONFIRMATION_INVALID"
     CONFIRMATION_EXPIRED = "CONFIRMATION_EXPIRED"
+    CONFIRMATION_USED = "CONFIRMATION_USED"
+    CONFIRMATION_VOIDED = "CONFIRMATION_VOIDED"
+    ORDER_VALUE_LIMIT = "ORDER_VALUE_LIMIT"
+    PRICE_OUT_OF_BAND = "PRICE_OUT_OF_BAND"
+    ACCOUNT_NOT_ALLOWED = "ACCOUNT_NOT_ALLOWED"
+    SYMBOL_NOT_ALLOWED = "SYMBOL_NOT_ALLOWED"
+    INSUFFICIENT_BUYING_POWER = "INSUFFICIENT_BUYING_POWER"
+    INSUFFICIENT_SHARES = "INSUFFICIENT_SHARES"
+    CONCENTRATION_LIMIT = "CONCENTRATION_LIMIT"
+    DAILY_LIMIT = "DAILY_LIMIT"
+    OUTCOME_UNRESOLVED = "OUTCOME_UNRESOLVED"
+    OPERATOR_ONLY = "OPERATOR_ONLY"
+    # Orders upstream.
+    ORDER_OUTCOME_UNKNOWN = "ORDER_OUTCOME_UNKNOWN"
+    ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE"
+    JOURNAL_ENTRY_NOT_FOUND = "JOURNAL_ENTRY_NOT_FOUND"
     # Bugs.
     INTERNAL = "INTERNAL"
 
@@ -185,6 +201,58 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
         Kind.POLICY, "ask the human for the confirmation code shown by `etradectl orders pending`"
     ),
     ErrorCode.CONFIRMATION_EXPIRED: CodeSpec(Kind.POLICY, "the pending order expired; preview the order again"),
+    ErrorCode.CONFIRMATION_USED: CodeSpec(
+        Kind.POLICY,
+        "that confirmation was already used: the order was placed (or is being placed); check list_orders "
+        "(`etradectl orders list`) and do not preview it again unless a second order is wanted",
+    ),
+    ErrorCode.CONFIRMATION_VOIDED: CodeSpec(
+        Kind.POLICY, "the pending order was voided (too many wrong codes, or rejected); preview the order again"
+    ),
+    ErrorCode.ORDER_VALUE_LIMIT: CodeSpec(
+        Kind.POLICY, "make the order smaller, or raise ETRADE_MAX_ORDER_VALUE and restart the daemon"
+    ),
+    ErrorCode.PRICE_OUT_OF_BAND: CodeSpec(
+        Kind.POLICY,
+        "use a limit or stop price closer to the current quote (get_stock_quote); "
+        "the band is set by ETRADE_PRICE_BAND_PERCENT",
+    ),
+    ErrorCode.ACCOUNT_NOT_ALLOWED: CodeSpec(
+        Kind.POLICY, "trade in an account listed in ETRADE_ALLOWED_ACCOUNTS, or change that setting"
+    ),
+    ErrorCode.SYMBOL_NOT_ALLOWED: CodeSpec(
+        Kind.POLICY, "the symbol is excluded by ETRADE_ALLOWED_SYMBOLS or ETRADE_BLOCKED_SYMBOLS"
+    ),
+    ErrorCode.INSUFFICIENT_BUYING_POWER: CodeSpec(
+        Kind.POLICY, "make the order smaller; see the buying power with get_account_balance"
+    ),
+    ErrorCode.INSUFFICIENT_SHARES: CodeSpec(
+        Kind.POLICY, "sell (or cover) at most the shares the account holds; see get_portfolio"
+    ),
+    ErrorCode.CONCENTRATION_LIMIT: CodeSpec(
+        Kind.POLICY, "make the order smaller; the limit is ETRADE_MAX_POSITION_PERCENT of the account's value"
+    ),
+    ErrorCode.DAILY_LIMIT: CodeSpec(
+        Kind.POLICY,
+        "today's order limits are reached (ETRADE_MAX_DAILY_ORDERS, ETRADE_MAX_DAILY_VALUE); try again tomorrow",
+    ),
+    ErrorCode.OUTCOME_UNRESOLVED: CodeSpec(
+        Kind.POLICY,
+        "an earlier order for this symbol has an unknown outcome; the operator must check "
+        "`etradectl orders journal` before another one is sent",
+    ),
+    ErrorCode.OPERATOR_ONLY: CodeSpec(Kind.POLICY, "only the operator's etradectl may do this"),
+    ErrorCode.ORDER_OUTCOME_UNKNOWN: CodeSpec(
+        Kind.UPSTREAM,
+        "do NOT place the order again: it may have been placed. The daemon checks E*TRADE's order list and "
+        "reports the outcome in `etradectl orders journal`; look at list_orders in a minute",
+    ),
+    ErrorCode.ORDER_NOT_CANCELLABLE: CodeSpec(
+        Kind.INVALID, "only OPEN orders can be cancelled; see the order's status with get_order_details"
+    ),
+    ErrorCode.JOURNAL_ENTRY_NOT_FOUND: CodeSpec(
+        Kind.NOT_FOUND, "use an entry number shown by `etradectl orders journal`"
+    ),
     ErrorCode.INTERNAL: CodeSpec(Kind.INTERNAL, "this is a bug in etrade-mcp; the daemon's log has the details"),
 }
 

@@ -56,6 +56,17 @@ def parse_positive_int(raw: str) -> int:
     return value
 
 
+def parse_percent(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 100:
+        raise ValueError(f"expected a percentage above 0 and at most 100, got {raw!r}")
+    return value
+
+
+def parse_symbol_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().upper() for part in raw.split(",") if part.strip())
+
+
 def parse_environment(raw: str) -> Environment:
     value = raw.strip().lower()
     if value not in ENVIRONMENTS:
@@ -177,6 +188,94 @@ class Settings:
         doc="seconds to wait for one E*TRADE HTTP response",
     )
     log_level: str = setting("INFO", env="ETRADE_LOG_LEVEL", parse=parse_log_level, doc="DEBUG, INFO, WARNING or ERROR")
+    # --- orders (issue 4): every limit the safety policy applies ------------------------------
+    max_order_quantity: int = setting(
+        10_000, env="ETRADE_MAX_ORDER_QUANTITY", parse=parse_positive_int, doc="most shares in a single order"
+    )
+    price_band_percent: float = setting(
+        50.0,
+        env="ETRADE_PRICE_BAND_PERCENT",
+        parse=parse_percent,
+        doc="limit and stop prices must lie within this many percent of the live quote",
+    )
+    allowed_accounts: tuple[str, ...] = setting(
+        (),
+        env="ETRADE_ALLOWED_ACCOUNTS",
+        parse=parse_str_list,
+        doc="comma-separated account_id_keys that may trade (empty: every open account)",
+    )
+    allowed_symbols: tuple[str, ...] = setting(
+        (),
+        env="ETRADE_ALLOWED_SYMBOLS",
+        parse=parse_symbol_list,
+        doc="comma-separated symbols that may be traded (empty: any)",
+    )
+    blocked_symbols: tuple[str, ...] = setting(
+        (), env="ETRADE_BLOCKED_SYMBOLS", parse=parse_symbol_list, doc="comma-separated symbols that may not be traded"
+    )
+    confirmation_ttl_seconds: float = setting(
+        300.0,
+        env="ETRADE_CONFIRMATION_TTL_SECONDS",
+        parse=parse_positive_float,
+        doc="how long a pending order waits for the human's confirmation",
+    )
+    confirmation_attempts: int = setting(
+        3,
+        env="ETRADE_CONFIRMATION_ATTEMPTS",
+        parse=parse_positive_int,
+        doc="wrong confirmation codes that void a pending order",
+    )
+    max_position_percent: float = setting(
+        25.0,
+        env="ETRADE_MAX_POSITION_PERCENT",
+        parse=parse_percent,
+        doc="largest share of the account's value one position may reach through a buy or short sale",
+    )
+    max_daily_orders: int = setting(
+        25,
+        env="ETRADE_MAX_DAILY_ORDERS",
+        parse=parse_positive_int,
+        doc="orders the daemon may place per US Eastern day",
+    )
+    max_daily_value: float = setting(
+        50_000.0,
+        env="ETRADE_MAX_DAILY_VALUE",
+        parse=parse_positive_float,
+        doc="total estimated value of the orders placed per US Eastern day, in USD",
+    )
+    volatility_warn_percent: float = setting(
+        5.0,
+        env="ETRADE_VOLATILITY_WARN_PERCENT",
+        parse=parse_percent,
+        doc="warn when the day's move or range exceeds this many percent of the previous close",
+    )
+    breaker_threshold: int = setting(
+        5,
+        env="ETRADE_BREAKER_THRESHOLD",
+        parse=parse_positive_int,
+        doc="refusals, wrong codes or upstream order errors within the window that halt trading",
+    )
+    breaker_window_seconds: float = setting(
+        300.0, env="ETRADE_BREAKER_WINDOW_SECONDS", parse=parse_positive_float, doc="the circuit breaker's window"
+    )
+    reconcile_interval_seconds: float = setting(
+        30.0,
+        env="ETRADE_RECONCILE_INTERVAL_SECONDS",
+        parse=parse_positive_float,
+        doc="how often orders with an unknown outcome are looked for in E*TRADE's order list",
+    )
+    reconcile_grace_seconds: float = setting(
+        600.0,
+        env="ETRADE_RECONCILE_GRACE_SECONDS",
+        parse=parse_positive_float,
+        doc="after this long, an unknown outcome that E*TRADE does not list is reported as not placed",
+    )
+    notify_codes: bool = setting(
+        True,
+        env="ETRADE_NOTIFY_CODES",
+        parse=parse_bool,
+        doc="show each new confirmation code in a desktop notification (where the platform has one)",
+    )
 
     def resolved_socket(self) -> Path:
         return paths.socket_path(self.socket)
@@ -240,6 +339,8 @@ def load_settings(
                     f"{path}: {f.name} must not be stored in the config file; use {env_name} or `etradectl auth setup`"
                 )
             raw = file_values[f.name]
+            if isinstance(raw, list):  # TOML arrays for list settings: allowed_accounts = ["k1", "k2"]
+                raw = ",".join(str(item) for item in raw)
             values[f.name] = _parse(parse, str(raw).lower() if isinstance(raw, bool) else str(raw), f"{path}: {f.name}")
     return Settings(**values)
 

@@ -194,6 +194,47 @@ class EtradeHttp:
             raise UpstreamError(ErrorCode.UPSTREAM_ERROR, "E*TRADE answered with an unexpected JSON document")
         return data
 
+    def send_json(
+        self, consumer: ConsumerCredentials, access: AccessToken, method: str, path: str, body: JSON
+    ) -> JSON | None:
+        """POST/PUT a JSON body to ``{api_base}{path}.json`` (orders); ``None`` for HTTP 204.
+
+        The body travels as ``application/json``, so (as OAuth 1.0a prescribes for non-form bodies) it
+        is not part of the signature. Timeouts and lost connections raise UpstreamError
+        (UPSTREAM_TIMEOUT / UPSTREAM_UNAVAILABLE): for a place request that means "outcome unknown".
+        """
+        url = f"{self.endpoints.api_base}{path}.json"
+        session = self._session(consumer, access.token, access.secret)
+        host = urllib.parse.urlsplit(url).netloc
+        try:
+            response: requests.Response = session.request(
+                method,
+                url,
+                header_auth=True,
+                params={},
+                data=json.dumps(body),
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                timeout=self.timeout,
+            )
+        except requests.Timeout:
+            raise UpstreamError(
+                ErrorCode.UPSTREAM_TIMEOUT, f"E*TRADE ({host}) did not answer within {self.timeout:g} s"
+            ) from None
+        except requests.RequestException as exc:
+            raise UpstreamError(
+                ErrorCode.UPSTREAM_UNAVAILABLE, f"lost the connection to E*TRADE at {host} ({type(exc).__name__})"
+            ) from None
+        self._raise_for_status(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            raise UpstreamError(ErrorCode.UPSTREAM_ERROR, "E*TRADE answered with something that is not JSON") from None
+        if not isinstance(data, dict):
+            raise UpstreamError(ErrorCode.UPSTREAM_ERROR, "E*TRADE answered with an unexpected JSON document")
+        return data
+
     # plumbing ----------------------------------------------------------------------------
 
     def _session(self, consumer: ConsumerCredentials, token: str | None, secret: str | None) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,16 @@ from tests.support import read_verifier, short_tmp_dir
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # grpc.aio needs asyncio
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test writes journals, audit logs or secrets into the real home: state goes under tmp_path."""
+    state = tmp_path / "xdg-state"
+    state.mkdir()
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    monkeypatch.delenv("ETRADE_MCP_STATE_DIR", raising=False)
+    return state
 
 
 @pytest.fixture
@@ -46,7 +58,9 @@ class RunningDaemon:
 
 
 def daemon_settings(emulator: Emulator, **overrides: object) -> Settings:
-    values: dict[str, object] = {"environment": "emulator", "emulator_url": emulator.base_url}
+    """Settings of a test daemon; each gets its own state directory (journal, audit log) unless given."""
+    state = Path(tempfile.mkdtemp(prefix="daemon-", dir=os.environ.get("XDG_STATE_HOME")))
+    values: dict[str, object] = {"environment": "emulator", "emulator_url": emulator.base_url, "state_dir": state}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -1,0 +1,925 @@
+"""Orders, orchestrated: preview → pending confirmation → journaled place or cancel → reconciliation.
+
+The invariants this module keeps (tests in ``tests/daemon/test_orders_*.py`` prove each):
+
+1. Nothing order-changing happens in read-only mode or while trading is halted.
+2. Every preview is validated and risk-checked before E*TRADE is asked, and E*TRADE is asked before
+   a human is asked.
+3. An order is sent only after a human approved *that* order: a correct, unexpired, unused code for
+   its pending id (the model relays it), or the operator's confirmation in etradectl. The claim is
+   atomic on the event loop, so concurrent confirmations send at most one request.
+4. A journal entry is durable before the request leaves; the outcome is recorded whatever happens
+   to the caller (the send runs in a shielded task: a gRPC deadline cannot cut it in half).
+5. An unknown outcome is never retried. It is reconciled against E*TRADE's order list — at start-up,
+   after the failure, periodically, before the next preview and whenever the operator looks — and
+   reported (journal, audit log, log line, desktop notification).
+6. Everything lands in the hash-chained audit log; confirmation codes land nowhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from daemon import notify
+from daemon.accounts import AccountsData, check_account_key
+from daemon.clock import ET, Clock, iso_et, last_midnight_et
+from daemon.errors import (
+    BrokerError,
+    ErrorCode,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    PolicyRefused,
+    RateLimited,
+    SessionError,
+    UpstreamError,
+)
+from daemon.market import MarketData
+from daemon.models import Quote
+from daemon.orders import etrade, risk
+from daemon.orders.audit import FILE_NAME as AUDIT_FILE
+from daemon.orders.audit import HEAD_KEY, AuditEntry, AuditLog, Verification
+from daemon.orders.breaker import CircuitBreaker, HaltState, TradingSwitch
+from daemon.orders.journal import FILE_NAME as JOURNAL_FILE
+from daemon.orders.journal import Entry, EntryKind, EntryState, Journal, NewEntry
+from daemon.orders.model import EtradeMessage, Order, decimal_text, money_text
+from daemon.orders.pending import CancelTarget, PendingKind, PendingOrder, PendingState, PendingStore, format_code
+from daemon.orders.reconcile import Outcome, settle_cancel, settle_place
+from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order
+from daemon.session import SessionManager
+from daemon.settings import Settings
+from daemon.upstream import EtradeApiError, EtradeHttp
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LIST_STATUSES = ("OPEN", "EXECUTED", "CANCELLED", "INDIVIDUAL_FILLS", "CANCEL_REQUESTED", "EXPIRED", "REJECTED")
+DEFAULT_LIST_DAYS = 30
+MAX_LIST = 500
+_UNKNOWN_ACCOUNT_CODES = {100, 102, 253, 7001}
+#: Refusals that say nothing suspicious about the caller, so the circuit breaker ignores them.
+_NOT_COUNTED = {
+    ErrorCode.READ_ONLY,
+    ErrorCode.TRADING_HALTED,
+    ErrorCode.CONFIRMATION_USED,
+    ErrorCode.CONFIRMATION_EXPIRED,
+    ErrorCode.OPERATOR_ONLY,
+}
+#: How long shutdown waits for an in-flight place or cancel to record its outcome.
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_id: int
+    journal_entry: int
+    placed_at_unix_ms: int
+    messages: tuple[EtradeMessage, ...]
+    pending: PendingOrder
+
+
+@dataclass(frozen=True)
+class CancelledOrder:
+    order_id: int
+    journal_entry: int
+    cancel_time_unix_ms: int
+    messages: tuple[EtradeMessage, ...]
+    pending: PendingOrder
+
+
+@dataclass(frozen=True)
+class TradingState:
+    read_only: bool
+    halt: HaltState
+    pending: int
+    attention: int
+    breaker_recent: int
+
+
+def confirm_instructions(pending: PendingOrder) -> str:
+    """How the human approves, for the model to relay. Never contains the code."""
+    what = "order" if pending.kind is PendingKind.PLACE else "cancel"
+    tool = "place_order_confirmed" if pending.kind is PendingKind.PLACE else "cancel_order_confirmed"
+    return (
+        f"Nothing has been sent to E*TRADE yet. A human must approve this {what}: they see it with its "
+        f"one-time confirmation code in `etradectl orders pending` (and in a desktop notification where "
+        f"available). Either they confirm it there with `etradectl orders confirm {pending.id}`, or they tell "
+        f"you the code and you call {tool}(pending_id='{pending.id}', confirmation_code=<their code>). "
+        f"Do not guess codes: wrong codes void the pending {what}. It expires at {iso_et(pending.expires_at)}."
+    )
+
+
+class OrderService:
+    """The daemon's order desk. Construct once (opens the journal), ``await start()``, ``await close()``."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        session: SessionManager,
+        http: EtradeHttp,
+        market: MarketData,
+        accounts: AccountsData,
+        state_dir: Path,
+        notifier: Callable[[str, str], bool] = notify.notify,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._session = session
+        self._http = http
+        self._market = market
+        self._accounts = accounts
+        self._notifier = notifier
+        self.journal = Journal(state_dir / JOURNAL_FILE)
+        self.audit = AuditLog(
+            state_dir / AUDIT_FILE,
+            head_get=lambda: self.journal.get_control(HEAD_KEY),
+            head_set=lambda value: self.journal.set_control(HEAD_KEY, value),
+        )
+        self.pending = PendingStore(
+            clock, ttl_seconds=settings.confirmation_ttl_seconds, max_attempts=settings.confirmation_attempts
+        )
+        self.switch = TradingSwitch(self.journal.get_control, self.journal.set_control)
+        self.breaker = CircuitBreaker(
+            clock, threshold=settings.breaker_threshold, window_seconds=settings.breaker_window_seconds
+        )
+        self.policy = OrderPolicy(
+            PolicyLimits(
+                read_only=settings.read_only,
+                max_order_value=Decimal(str(settings.max_order_value)),
+                price_band_percent=Decimal(str(settings.price_band_percent)),
+                allowed_accounts=frozenset(settings.allowed_accounts),
+                allowed_symbols=frozenset(settings.allowed_symbols),
+                blocked_symbols=frozenset(settings.blocked_symbols),
+            )
+        )
+        self.risk_limits = risk.RiskLimits(
+            max_position_percent=Decimal(str(settings.max_position_percent)),
+            max_daily_orders=settings.max_daily_orders,
+            max_daily_value=Decimal(str(settings.max_daily_value)),
+            volatility_warn_percent=Decimal(str(settings.volatility_warn_percent)),
+        )
+        # One thread for the journal and the audit log: their writes stay in order, the loop stays free.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orders-io")
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tally: list[tuple[float, Decimal]] = []  # (sent at, estimated value) of today's sends
+        self._wake: asyncio.Event | None = None
+        self._reconcile_lock: asyncio.Lock | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Settle what a previous run left in flight, load today's tally, start reconciling."""
+        self._wake = asyncio.Event()
+        self._reconcile_lock = asyncio.Lock()
+        now = self._clock.now()
+        interrupted = await self._run_io(self.journal.mark_interrupted, now)
+        for entry in interrupted:
+            log.warning(
+                "journal: entry %d (%s %s %s %s) was in flight when the daemon stopped; outcome unknown, "
+                "reconciling against E*TRADE's order list (it is never re-sent)",
+                entry.id,
+                entry.kind.value,
+                entry.action,
+                entry.quantity,
+                entry.symbol,
+            )
+            await self.record("journal.interrupted", {"entry": entry.id, "kind": entry.kind.value})
+        since = last_midnight_et(now) - 86_400
+        for entry in await self._run_io(self.journal.placed_since, since):
+            self._tally.append((entry.created_at, Decimal(entry.estimated_value or "0")))
+        if self.switch.halted:
+            log.warning(
+                "trading: halted since a previous run (%s); `etradectl resume` ends it", self.switch.state.reason
+            )
+        self._loop_task = asyncio.create_task(self._reconcile_loop(), name="orders-reconcile")
+
+    async def close(self) -> None:
+        """Let in-flight requests record their outcome (bounded), then stop."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+        self._io.shutdown(wait=True)
+        self.journal.close()
+
+    async def _run_io(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[T]) -> None:
+            self._tasks.discard(finished)
+            if not finished.cancelled():
+                finished.exception()  # retrieved: the outcome is in the journal and the audit log
+
+        task.add_done_callback(done)
+        return task
+
+    # -- audit, notifications, breaker -------------------------------------------------------
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    async def _audit(self, event: str, data: dict[str, Any]) -> AuditEntry:
+        return await self._run_io(self.audit.append, event, data, self._now_ms())
+
+    async def record(self, event: str, data: dict[str, Any]) -> None:
+        """Audit an event where a failure to audit must not fail the caller (logins, outcomes)."""
+        try:
+            await self._audit(event, data)
+        except Exception:
+            log.exception("audit: could not record %s", event)
+
+    def _notify(self, title: str, body: str) -> None:
+        """Best effort, off the loop; the text goes to the desktop only, never to a log."""
+
+        async def show() -> None:
+            await asyncio.to_thread(self._notifier, title, body)
+
+        self._spawn(show())
+
+    async def _count(self, operation: str, exc: BrokerError, context: dict[str, Any]) -> None:
+        """Audit a refusal or failure and feed the circuit breaker."""
+        await self.record(f"{operation}.refused", {**context, "code": exc.code.value, "reason": exc.message})
+        if exc.code in _NOT_COUNTED or isinstance(exc, InvalidRequest | NotFound | SessionError):
+            return
+        reason = self.breaker.record(exc.code.value)
+        if reason is not None:
+            await self.halt(reason, by="circuit breaker")
+
+    async def _guard(self, operation: str, context: dict[str, Any], work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except BrokerError as exc:
+            await self._count(operation, exc, context)
+            raise
+
+    def _gate(self) -> None:
+        """Read-only and the halt switch, before anything else."""
+        self.policy.require_trading_enabled()
+        state = self.switch.state
+        if state.halted:
+            since = f" since {iso_et(state.since)}" if state.since else ""
+            raise PolicyRefused(ErrorCode.TRADING_HALTED, f"trading is halted{since}: {state.reason}")
+
+    # -- halt / resume -----------------------------------------------------------------------
+    async def halt(self, reason: str, *, by: str) -> HaltState:
+        already = self.switch.halted
+        state = await self._run_io(self.switch.halt, reason or "halted by the operator", by, self._clock.now())
+        if not already:
+            log.warning("trading: HALTED by %s: %s", by, state.reason)
+            await self.record("trading.halted", {"reason": state.reason, "by": by})
+            self._notify("etrade-mcp: trading halted", f"{state.reason}\nResume with: etradectl resume")
+        return state
+
+    async def resume(self, *, by: str) -> HaltState:
+        was = self.switch.state
+        state = await self._run_io(self.switch.resume)
+        if was.halted:
+            log.warning("trading: resumed by %s", by)
+            await self.record("trading.resumed", {"by": by, "was": was.reason})
+        return state
+
+    def trading_state(self) -> TradingState:
+        return TradingState(
+            read_only=self._settings.read_only,
+            halt=self.switch.state,
+            pending=len(self.pending.active()),
+            attention=len(self.journal.attention()),
+            breaker_recent=self.breaker.recent(),
+        )
+
+    # -- daily tally -------------------------------------------------------------------------
+    def _today(self) -> risk.DailyActivity:
+        midnight = last_midnight_et(self._clock.now())
+        today = [value for at, value in self._tally if at >= midnight]
+        return risk.DailyActivity(orders=len(today), value=sum(today, Decimal(0)))
+
+    def _check_daily(self, value: Decimal) -> None:
+        risk.refuse_on_hard(risk.daily(value, self._today(), self.risk_limits))
+
+    # -- reading -----------------------------------------------------------------------------
+    async def _account_json(self, key: str, method: str, suffix: str, body: dict[str, Any] | None) -> Any:
+        path = f"/v1/accounts/{key}{suffix}"
+        try:
+            if body is None:
+                return await self._session.get_json(path, {})
+            return await self._session.call(self._http.send_json, method, path, body)
+        except EtradeApiError as exc:
+            if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
+                raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
+            raise
+
+    async def list_orders(
+        self,
+        account_id_key: str,
+        *,
+        status: str = "",
+        from_date: str = "",
+        to_date: str = "",
+        symbol: str = "",
+        limit: int = 25,
+    ) -> list[Order]:
+        """E*TRADE's orders of one account, newest first, across its pages (at most ``limit``)."""
+        key = check_account_key(account_id_key)
+        status = status.strip().upper()
+        if status and status not in LIST_STATUSES:
+            raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, f"status must be one of {', '.join(LIST_STATUSES)}")
+        limit = max(1, min(int(limit or 25), MAX_LIST))
+        start, end = self._date_range(from_date, to_date)
+        params = {"fromDate": start, "toDate": end, "count": str(min(limit, 100))}
+        if status:
+            params["status"] = status
+        if symbol.strip():
+            from daemon.symbols import normalize_symbol
+
+            params["symbol"] = normalize_symbol(symbol)
+        return await self._fetch_orders(key, params, limit)
+
+    async def _fetch_orders(self, key: str, params: dict[str, str], limit: int) -> list[Order]:
+        orders: list[Order] = []
+        marker: str | None = None
+        for _ in range(MAX_LIST // 25 + 1):
+            page_params = dict(params)
+            if marker:
+                page_params["marker"] = marker
+            try:
+                payload = await self._session.get_json(f"/v1/accounts/{key}/orders", page_params)
+            except EtradeApiError as exc:
+                if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
+                    raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
+                raise
+            page, marker = etrade.parse_orders(payload, key)
+            orders.extend(page)
+            if not marker or len(orders) >= limit:
+                break
+        return orders[:limit]
+
+    def _date_range(self, from_date: str, to_date: str) -> tuple[str, str]:
+        """YYYY-MM-DD (US Eastern) → E*TRADE's MMDDYYYY; default the last 30 days."""
+        today = datetime.fromtimestamp(self._clock.now(), ET).date()
+
+        def parse(raw: str, name: str) -> datetime:
+            try:
+                return datetime.strptime(raw.strip(), "%Y-%m-%d")
+            except ValueError:
+                raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, f"{name} must be a date like 2026-03-10") from None
+
+        start = parse(from_date, "from_date").date() if from_date.strip() else today - timedelta(days=DEFAULT_LIST_DAYS)
+        end = parse(to_date, "to_date").date() if to_date.strip() else today
+        if end < start:
+            raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, "to_date must not be before from_date")
+        if start < today - timedelta(days=2 * 365):
+            raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, "E*TRADE keeps two years of order history")
+        return start.strftime("%m%d%Y"), end.strftime("%m%d%Y")
+
+    async def get_order(self, account_id_key: str, order_id: int) -> Order:
+        key = check_account_key(account_id_key)
+        if order_id <= 0:
+            raise InvalidRequest(
+                ErrorCode.INVALID_ARGUMENT, "order_id must be a positive order number from list_orders"
+            )
+        try:
+            payload = await self._session.get_json(f"/v1/accounts/{key}/orders/{order_id}", {})
+        except EtradeApiError as exc:
+            if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
+                raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
+            if exc.http_status < 500:
+                raise NotFound(ErrorCode.ORDER_NOT_FOUND, f"E*TRADE has no order {order_id} in this account") from None
+            raise
+        orders, _ = etrade.parse_orders(payload, key)
+        found = next((o for o in orders if o.order_id == order_id), None)
+        if found is None:
+            raise NotFound(ErrorCode.ORDER_NOT_FOUND, f"E*TRADE has no order {order_id} in this account")
+        return found
+
+    # -- preview -----------------------------------------------------------------------------
+    async def preview_order(self, raw: OrderInput, *, client: str = "") -> PendingOrder:
+        """Validate, risk-check and preview at E*TRADE; create the pending confirmation."""
+        context = {"client": client, "symbol": str(raw.symbol)[:12], "account": str(raw.account_id_key)[:64]}
+        return await self._guard("preview", context, self._preview(raw, client))
+
+    async def _preview(self, raw: OrderInput, client: str) -> PendingOrder:
+        self._gate()
+        order = parse_order(raw, max_quantity=self._settings.max_order_quantity)
+        self.policy.check_static(order)
+        await self._reconcile_before_trading()
+        self._refuse_if_unresolved(order.account_id_key, order.symbol)
+        await self._require_open_account(order.account_id_key)
+        quote, balance, portfolio = await self._gather(
+            self._quote(order.symbol),
+            self._accounts.balance(order.account_id_key),
+            self._accounts.portfolio(order.account_id_key),
+        )
+        reference, value = self.policy.check_against_quote(order, quote)
+        findings = risk.assess(
+            risk.RiskInputs(order, value, quote, balance, portfolio, self._today()), self.risk_limits
+        )
+        warnings = risk.refuse_on_hard(findings)
+        client_order_id = secrets.token_hex(10)  # 20 alphanumerics, unique per account (§5.5)
+        payload = await self._account_json(
+            order.account_id_key, "POST", "/orders/preview", etrade.preview_body(order, client_order_id)
+        )
+        preview = etrade.parse_preview(payload)
+        # E*TRADE's own estimate must respect the cap as well as ours.
+        self.policy.check_value(order, preview.estimated_total_amount)
+        pending = self.pending.create(
+            PendingKind.PLACE,
+            order.account_id_key,
+            client_order_id=client_order_id,
+            order=order,
+            preview=preview,
+            warnings=tuple(warnings),
+            estimated_value=decimal_text(value),
+            reference_price=decimal_text(reference),
+            symbol_description=quote.company_name,
+        )
+        await self._audit(
+            "order.previewed",
+            {
+                "pending_id": pending.id,
+                "digest": pending.digest,
+                "client": client,
+                "client_order_id": client_order_id,
+                "order": order.canonical(),
+                "preview": preview.canonical(),
+                "warnings": [f"{w.check}: {w.message}" for w in warnings],
+                "expires_at": iso_et(pending.expires_at),
+            },
+        )
+        log.info("orders: pending %s: %s (expires %s)", pending.id, order.describe(), iso_et(pending.expires_at))
+        if self._settings.notify_codes:
+            self._notify(
+                "etrade-mcp: approve this order?",
+                f"{order.describe()}\nest. {money_text(preview.estimated_total_amount)} USD\n"
+                f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}",
+            )
+        return pending
+
+    async def _gather(self, *steps: Awaitable[Any]) -> Any:
+        results = await asyncio.gather(*steps, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
+
+    async def _quote(self, symbol: str) -> Quote:
+        batch = await self._market.quotes([symbol])
+        if not batch.quotes:
+            problem = batch.errors[0].message if batch.errors else f"E*TRADE has no quote for {symbol}"
+            raise InvalidRequest(ErrorCode.INVALID_SYMBOL, problem)
+        return batch.quotes[0]
+
+    async def _require_open_account(self, key: str) -> None:
+        accounts = await self._accounts.accounts(include_closed=True)
+        found = next((a for a in accounts if a.account_id_key == key), None)
+        if found is None:
+            raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE lists no account {key!r} for this login")
+        if not found.is_open:
+            raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"account {key} is closed")
+
+    def _refuse_if_unresolved(self, key: str, symbol: str) -> None:
+        for entry in self.journal.in_states(EntryState.SENDING, EntryState.UNKNOWN):
+            if entry.account_id_key == key and entry.symbol == symbol:
+                raise PolicyRefused(
+                    ErrorCode.OUTCOME_UNRESOLVED,
+                    f"journal entry {entry.id} ({entry.kind.value} {entry.action} {entry.quantity} {entry.symbol}) "
+                    "has an unknown outcome; nothing more is sent for this symbol until it is resolved",
+                )
+
+    # -- place -------------------------------------------------------------------------------
+    async def place_confirmed(self, pending_id: str, code: str, *, client: str = "") -> PlacedOrder:
+        """Place the pending order if ``code`` is its confirmation code."""
+        context = {"client": client, "pending_id": str(pending_id)[:40], "by": "code"}
+
+        async def work() -> PlacedOrder:
+            self._gate()
+            pending = self._claim(pending_id, lambda: self.pending.claim_with_code(pending_id, code, PendingKind.PLACE))
+            return await self._send_place(pending, by="code", client=client)
+
+        return await self._guard("place", context, work())
+
+    async def operator_confirm(self, pending_id: str, digest: str, *, client: str = "") -> PlacedOrder | CancelledOrder:
+        """The operator approved in etradectl, after seeing the order whose digest comes back."""
+        context = {"client": client, "pending_id": str(pending_id)[:40], "by": "operator"}
+
+        async def work() -> PlacedOrder | CancelledOrder:
+            self._gate()
+            kind = self.pending.get(pending_id).kind
+            pending = self._claim(pending_id, lambda: self.pending.claim_by_operator(pending_id, digest))
+            if kind is PendingKind.PLACE:
+                return await self._send_place(pending, by="operator", client=client)
+            return await self._send_cancel(pending, by="operator", client=client)
+
+        operation = "place" if self._kind_or_none(pending_id) is not PendingKind.CANCEL else "cancel"
+        return await self._guard(operation, context, work())
+
+    def _kind_or_none(self, pending_id: str) -> PendingKind | None:
+        try:
+            return self.pending.get(pending_id).kind
+        except NotFound:
+            return None
+
+    def _claim(self, pending_id: str, claim: Callable[[], PendingOrder]) -> PendingOrder:
+        """Claim atomically; an order also counts against today's limits in the same synchronous step
+        (no ``await`` in between), so concurrent confirmations cannot overshoot them either."""
+        peek = self.pending.get(pending_id)
+        value = Decimal(peek.estimated_value or "0") if peek.kind is PendingKind.PLACE else None
+        if value is not None and peek.state is PendingState.PENDING:
+            self._check_daily(value)
+        pending = claim()
+        if value is not None:
+            self._tally.append((self._clock.now(), value))
+        return pending
+
+    async def _send_place(self, pending: PendingOrder, *, by: str, client: str) -> PlacedOrder:
+        await self.record("confirmation.accepted", {"pending_id": pending.id, "by": by, "client": client})
+        task = self._spawn(self._place(pending))
+        # Shielded: if the caller's deadline cancels us, the place still runs to its journaled end.
+        return await asyncio.shield(task)
+
+    async def _place(self, pending: PendingOrder) -> PlacedOrder:
+        order, preview = pending.order, pending.preview
+        assert order is not None and preview is not None
+        key = order.account_id_key
+        canonical = order.canonical()
+        entry = await self._run_io(
+            self.journal.begin,
+            NewEntry(
+                kind=EntryKind.PLACE,
+                pending_id=pending.id,
+                digest=pending.digest,
+                account_id_key=key,
+                client_order_id=pending.client_order_id,
+                symbol=order.symbol,
+                action=canonical["action"],
+                quantity=canonical["quantity"],
+                price_type=canonical["price_type"],
+                limit_price=canonical["limit_price"],
+                stop_price=canonical["stop_price"],
+                order_term=canonical["order_term"],
+                market_session=canonical["market_session"],
+                all_or_none=order.all_or_none,
+                preview_ids=",".join(str(p) for p in preview.preview_ids),
+                estimated_value=pending.estimated_value,
+                created_at=self._clock.now(),
+            ),
+        )
+        try:
+            await self._audit(
+                "order.sending",
+                {"entry": entry.id, "pending_id": pending.id, "client_order_id": pending.client_order_id},
+            )
+        except Exception as exc:
+            await self._run_io(
+                lambda: self.journal.resolve(
+                    entry.id, EntryState.REJECTED, at=self._clock.now(), detail="not sent: the audit log failed"
+                )
+            )
+            raise InternalError(ErrorCode.INTERNAL, "the audit log could not be written; nothing was sent") from exc
+        body = etrade.place_body(order, pending.client_order_id, preview.preview_ids)
+        try:
+            payload = await self._session.call(self._http.send_json, "POST", f"/v1/accounts/{key}/orders/place", body)
+            result = etrade.parse_place(payload)
+        except (EtradeApiError, SessionError, RateLimited) as exc:
+            if isinstance(exc, EtradeApiError) and exc.http_status >= 500:
+                raise await self._unknown(entry, pending, exc) from None
+            reason = exc.message
+            await self._run_io(
+                lambda: self.journal.resolve(entry.id, EntryState.REJECTED, at=self._clock.now(), detail=reason)
+            )
+            await self.record("order.rejected", {"entry": entry.id, "pending_id": pending.id, "reason": reason})
+            raise
+        except Exception as exc:  # timeouts, lost connections, unreadable answers: we cannot know
+            raise await self._unknown(entry, pending, exc) from None
+        await self._run_io(
+            lambda: self.journal.resolve(
+                entry.id, EntryState.PLACED, at=self._clock.now(), order_id=result.order_id, detail="placed"
+            )
+        )
+        log.info("orders: placed order %d (journal entry %d): %s", result.order_id, entry.id, order.describe())
+        await self.record(
+            "order.placed",
+            {"entry": entry.id, "pending_id": pending.id, "order_id": result.order_id, "order": canonical},
+        )
+        self._account_changed(key)
+        return PlacedOrder(result.order_id, entry.id, result.placed_at_unix_ms, result.messages, pending)
+
+    async def _unknown(self, entry: Entry, pending: PendingOrder, exc: BaseException) -> UpstreamError:
+        what = exc.message if isinstance(exc, BrokerError) else type(exc).__name__
+        detail = f"no answer from E*TRADE ({what}); checking E*TRADE's order list — it is never re-sent"
+        await self._run_io(
+            lambda: self.journal.resolve(entry.id, EntryState.UNKNOWN, at=self._clock.now(), detail=detail)
+        )
+        log.warning("journal: entry %d has an UNKNOWN outcome: %s", entry.id, detail)
+        await self.record("order.unknown", {"entry": entry.id, "pending_id": pending.id, "reason": what})
+        self._notify(
+            "etrade-mcp: order outcome unknown",
+            f"Journal entry {entry.id}: {entry.kind.value} {entry.action} {entry.quantity} {entry.symbol}.\n"
+            "It is never re-sent. See: etradectl orders journal",
+        )
+        if self._wake is not None:
+            self._wake.set()
+        verb = "place" if entry.kind is EntryKind.PLACE else "cancel"
+        return UpstreamError(
+            ErrorCode.ORDER_OUTCOME_UNKNOWN,
+            f"E*TRADE's answer to the {verb} request did not arrive ({what}), so it may or may not have taken "
+            f"effect (journal entry {entry.id})",
+        )
+
+    def _account_changed(self, key: str) -> None:
+        """ISSUE-5 HOOK: order activity changes balances and positions; drop cached account data.
+
+        The performance work (issue 5) adds caches to ``daemon/accounts.py``; when it provides an
+        invalidation method, call it here. Until then there is nothing to invalidate.
+        """
+        invalidate = getattr(self._accounts, "invalidate_account", None)
+        if callable(invalidate):
+            invalidate(key)
+
+    # -- cancel ------------------------------------------------------------------------------
+    async def request_cancel(self, account_id_key: str, order_id: int, *, client: str = "") -> PendingOrder:
+        """A pending cancel of an open order, with its own confirmation code."""
+        context = {"client": client, "account": str(account_id_key)[:64], "order_id": order_id}
+
+        async def work() -> PendingOrder:
+            self._gate()
+            key = check_account_key(account_id_key)
+            if key not in self.policy.limits.allowed_accounts and self.policy.limits.allowed_accounts:
+                raise PolicyRefused(ErrorCode.ACCOUNT_NOT_ALLOWED, f"account {key} is not in ETRADE_ALLOWED_ACCOUNTS")
+            order = await self.get_order(key, order_id)
+            if not order.is_open:
+                raise InvalidRequest(
+                    ErrorCode.ORDER_NOT_CANCELLABLE,
+                    f"order {order_id} is {order.status}; only OPEN orders can be cancelled",
+                )
+            pending = self.pending.create(
+                PendingKind.CANCEL, key, cancel=CancelTarget(key, order), symbol_description=order.symbol_description
+            )
+            await self._audit(
+                "cancel.requested",
+                {"pending_id": pending.id, "digest": pending.digest, "client": client, "order_id": order_id},
+            )
+            log.info("orders: pending cancel %s of order %d (%s)", pending.id, order_id, order.symbol)
+            if self._settings.notify_codes:
+                self._notify(
+                    "etrade-mcp: approve this cancel?",
+                    f"Cancel order {order_id}: {order.action} {decimal_text(order.ordered_quantity)} {order.symbol}\n"
+                    f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}",
+                )
+            return pending
+
+        return await self._guard("cancel", context, work())
+
+    async def cancel_confirmed(self, pending_id: str, code: str, *, client: str = "") -> CancelledOrder:
+        context = {"client": client, "pending_id": str(pending_id)[:40], "by": "code"}
+
+        async def work() -> CancelledOrder:
+            self._gate()
+            pending = self._claim(
+                pending_id, lambda: self.pending.claim_with_code(pending_id, code, PendingKind.CANCEL)
+            )
+            return await self._send_cancel(pending, by="code", client=client)
+
+        return await self._guard("cancel", context, work())
+
+    async def _send_cancel(self, pending: PendingOrder, *, by: str, client: str) -> CancelledOrder:
+        await self.record("confirmation.accepted", {"pending_id": pending.id, "by": by, "client": client})
+        return await asyncio.shield(self._spawn(self._cancel(pending)))
+
+    async def _cancel(self, pending: PendingOrder) -> CancelledOrder:
+        target = pending.cancel
+        assert target is not None
+        order = target.order
+        entry = await self._run_io(
+            self.journal.begin,
+            NewEntry(
+                kind=EntryKind.CANCEL,
+                pending_id=pending.id,
+                digest=pending.digest,
+                account_id_key=target.account_id_key,
+                client_order_id="",
+                symbol=order.symbol,
+                action=order.action,
+                quantity=decimal_text(order.ordered_quantity),
+                price_type=order.price_type,
+                limit_price=decimal_text(order.limit_price),
+                stop_price=decimal_text(order.stop_price),
+                order_term=order.order_term,
+                market_session=order.market_session,
+                all_or_none=order.all_or_none,
+                preview_ids="",
+                estimated_value="0",
+                created_at=self._clock.now(),
+                order_id=order.order_id,
+            ),
+        )
+        path = f"/v1/accounts/{target.account_id_key}/orders/cancel"
+        try:
+            payload = await self._session.call(self._http.send_json, "PUT", path, etrade.cancel_body(order.order_id))
+            result = etrade.parse_cancel(payload)
+        except (EtradeApiError, SessionError, RateLimited) as exc:
+            if isinstance(exc, EtradeApiError) and exc.http_status >= 500:
+                raise await self._unknown(entry, pending, exc) from None
+            reason = exc.message
+            await self._run_io(
+                lambda: self.journal.resolve(entry.id, EntryState.REJECTED, at=self._clock.now(), detail=reason)
+            )
+            await self.record("cancel.rejected", {"entry": entry.id, "pending_id": pending.id, "reason": reason})
+            raise
+        except Exception as exc:
+            raise await self._unknown(entry, pending, exc) from None
+        await self._run_io(
+            lambda: self.journal.resolve(
+                entry.id,
+                EntryState.CANCEL_ACCEPTED,
+                at=self._clock.now(),
+                order_id=order.order_id,
+                detail="cancel accepted",
+            )
+        )
+        log.info("orders: cancel of order %d accepted (journal entry %d)", order.order_id, entry.id)
+        await self.record(
+            "order.cancel_accepted", {"entry": entry.id, "pending_id": pending.id, "order_id": order.order_id}
+        )
+        self._account_changed(target.account_id_key)
+        return CancelledOrder(order.order_id, entry.id, result.cancel_time_unix_ms, result.messages, pending)
+
+    # -- operator ----------------------------------------------------------------------------
+    async def reject(self, pending_id: str, *, client: str = "") -> PendingOrder:
+        pending = self.pending.reject(pending_id)
+        await self.record("confirmation.rejected", {"pending_id": pending.id, "client": client})
+        log.info("orders: pending %s rejected by the operator", pending.id)
+        return pending
+
+    async def audit_entries(self, *, limit: int, after_seq: int) -> list[AuditEntry]:
+        return await self._run_io(lambda: self.audit.entries(limit=limit, after_seq=after_seq))
+
+    async def verify_audit(self) -> Verification:
+        return await self._run_io(self.audit.verify)
+
+    async def journal_report(self, *, everything: bool, limit: int = 100) -> tuple[list[Entry], str]:
+        """Reconcile first (the operator looking is an opportunity), then the entries to show."""
+        problem = ""
+        try:
+            await self.reconcile()
+        except BrokerError as exc:
+            problem = f"could not check E*TRADE's order list: {exc.message}"
+        if everything:
+            return await self._run_io(lambda: self.journal.entries(limit=limit)), problem
+        return await self._run_io(self.journal.attention), problem
+
+    async def acknowledge(self, entry_id: int, *, client: str = "") -> Entry:
+        entry = await self._run_io(self.journal.get, entry_id)
+        if entry.state in (EntryState.SENDING, EntryState.UNKNOWN):
+            raise InvalidRequest(
+                ErrorCode.INVALID_ARGUMENT,
+                f"entry {entry_id}'s outcome is still unknown; record it with `etradectl orders resolve {entry_id}`",
+            )
+        acknowledged = await self._run_io(self.journal.acknowledge, entry_id)
+        await self.record("journal.acknowledged", {"entry": entry_id, "client": client})
+        return acknowledged
+
+    async def resolve_entry(self, entry_id: int, *, order_id: int, not_placed: bool, client: str = "") -> Entry:
+        """The operator checked at E*TRADE and says what became of an unknown outcome."""
+        entry = await self._run_io(self.journal.get, entry_id)
+        if entry.state is not EntryState.UNKNOWN:
+            raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, f"entry {entry_id} is {entry.state.value}, not UNKNOWN")
+        if not_placed == bool(order_id):
+            raise InvalidRequest(
+                ErrorCode.INVALID_ARGUMENT, "say either the order id it became, or that it was not placed"
+            )
+        placed = entry.kind is EntryKind.PLACE
+        if not_placed:
+            state = EntryState.NOT_PLACED if placed else EntryState.NOT_CANCELLED
+            detail = "the operator found it did not take effect"
+        else:
+            if placed and order_id in await self._run_io(self.journal.claimed_order_ids):
+                raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, f"order {order_id} already belongs to another entry")
+            state = EntryState.PLACED if placed else EntryState.CANCEL_ACCEPTED
+            detail = f"the operator found it as order {order_id}"
+        await self._run_io(
+            lambda: self.journal.resolve(
+                entry_id, state, at=self._clock.now(), order_id=order_id or None, detail=detail, reconciled=True
+            )
+        )
+        resolved = await self._run_io(self.journal.acknowledge, entry_id)
+        await self.record(
+            "journal.resolved", {"entry": entry_id, "state": state.value, "order_id": order_id, "client": client}
+        )
+        return resolved
+
+    # -- reconciliation ----------------------------------------------------------------------
+    async def _reconcile_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                await self.reconcile()
+            except BrokerError as exc:
+                log.info("journal: reconciliation postponed: %s", exc.message)
+            except Exception:
+                log.exception("journal: reconciliation failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.reconcile_interval_seconds)
+            self._wake.clear()
+
+    async def _reconcile_before_trading(self) -> None:
+        """The next opportunity: before another preview, settle what can be settled (quietly)."""
+        if not self.journal.in_states(EntryState.UNKNOWN):
+            return
+        try:
+            await self.reconcile()
+        except BrokerError as exc:
+            log.info("journal: reconciliation before the preview failed: %s", exc.message)
+
+    async def reconcile(self) -> list[Entry]:
+        """Look up every UNKNOWN entry at E*TRADE; record what can be told. Returns the changed entries."""
+        assert self._reconcile_lock is not None, "start() first"
+        async with self._reconcile_lock:
+            unknown = await self._run_io(lambda: self.journal.in_states(EntryState.UNKNOWN))
+            if not unknown:
+                return []
+            now = self._clock.now()
+            claimed = await self._run_io(self.journal.claimed_order_ids)
+            changed: list[Entry] = []
+            by_account: dict[str, list[Order]] = {}
+            for entry in unknown:
+                if entry.kind is EntryKind.PLACE:
+                    if entry.account_id_key not in by_account:
+                        by_account[entry.account_id_key] = await self._recent_orders(entry.account_id_key, unknown)
+                    outcome = settle_place(
+                        entry,
+                        by_account[entry.account_id_key],
+                        claimed,
+                        now=now,
+                        grace_seconds=self._settings.reconcile_grace_seconds,
+                    )
+                    if outcome.order_id is not None:
+                        claimed.add(outcome.order_id)
+                else:
+                    try:
+                        target: Order | None = await self.get_order(entry.account_id_key, entry.order_id or 0)
+                    except NotFound:
+                        target = None
+                    outcome = settle_cancel(
+                        entry, target, now=now, grace_seconds=self._settings.reconcile_grace_seconds
+                    )
+                updated = await self._apply(entry, outcome, now)
+                if updated is not None:
+                    changed.append(updated)
+            return changed
+
+    async def _recent_orders(self, key: str, entries: list[Entry]) -> list[Order]:
+        oldest = min(e.created_at for e in entries if e.account_id_key == key)
+        start = datetime.fromtimestamp(oldest, ET).date() - timedelta(days=1)
+        end = datetime.fromtimestamp(self._clock.now(), ET).date() + timedelta(days=1)
+        params = {"fromDate": start.strftime("%m%d%Y"), "toDate": end.strftime("%m%d%Y"), "count": "100"}
+        return await self._fetch_orders(key, params, MAX_LIST)
+
+    async def _apply(self, entry: Entry, outcome: Outcome, now: float) -> Entry | None:
+        same = (
+            outcome.state is entry.state
+            and outcome.detail == entry.detail
+            and tuple(outcome.candidates) == entry.candidate_ids
+        )
+        if same:
+            return None
+        updated = await self._run_io(
+            lambda: self.journal.resolve(
+                entry.id,
+                outcome.state,
+                at=now,
+                detail=outcome.detail,
+                order_id=outcome.order_id,
+                reconciled=outcome.reconciled,
+                candidates=outcome.candidates,
+            )
+        )
+        log.warning("journal: entry %d reconciled: %s — %s", entry.id, outcome.state.value, outcome.detail)
+        await self.record(
+            "journal.reconciled",
+            {"entry": entry.id, "state": outcome.state.value, "order_id": outcome.order_id, "detail": outcome.detail},
+        )
+        if outcome.reconciled:
+            self._notify("etrade-mcp: order outcome settled", f"Journal entry {entry.id}: {outcome.detail}")
+            if outcome.state is EntryState.PLACED:
+                self._account_changed(entry.account_id_key)
+        return updated
+
+
+__all__ = ["CancelledOrder", "OrderService", "PlacedOrder", "TradingState", "confirm_instructions"]
