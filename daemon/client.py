@@ -24,6 +24,10 @@ from protos.broker.v1 import (
     accounts_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
+    operator_pb2,
+    operator_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
     session_pb2,
     session_pb2_grpc,
 )
@@ -58,6 +62,8 @@ class BrokerClient:
         self._session: session_pb2_grpc.SessionAsyncStub | None = None
         self._market: market_pb2_grpc.MarketAsyncStub | None = None
         self._accounts: accounts_pb2_grpc.AccountsAsyncStub | None = None
+        self._orders: orders_pb2_grpc.OrdersAsyncStub | None = None
+        self._operator: operator_pb2_grpc.OperatorAsyncStub | None = None
 
     async def __aenter__(self) -> BrokerClient:
         return self
@@ -77,6 +83,8 @@ class BrokerClient:
             self._session = session_pb2_grpc.SessionStub(self._channel)
             self._market = market_pb2_grpc.MarketStub(self._channel)
             self._accounts = accounts_pb2_grpc.AccountsStub(self._channel)
+            self._orders = orders_pb2_grpc.OrdersStub(self._channel)
+            self._operator = operator_pb2_grpc.OperatorStub(self._channel)
         return self._channel
 
     @property
@@ -96,6 +104,18 @@ class BrokerClient:
         self._open()
         assert self._accounts is not None
         return self._accounts
+
+    @property
+    def orders_stub(self) -> orders_pb2_grpc.OrdersAsyncStub:
+        self._open()
+        assert self._orders is not None
+        return self._orders
+
+    @property
+    def operator_stub(self) -> operator_pb2_grpc.OperatorAsyncStub:
+        self._open()
+        assert self._operator is not None
+        return self._operator
 
     async def call(self, method: Callable[..., Awaitable[Resp]], request: Any, *, timeout: float | None = None) -> Resp:
         """Invoke a stub method with our deadline and metadata; raise BrokerError subclasses."""
@@ -146,6 +166,93 @@ class BrokerClient:
     async def get_position(self, account_id_key: str, symbol: str) -> accounts_pb2.GetPositionResponse:
         request = accounts_pb2.GetPositionRequest(account_id_key=account_id_key, symbol=symbol)
         return await self.call(self.accounts_stub.GetPosition, request)
+
+    # --- orders (the model's side: never returns a confirmation code) --------------------
+
+    async def list_orders(
+        self,
+        account_id_key: str,
+        *,
+        status: str = "",
+        from_date: str = "",
+        to_date: str = "",
+        symbol: str = "",
+        limit: int = 25,
+    ) -> orders_pb2.ListOrdersResponse:
+        request = orders_pb2.ListOrdersRequest(
+            account_id_key=account_id_key,
+            status=status,
+            from_date=from_date,
+            to_date=to_date,
+            symbol=symbol,
+            limit=limit,
+        )
+        return await self.call(self.orders_stub.ListOrders, request)
+
+    async def get_order(self, account_id_key: str, order_id: int) -> orders_pb2.GetOrderResponse:
+        request = orders_pb2.GetOrderRequest(account_id_key=account_id_key, order_id=order_id)
+        return await self.call(self.orders_stub.GetOrder, request)
+
+    async def preview_order(self, order: orders_pb2.OrderSpec) -> orders_pb2.PreviewOrderResponse:
+        return await self.call(self.orders_stub.PreviewOrder, orders_pb2.PreviewOrderRequest(order=order))
+
+    async def place_confirmed(
+        self, pending_id: str, confirmation_code: str, *, timeout: float | None = None
+    ) -> orders_pb2.PlaceConfirmedResponse:
+        request = orders_pb2.PlaceConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
+        return await self.call(self.orders_stub.PlaceConfirmed, request, timeout=timeout)
+
+    async def request_cancel(self, account_id_key: str, order_id: int) -> orders_pb2.RequestCancelResponse:
+        request = orders_pb2.RequestCancelRequest(account_id_key=account_id_key, order_id=order_id)
+        return await self.call(self.orders_stub.RequestCancel, request)
+
+    async def cancel_confirmed(self, pending_id: str, confirmation_code: str) -> orders_pb2.CancelConfirmedResponse:
+        request = orders_pb2.CancelConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
+        return await self.call(self.orders_stub.CancelConfirmed, request)
+
+    # --- operator (etradectl only) --------------------------------------------------------
+
+    async def list_pending(self) -> operator_pb2.ListPendingResponse:
+        return await self.call(self.operator_stub.ListPending, operator_pb2.ListPendingRequest())
+
+    async def confirm_pending(self, pending_id: str, digest: str) -> operator_pb2.ConfirmPendingResponse:
+        request = operator_pb2.ConfirmPendingRequest(pending_id=pending_id, digest=digest)
+        return await self.call(self.operator_stub.ConfirmPending, request)
+
+    async def reject_pending(self, pending_id: str) -> operator_pb2.RejectPendingResponse:
+        return await self.call(
+            self.operator_stub.RejectPending, operator_pb2.RejectPendingRequest(pending_id=pending_id)
+        )
+
+    async def halt(self, reason: str = "") -> operator_pb2.TradingState:
+        return await self.call(self.operator_stub.Halt, operator_pb2.HaltRequest(reason=reason))
+
+    async def resume(self) -> operator_pb2.TradingState:
+        return await self.call(self.operator_stub.Resume, operator_pb2.ResumeRequest())
+
+    async def trading_state(self) -> operator_pb2.TradingState:
+        return await self.call(self.operator_stub.GetTradingState, operator_pb2.GetTradingStateRequest())
+
+    async def list_audit(self, *, limit: int = 50, after_seq: int = 0) -> operator_pb2.ListAuditResponse:
+        request = operator_pb2.ListAuditRequest(limit=limit, after_seq=after_seq)
+        return await self.call(self.operator_stub.ListAudit, request)
+
+    async def verify_audit(self) -> operator_pb2.VerifyAuditResponse:
+        return await self.call(self.operator_stub.VerifyAudit, operator_pb2.VerifyAuditRequest())
+
+    async def journal(self, *, everything: bool = False, limit: int = 100) -> operator_pb2.GetJournalResponse:
+        request = operator_pb2.GetJournalRequest(all=everything, limit=limit)
+        return await self.call(self.operator_stub.GetJournal, request)
+
+    async def acknowledge_journal_entry(self, entry_id: int) -> operator_pb2.JournalEntry:
+        request = operator_pb2.AcknowledgeJournalEntryRequest(id=entry_id)
+        return await self.call(self.operator_stub.AcknowledgeJournalEntry, request)
+
+    async def resolve_journal_entry(
+        self, entry_id: int, *, order_id: int = 0, not_placed: bool = False
+    ) -> operator_pb2.JournalEntry:
+        request = operator_pb2.ResolveJournalEntryRequest(id=entry_id, order_id=order_id, not_placed=not_placed)
+        return await self.call(self.operator_stub.ResolveJournalEntry, request)
 
     # --- errors --------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ class StateDirInUse(InvalidRequest):
             "--state-dir; two daemons must never share an order journal",
         )
 
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -216,6 +216,11 @@ class OrderService:
         self._io.shutdown(wait=True)
         self.journal.close()
 
+    async def drain(self) -> None:
+        """Wait until every in-flight place or cancel has recorded its outcome."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
     async def _run_io(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
 

@@ -1,0 +1,325 @@
+"""The order flow through the real gRPC daemon against the emulator: preview → code → place, and every
+way it must refuse with nothing placed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from daemon.errors import ErrorCode, PolicyRefused, UpstreamError
+from tests.support import requests_to
+from tests.trading import Trader, last_price, session_emulator, spec, trading_daemon
+
+pytestmark = pytest.mark.anyio
+
+
+async def preview(trader: Trader, **fields: object) -> tuple[str, str]:
+    """Preview (as the model) and read the code (as the human): (pending id, code)."""
+    key = str(fields.pop("account", trader.account_key()))
+    response = await trader.model.preview_order(spec(key, **fields))  # type: ignore[arg-type]
+    pending_id = response.pending.pending_id
+    return pending_id, await trader.code_of(pending_id)
+
+
+async def test_a_preview_returns_no_code_and_the_code_places_exactly_one_order(trader: Trader) -> None:
+    key = trader.account_key()
+    response = await trader.model.preview_order(spec(key, "KO", 3, price_type="LIMIT", limit_price="90.00"))
+    pending = response.pending
+    assert pending.state == "PENDING" and pending.kind == "PLACE"
+    assert pending.order.limit_price == "90" and pending.order.quantity == 3
+    assert pending.preview.preview_ids and pending.preview.estimated_total_amount == "270"
+    assert pending.preview.estimated_commission == "0"
+    assert pending.digest and len(pending.digest) == 64
+    assert "etradectl orders pending" in pending.confirm_instructions
+    assert pending.attempts_left == 3
+
+    code = await trader.code_of(pending.pending_id)
+    assert len(code) == 9 and code[4] == "-"
+    wire = response.SerializeToString()
+    assert code.encode() not in wire and code.replace("-", "").encode() not in wire
+    assert requests_to(trader.emulator, "order_place") == 0  # a preview places nothing
+
+    placed = await trader.model.place_confirmed(pending.pending_id, code.lower().replace("-", " "))
+    orders = trader.orders_at_emulator()
+    assert [o.order_id for o in orders] == [placed.order_id]
+    assert orders[0].spec.symbol == "KO" and int(orders[0].spec.quantity) == 3
+    assert placed.messages[0].code == 1026
+    entry = (await trader.operator.journal(everything=True)).entries[0]
+    assert (entry.id, entry.state, entry.order_id) == (placed.journal_entry, "PLACED", placed.order_id)
+    assert (await trader.operator.list_pending()).pending == []
+
+
+async def test_the_code_is_written_nowhere(trader: Trader, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    pending_id, code = await preview(trader)
+    await trader.model.place_confirmed(pending_id, code)
+    audit = trader.app.orders.audit.path.read_text()
+    raw = code.replace("-", "")
+    for text in (audit, caplog.text):
+        assert code not in text and raw not in text
+    events = [e.event for e in (await trader.operator.list_audit(limit=100)).entries]
+    assert {"order.previewed", "confirmation.accepted", "order.sending", "order.placed"} <= set(events)
+
+
+async def test_wrong_codes_are_counted_and_the_third_voids_the_order(trader: Trader) -> None:
+    pending_id, code = await preview(trader)
+    for left in (2, 1):
+        with pytest.raises(PolicyRefused) as wrong:
+            await trader.model.place_confirmed(pending_id, "AAAA-AAAA")
+        assert wrong.value.code is ErrorCode.CONFIRMATION_INVALID
+        assert f"{left} attempt" in wrong.value.message
+    with pytest.raises(PolicyRefused) as voided:
+        await trader.model.place_confirmed(pending_id, "BBBB-BBBB")
+    assert voided.value.code is ErrorCode.CONFIRMATION_VOIDED
+    with pytest.raises(PolicyRefused) as after:
+        await trader.model.place_confirmed(pending_id, code)  # even the right code is too late now
+    assert after.value.code is ErrorCode.CONFIRMATION_VOIDED
+    assert requests_to(trader.emulator, "order_place") == 0
+
+
+async def test_an_expired_pending_order_cannot_be_placed(trader: Trader) -> None:
+    pending_id, code = await preview(trader)
+    trader.emulator.clock.advance(timedelta(seconds=301))  # the default lifetime is 300 s
+    with pytest.raises(PolicyRefused) as caught:
+        await trader.model.place_confirmed(pending_id, code)
+    assert caught.value.code is ErrorCode.CONFIRMATION_EXPIRED
+    assert requests_to(trader.emulator, "order_place") == 0
+
+
+async def test_a_used_code_cannot_place_a_second_order(trader: Trader) -> None:
+    pending_id, code = await preview(trader)
+    await trader.model.place_confirmed(pending_id, code)
+    with pytest.raises(PolicyRefused) as caught:
+        await trader.model.place_confirmed(pending_id, code)
+    assert caught.value.code is ErrorCode.CONFIRMATION_USED
+    assert len(trader.orders_at_emulator()) == 1
+
+
+async def test_a_code_of_another_pending_order_is_wrong(trader: Trader) -> None:
+    first, first_code = await preview(trader, symbol="KO")
+    second, _ = await preview(trader, symbol="PEP")
+    with pytest.raises(PolicyRefused) as caught:
+        await trader.model.place_confirmed(second, first_code)
+    assert caught.value.code is ErrorCode.CONFIRMATION_INVALID
+    assert requests_to(trader.emulator, "order_place") == 0
+    placed = await trader.model.place_confirmed(first, first_code)
+    assert [o.order_id for o in trader.orders_at_emulator()] == [placed.order_id]
+
+
+async def test_twenty_concurrent_confirmations_place_exactly_one_order(trader: Trader) -> None:
+    pending_id, code = await preview(trader)
+    results = await asyncio.gather(
+        *(trader.model.place_confirmed(pending_id, code) for _ in range(20)), return_exceptions=True
+    )
+    placed = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, PolicyRefused)]
+    assert len(placed) == 1 and len(refused) == 19
+    assert {r.code for r in refused} == {ErrorCode.CONFIRMATION_USED}
+    assert requests_to(trader.emulator, "order_place") == 1
+    assert [o.order_id for o in trader.orders_at_emulator()] == [placed[0].order_id]
+    assert (await trader.operator.trading_state()).halted is False  # reuse is not suspicious
+
+
+async def test_read_only_refuses_and_names_the_setting(session_emu: object, short_dir: object) -> None:
+    from pathlib import Path
+
+    from emulator import Emulator
+
+    assert isinstance(session_emu, Emulator) and isinstance(short_dir, Path)
+    async with trading_daemon(session_emu, short_dir, read_only=True) as trader:
+        key = trader.account_key()
+        for attempt in (
+            trader.model.preview_order(spec(key)),
+            trader.model.place_confirmed("pnd_0000000000", "AAAA-AAAA"),
+            trader.model.request_cancel(key, 1),
+            trader.model.cancel_confirmed("pnd_0000000000", "AAAA-AAAA"),
+        ):
+            with pytest.raises(PolicyRefused) as caught:
+                await attempt
+            assert caught.value.code is ErrorCode.READ_ONLY
+            assert "ETRADE_READ_ONLY" in caught.value.message
+        assert requests_to(session_emu, "order_preview") == 0
+        assert (await trader.operator.list_orders(key)).orders == []  # reading still works
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"quantity": 1000, "symbol": "MSFT"}, ErrorCode.ORDER_VALUE_LIMIT),  # ~480 k > 10 k
+        ({"price_type": "LIMIT", "limit_price": "1.00"}, ErrorCode.PRICE_OUT_OF_BAND),
+        ({"price_type": "LIMIT", "limit_price": "500.00"}, ErrorCode.PRICE_OUT_OF_BAND),
+        ({"price_type": "STOP", "stop_price": "10.00"}, ErrorCode.PRICE_OUT_OF_BAND),  # buy stop below the market
+        ({"account": "A" * 22}, ErrorCode.UNKNOWN_ACCOUNT),
+        ({"account": "not a key!"}, ErrorCode.UNKNOWN_ACCOUNT),
+        ({"symbol": "ZZZZQ"}, ErrorCode.INVALID_SYMBOL),
+        ({"symbol": "$$$"}, ErrorCode.INVALID_SYMBOL),
+        ({"quantity": 0}, ErrorCode.INVALID_ARGUMENT),
+        ({"quantity": 20_000}, ErrorCode.INVALID_ARGUMENT),
+        ({"price_type": "LIMIT"}, ErrorCode.INVALID_ARGUMENT),
+        ({"price_type": "LIMIT", "limit_price": "70.123"}, ErrorCode.INVALID_ARGUMENT),
+        ({"price_type": "LIMIT", "limit_price": "-5"}, ErrorCode.INVALID_ARGUMENT),
+        ({"action": "HODL"}, ErrorCode.INVALID_ARGUMENT),
+        ({"order_term": "FILL_OR_KILL"}, ErrorCode.INVALID_ARGUMENT),  # market FOK
+    ],
+)
+async def test_refusals_before_anything_is_sent(trader: Trader, fields: dict[str, object], code: ErrorCode) -> None:
+    with pytest.raises(Exception) as caught:
+        await preview(trader, **fields)
+    assert getattr(caught.value, "code", None) is code, caught.value
+    assert requests_to(trader.emulator, "order_preview") == 0
+    assert requests_to(trader.emulator, "order_place") == 0
+
+
+async def test_insufficient_funds_is_refused_by_our_check_and_by_e_trade(trader: Trader) -> None:
+    cash_key = trader.account_key("CASH")
+    account = trader.emulator.book.account(cash_key)
+    assert account is not None
+    price = last_price(trader.emulator, "KO")
+    too_many = int(account.cash / price) + 5
+    with pytest.raises(PolicyRefused) as ours:
+        await preview(trader, account=cash_key, quantity=too_many, price_type="LIMIT", limit_price=f"{price:.2f}")
+    assert ours.value.code is ErrorCode.INSUFFICIENT_BUYING_POWER
+    assert requests_to(trader.emulator, "order_preview") == 0
+
+    # An open order holds cash that the balance does not subtract: E*TRADE refuses with 1021.
+    limit = f"{price * 0.7:.2f}"
+    half = int(account.cash * 0.6 / (price * 0.7))
+    pending_id, code = await preview(trader, account=cash_key, quantity=half, price_type="LIMIT", limit_price=limit)
+    await trader.model.place_confirmed(pending_id, code)
+    with pytest.raises(UpstreamError) as theirs:
+        await preview(trader, account=cash_key, quantity=half, price_type="LIMIT", limit_price=limit)
+    assert theirs.value.code is ErrorCode.UPSTREAM_REJECTED
+    assert "1021" in theirs.value.message and "insufficient funds" in theirs.value.message
+    assert len(trader.orders_at_emulator()) == 1
+
+
+async def test_the_operator_confirms_what_it_was_shown(trader: Trader) -> None:
+    key = trader.account_key()
+    pending = (await trader.model.preview_order(spec(key))).pending
+    with pytest.raises(PolicyRefused) as stale:
+        await trader.operator.confirm_pending(pending.pending_id, "0" * 64)
+    assert stale.value.code is ErrorCode.CONFIRMATION_INVALID
+    confirmed = await trader.operator.confirm_pending(pending.pending_id, pending.digest)
+    assert confirmed.placed.order_id > 0
+    assert [o.order_id for o in trader.orders_at_emulator()] == [confirmed.placed.order_id]
+
+
+async def test_the_operator_can_reject(trader: Trader) -> None:
+    pending_id, code = await preview(trader)
+    rejected = await trader.operator.reject_pending(pending_id)
+    assert rejected.pending.state == "REJECTED"
+    with pytest.raises(PolicyRefused) as caught:
+        await trader.model.place_confirmed(pending_id, code)
+    assert caught.value.code is ErrorCode.CONFIRMATION_VOIDED
+    assert requests_to(trader.emulator, "order_place") == 0
+
+
+async def test_the_proxy_may_not_use_operator_calls(trader: Trader) -> None:
+    for call in (trader.model.list_pending(), trader.model.halt("x"), trader.model.journal()):
+        with pytest.raises(PolicyRefused) as caught:
+            await call
+        assert caught.value.code is ErrorCode.OPERATOR_ONLY
+
+
+async def test_cancel_needs_its_own_confirmation(trader: Trader) -> None:
+    key = trader.account_key()
+    far = f"{last_price(trader.emulator, 'KO') * 0.6:.2f}"
+    pending_id, code = await preview(trader, price_type="LIMIT", limit_price=far)
+    order_id = (await trader.model.place_confirmed(pending_id, code)).order_id
+
+    cancel = (await trader.model.request_cancel(key, order_id)).pending
+    assert cancel.kind == "CANCEL" and cancel.cancel_target.order_id == order_id
+    with pytest.raises(PolicyRefused):
+        await trader.model.cancel_confirmed(cancel.pending_id, code)  # the order's code is not the cancel's
+    with pytest.raises(PolicyRefused) as wrong_kind:
+        await trader.model.place_confirmed(cancel.pending_id, await trader.code_of(cancel.pending_id))
+    assert wrong_kind.value.code is ErrorCode.CONFIRMATION_INVALID
+    assert requests_to(trader.emulator, "order_cancel") == 0
+
+    done = await trader.model.cancel_confirmed(cancel.pending_id, await trader.code_of(cancel.pending_id))
+    assert done.order_id == order_id and done.messages[0].code == 4186
+    assert (await trader.model.get_order(key, order_id)).order.status == "CANCEL_REQUESTED"
+    trader.emulator.clock.advance(timedelta(seconds=1))
+    assert (await trader.model.get_order(key, order_id)).order.status == "CANCELLED"
+    with pytest.raises(Exception) as closed:
+        await trader.model.request_cancel(key, order_id)
+    assert getattr(closed.value, "code", None) is ErrorCode.ORDER_NOT_CANCELLABLE
+
+
+async def test_orders_are_listed_and_shown(trader: Trader) -> None:
+    key = trader.account_key()
+    assert (await trader.model.list_orders(key)).orders == []
+    pending_id, code = await preview(trader, quantity=4)
+    order_id = (await trader.model.place_confirmed(pending_id, code)).order_id
+    trader.emulator.clock.advance(timedelta(seconds=10))
+    [listed] = (await trader.model.list_orders(key)).orders
+    assert listed.order_id == order_id and listed.status == "EXECUTED"
+    assert listed.filled_quantity == "4" and listed.average_execution_price
+    assert (await trader.model.list_orders(key, status="OPEN")).orders == []
+    shown = (await trader.model.get_order(key, order_id)).order
+    assert shown.symbol == "KO" and shown.executed_at_unix_ms > shown.placed_at_unix_ms
+    with pytest.raises(Exception) as missing:
+        await trader.model.get_order(key, 1)
+    assert getattr(missing.value, "code", None) is ErrorCode.ORDER_NOT_FOUND
+
+
+async def test_a_client_deadline_does_not_cut_a_placement_in_half(trader: Trader) -> None:
+    pending_id, code = await preview(trader)
+    trader.emulator.faults.add({"match": "order_place", "hold": True, "count": 1})
+    with pytest.raises(Exception) as timed_out:
+        await trader.model.place_confirmed(pending_id, code, timeout=0.5)
+    assert getattr(timed_out.value, "code", None) is ErrorCode.DAEMON_TIMEOUT
+    assert await asyncio.to_thread(trader.emulator.wait_for_hold, 10)
+    trader.emulator.release_holds()
+    await trader.app.orders.drain()
+    [entry] = (await trader.operator.journal(everything=True)).entries
+    assert entry.state == "PLACED"
+    assert [o.order_id for o in trader.orders_at_emulator()] == [entry.order_id]
+
+
+async def test_a_lost_answer_is_reconciled_to_the_one_order_never_retried(short_dir: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(short_dir, Path)
+    with session_emulator() as emu:
+        async with trading_daemon(emu, short_dir, upstream_timeout=0.5) as trader:
+            pending_id, code = await preview(trader)
+            emu.faults.add({"match": "order_place", "hold": True, "count": 1})
+            with pytest.raises(UpstreamError) as unknown:
+                await trader.model.place_confirmed(pending_id, code)
+            assert unknown.value.code is ErrorCode.ORDER_OUTCOME_UNKNOWN
+            assert "NOT place the order again" in unknown.value.hint
+            emu.release_holds()
+            report = await trader.operator.journal()
+            [entry] = report.entries
+            assert entry.state == "PLACED" and entry.reconciled and entry.needs_attention
+            assert "WAS placed" in entry.detail
+            assert requests_to(emu, "order_place") == 1
+            assert [o.order_id for o in trader.orders_at_emulator()] == [entry.order_id]
+            await trader.operator.acknowledge_journal_entry(entry.id)
+            assert (await trader.operator.journal()).entries == []
+
+
+async def test_a_request_that_never_arrived_is_reported_not_placed(short_dir: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(short_dir, Path)
+    with session_emulator() as emu:
+        async with trading_daemon(emu, short_dir, reconcile_grace_seconds=60) as trader:
+            pending_id, code = await preview(trader)
+            emu.faults.add({"match": "order_place", "drop": True, "count": 1})  # lost before the broker saw it
+            with pytest.raises(UpstreamError) as unknown:
+                await trader.model.place_confirmed(pending_id, code)
+            assert unknown.value.code is ErrorCode.ORDER_OUTCOME_UNKNOWN
+            [entry] = (await trader.operator.journal()).entries
+            assert entry.state == "UNKNOWN" and "never re-sends" in entry.detail
+            with pytest.raises(PolicyRefused) as blocked:  # nothing more for KO until it is settled
+                await preview(trader)
+            assert blocked.value.code is ErrorCode.OUTCOME_UNRESOLVED
+            emu.clock.advance(timedelta(seconds=61))
+            [entry] = (await trader.operator.journal()).entries
+            assert entry.state == "NOT_PLACED" and entry.reconciled
+            assert requests_to(emu, "order_place") == 1  # never re-sent
+            assert trader.orders_at_emulator() == []

@@ -1,0 +1,113 @@
+"""Helpers for order tests: an emulator frozen in a regular session, a trading daemon whose clock is
+the emulator's, and a few calls every order test makes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from daemon.app import BrokerApp, build_app
+from daemon.client import BrokerClient
+from daemon.secret_store import MemorySecretStore
+from daemon.server import start_server
+from emulator import Emulator
+from protos.broker.v1 import orders_pb2
+from tests.conftest import RunningDaemon, daemon_settings, login
+
+#: Tuesday 2026-03-10 11:00 EDT: the regular session, so fills and messages do not depend on today.
+T0 = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+
+_sockets = itertools.count(1)
+
+
+def session_emulator(**overrides: Any) -> Emulator:
+    """An emulator frozen at T0 with no latency or limits."""
+    options: dict[str, Any] = {
+        "seed": 7,
+        "port": 0,
+        "latency_ms": (0, 0),
+        "rate_limits": None,
+        "start": T0,
+        "frozen": True,
+    }
+    options.update(overrides)
+    return Emulator(**options)
+
+
+class EmulatorClock:
+    """The daemon's clock following the emulator's: moving one moves both (expiry, daily limits)."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def now(self) -> float:
+        return self.emulator.clock.now().timestamp()
+
+
+@dataclass
+class Trader:
+    """A trading daemon and two logged-in clients: the model's (etrade-mcp) and the operator's (etradectl)."""
+
+    daemon: RunningDaemon
+    model: BrokerClient
+    operator: BrokerClient
+
+    @property
+    def app(self) -> BrokerApp:
+        return self.daemon.app
+
+    @property
+    def emulator(self) -> Emulator:
+        return self.daemon.emulator
+
+    def account_key(self, mode: str = "MARGIN") -> str:
+        return next(a.account_id_key for a in self.emulator.book.accounts() if a.account_mode == mode and a.is_open)
+
+    def orders_at_emulator(self) -> list[Any]:
+        self.emulator.orders.sync()
+        return self.emulator.orders.orders()
+
+    async def code_of(self, pending_id: str) -> str:
+        """What the human reads in `etradectl orders pending`."""
+        listing = await self.operator.list_pending()
+        return next(p.confirmation_code for p in listing.pending if p.pending.pending_id == pending_id)
+
+
+@asynccontextmanager
+async def trading_daemon(
+    emulator: Emulator, directory: Path, *, read_only: bool = False, **overrides: Any
+) -> AsyncIterator[Trader]:
+    """A daemon on a fresh socket under ``directory``, trading unless told otherwise, logged in."""
+    settings = daemon_settings(emulator, read_only=read_only, notify_codes=False, **overrides)
+    store = MemorySecretStore()
+    app = await build_app(settings, clock=EmulatorClock(emulator), store=store)
+    socket = directory / f"r{next(_sockets)}" / "broker.sock"
+    server, lock = await start_server(app, socket)
+    daemon = RunningDaemon(app=app, socket=socket, emulator=emulator, store=store)
+    model = BrokerClient(socket, client_name="etrade-mcp/test")
+    operator = BrokerClient(socket, client_name="etradectl/test")
+    try:
+        await login(operator)
+        yield Trader(daemon, model, operator)
+    finally:
+        await model.close()
+        await operator.close()
+        await server.stop(grace=None)
+        await app.close()
+        lock.release()
+
+
+def spec(account_id_key: str, symbol: str = "KO", quantity: int = 2, **fields: Any) -> orders_pb2.OrderSpec:
+    """A market buy unless told otherwise."""
+    values: dict[str, Any] = {"action": "BUY", "price_type": "MARKET"}
+    values.update(fields)
+    return orders_pb2.OrderSpec(account_id_key=account_id_key, symbol=symbol, quantity=quantity, **values)
+
+
+def last_price(emulator: Emulator, symbol: str) -> float:
+    return emulator.market.observe(symbol, emulator.clock.now()).last
