@@ -17,6 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_proxy import models
+from mcp_proxy.order_tools import TradingAwareServer, register_order_tools, trading_probe
 
 if TYPE_CHECKING:
     from daemon.client import BrokerClient
@@ -30,7 +31,10 @@ Read an E*TRADE brokerage account and market data through the user's local etrad
 Start with list_accounts to get account_id_key values for the account tools. Quotes and account
 data come from E*TRADE (or, in the emulator environment, from a local simulation). When a tool
 answers with an error, it names the command the human must run (for example `etradectl auth
-login` once a day, because E*TRADE sessions end at midnight US Eastern); relay it verbatim."""
+login` once a day, because E*TRADE sessions end at midnight US Eastern); relay it verbatim.
+Orders: preview_order prepares an order and returns a pending_id; it never places anything. Only the
+human can approve it, with a one-time code they see in `etradectl orders pending`; they confirm there
+or tell you the code for place_order_confirmed. Never invent or guess a code."""
 
 SymbolArg = Annotated[
     str,
@@ -85,7 +89,9 @@ async def _call(coro: Any) -> Any:
 def build_server(link: DaemonLink | None = None) -> MCPServer:
     """The MCP server, its tools bound to ``link`` (a fresh DaemonLink on the default socket if None)."""
     daemon = link or DaemonLink()
-    server = MCPServer(SERVER_NAME, title="E*TRADE", version=VERSION, instructions=INSTRUCTIONS)
+    server = TradingAwareServer(
+        SERVER_NAME, title="E*TRADE", version=VERSION, instructions=INSTRUCTIONS, trading_enabled=trading_probe(daemon)
+    )
 
     @server.tool(title="Stock quote", annotations=READ_ONLY)
     async def get_stock_quote(symbol: SymbolArg) -> models.Quote:
@@ -140,4 +146,5 @@ def build_server(link: DaemonLink | None = None) -> MCPServer:
         response = await _call(daemon.client().get_position(account_id_key, symbol))
         return models.PositionDetails.model_validate(models.message_to_dict(response))
 
+    register_order_tools(server, daemon, _call)
     return server
