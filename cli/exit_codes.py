@@ -13,6 +13,7 @@ INVALID = 5  # bad input, or something named does not exist
 UPSTREAM = 6  # E*TRADE failed, refused, or rate-limited the request
 POLICY = 7  # the safety policy refused (read-only, halted, limits, confirmation)
 VERSION = 8  # etradectl and the daemon speak incompatible API versions
+INTEGRITY = 9  # the audit log failed verification (an entry was modified or deleted)
 INTERRUPTED = 130  # Ctrl-C
 
 DESCRIPTIONS: dict[int, str] = {
@@ -25,6 +26,7 @@ DESCRIPTIONS: dict[int, str] = {
     UPSTREAM: "E*TRADE failed, refused or rate-limited the request",
     POLICY: "the safety policy refused the request",
     VERSION: "etradectl and the daemon are incompatible versions",
+    INTEGRITY: "the audit log failed verification (`etradectl audit verify`)",
     INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

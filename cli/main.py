@@ -35,6 +35,10 @@ EPILOG = f"""examples:
   etradectl accounts                   your accounts and their keys
   etradectl portfolio ACCOUNT_KEY      positions with gains
   etradectl --json balance KEY         one JSON document on stdout, for scripts
+  etradectl orders pending             orders the model prepared, waiting for you (with codes)
+  etradectl orders confirm PENDING     review one and type yes to place it
+  etradectl halt / resume              stop all trading at once / allow it again
+  etradectl audit verify               check the audit log's hash chain
 
 {exit_codes.help_text()}
 """
@@ -62,11 +66,11 @@ class Context:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli.commands import accounts, auth, market, status
+    from cli.commands import accounts, auth, market, orders, status, trading
 
     parser = argparse.ArgumentParser(
         prog="etradectl",
-        description="Operate etrade-mcp: the E*TRADE session, market data, accounts.",
+        description="Operate etrade-mcp: the E*TRADE session, market data, accounts, orders.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -78,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon (default: 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (status, auth, market, accounts):
+    for module in (status, auth, market, accounts, orders, trading):
         module.register(commands)
     return parser
 

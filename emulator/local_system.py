@@ -186,17 +186,34 @@ class System:
     def ctl(self, *args: str) -> CtlResult:
         return etradectl(self.env, self.socket, *args)
 
+    def admin(self, method: str, path: str, body: object = None, *, timeout: float = 30.0) -> Any:
+        """A call to the emulator's admin interface (``/_emulator``), JSON in and out."""
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read().decode("utf-8"))
+
+    def restart_daemon(self, *daemon_args: str) -> Proc:
+        """Start a new daemon on the same socket and state (after the old one stopped or was killed)."""
+        self.daemon = start_daemon(self.env, self.socket, self.emulator_url, *daemon_args)
+        return self.daemon
+
 
 @contextmanager
-def running_system(home: Path, *daemon_args: str) -> Iterator[System]:
-    env = child_env(home)
+def running_system(home: Path, *daemon_args: str, env_extra: dict[str, str] | None = None) -> Iterator[System]:
+    env = child_env(home, **(env_extra or {}))
     socket = home / "sock" / "broker.sock"
     emulator, url = start_emulator(env)
     daemon: Proc | None = None
+    system: System | None = None
     try:
         daemon = start_daemon(env, socket, url, *daemon_args)
-        yield System(home, env, socket, emulator, url, daemon)
+        system = System(home, env, socket, emulator, url, daemon)
+        yield system
     finally:
         if daemon is not None:
             daemon.kill()
+        if system is not None and system.daemon is not daemon:
+            system.daemon.kill()
         emulator.kill()
