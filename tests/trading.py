@@ -83,7 +83,8 @@ async def trading_daemon(
     emulator: Emulator, directory: Path, *, read_only: bool = False, **overrides: Any
 ) -> AsyncIterator[Trader]:
     """A daemon on a fresh socket under ``directory``, trading unless told otherwise, logged in."""
-    settings = daemon_settings(emulator, read_only=read_only, notify_codes=False, **overrides)
+    overrides.setdefault("notify_codes", False)  # no desktop pop-ups from test runs
+    settings = daemon_settings(emulator, read_only=read_only, **overrides)
     store = MemorySecretStore()
     app = await build_app(settings, clock=EmulatorClock(emulator), store=store)
     socket = directory / f"r{next(_sockets)}" / "broker.sock"

@@ -28,7 +28,7 @@ from daemon.clock import Clock
 from daemon.errors import ErrorCode, NotFound, PolicyRefused
 from daemon.orders.model import EtradePreview, Order, OrderRequest, RiskFinding
 
-#: 32 symbols without look-alikes (no 0/O, 1/I/L): 8 of them are 40 bits.
+#: 31 symbols without look-alikes (no 0/O, 1/I/L): 8 of them are about 40 bits.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 #: Finished pending orders are remembered this long, so a late confirm hears "already used".

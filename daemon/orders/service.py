@@ -141,7 +141,7 @@ class OrderService:
         self._http = http
         self._market = market
         self._accounts = accounts
-        self._notifier = notifier
+        self.notifier = notifier
         self.journal = Journal(state_dir / JOURNAL_FILE)
         self.audit = AuditLog(
             state_dir / AUDIT_FILE,
@@ -254,7 +254,7 @@ class OrderService:
         """Best effort, off the loop; the text goes to the desktop only, never to a log."""
 
         async def show() -> None:
-            await asyncio.to_thread(self._notifier, title, body)
+            await asyncio.to_thread(self.notifier, title, body)
 
         self._spawn(show())
 

@@ -4,6 +4,7 @@ import grpc
 
 from daemon import convert
 from daemon.app import VERSION, BrokerApp
+from daemon.errors import BrokerError
 from daemon.rpc_errors import translate_errors
 from protos.broker.v1 import API_VERSION, session_pb2, session_pb2_grpc
 
@@ -45,7 +46,12 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
         request: session_pb2.CompleteLoginRequest,
         context: Ctx[session_pb2.CompleteLoginRequest, session_pb2.CompleteLoginResponse],
     ) -> session_pb2.CompleteLoginResponse:
-        info = await self.app.session.complete_login(request.verifier)
+        try:
+            info = await self.app.session.complete_login(request.verifier)
+        except BrokerError as exc:
+            await self.app.orders.record("session.login_failed", {"code": exc.code.value, "reason": exc.message})
+            raise
+        await self.app.orders.record("session.login", {"environment": self.app.environment})
         return session_pb2.CompleteLoginResponse(session=convert.session_info(info))
 
     @translate_errors
@@ -53,6 +59,7 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
         self, request: session_pb2.LogoutRequest, context: Ctx[session_pb2.LogoutRequest, session_pb2.LogoutResponse]
     ) -> session_pb2.LogoutResponse:
         revoked = await self.app.session.logout()
+        await self.app.orders.record("session.logout", {"revoked_upstream": revoked})
         return session_pb2.LogoutResponse(
             session=convert.session_info(self.app.session.info()), revoked_upstream=revoked
         )

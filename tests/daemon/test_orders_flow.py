@@ -323,3 +323,30 @@ async def test_a_request_that_never_arrived_is_reported_not_placed(short_dir: ob
             assert entry.state == "NOT_PLACED" and entry.reconciled
             assert requests_to(emu, "order_place") == 1  # never re-sent
             assert trader.orders_at_emulator() == []
+
+
+async def test_logins_are_audited(trader: Trader) -> None:
+    events = [e.event for e in (await trader.operator.list_audit()).entries]
+    assert "session.login" in events
+    await trader.operator.logout()
+    assert (await trader.operator.list_audit(limit=1)).entries[0].event == "session.logout"
+
+
+async def test_the_human_gets_the_code_in_a_desktop_notification(session_emu: object, short_dir: object) -> None:
+    from pathlib import Path
+
+    from emulator import Emulator
+
+    assert isinstance(session_emu, Emulator) and isinstance(short_dir, Path)
+    shown: list[tuple[str, str]] = []
+
+    def desktop(title: str, body: str) -> bool:
+        shown.append((title, body))
+        return True
+
+    async with trading_daemon(session_emu, short_dir, notify_codes=True) as trader:
+        trader.app.orders.notifier = desktop
+        pending_id, code = await preview(trader)
+        await trader.app.orders.drain()
+    [(title, body)] = shown
+    assert "approve" in title and code in body and pending_id in body and "BUY 2 KO MARKET" in body

@@ -201,3 +201,39 @@ async def test_bad_order_arguments_are_clear_tool_errors(trader: Trader) -> None
     assert negative.is_error and "limit_price" in text_of(negative)
     assert far.is_error and "PRICE_OUT_OF_BAND" in text_of(far)
     assert requests_to(trader.emulator, "order_preview") == 0
+
+
+@ERAS
+async def test_twenty_concurrent_place_order_confirmed_calls_place_one_order(trader: Trader, mode: str) -> None:
+    import anyio
+
+    client, link = await connect(trader, mode)
+    async with client as mcp:
+        preview = await mcp.call_tool(
+            "preview_order",
+            {
+                "account_id_key": trader.account_key(),
+                "symbol": "KO",
+                "order_action": "BUY",
+                "quantity": 1,
+                "price_type": "MARKET",
+            },
+        )
+        pending_id = preview.structured_content["pending_id"]
+        code = await trader.code_of(pending_id)
+        results: list[Any] = []
+
+        async def confirm() -> None:
+            results.append(
+                await mcp.call_tool("place_order_confirmed", {"pending_id": pending_id, "confirmation_code": code})
+            )
+
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(confirm)
+    await link.close()
+    placed = [r for r in results if not r.is_error]
+    assert len(results) == 20 and len(placed) == 1
+    assert all("CONFIRMATION_USED" in text_of(r) for r in results if r.is_error)
+    assert requests_to(trader.emulator, "order_place") == 1
+    assert [o.order_id for o in trader.orders_at_emulator()] == [placed[0].structured_content["order_id"]]
