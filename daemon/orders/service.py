@@ -174,7 +174,8 @@ class OrderService:
         # One thread for the journal and the audit log: their writes stay in order, the loop stays free.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orders-io")
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._tally: list[tuple[float, Decimal]] = []  # (sent at, estimated value) of today's sends
+        # pending id (or journal entry) -> (sent at, estimated value) of recent sends, for the daily limits
+        self._tally: dict[str, tuple[float, Decimal]] = {}
         self._wake: asyncio.Event | None = None
         self._reconcile_lock: asyncio.Lock | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -199,7 +200,7 @@ class OrderService:
             await self.record("journal.interrupted", {"entry": entry.id, "kind": entry.kind.value})
         since = last_midnight_et(now) - 86_400
         for entry in await self._run_io(self.journal.placed_since, since):
-            self._tally.append((entry.created_at, Decimal(entry.estimated_value or "0")))
+            self._tally[f"entry-{entry.id}"] = (entry.created_at, Decimal(entry.estimated_value or "0"))
         if self.switch.halted:
             log.warning(
                 "trading: halted since a previous run (%s); `etradectl resume` ends it", self.switch.state.reason
@@ -261,7 +262,9 @@ class OrderService:
     async def _count(self, operation: str, exc: BrokerError, context: dict[str, Any]) -> None:
         """Audit a refusal or failure and feed the circuit breaker."""
         await self.record(f"{operation}.refused", {**context, "code": exc.code.value, "reason": exc.message})
-        if exc.code in _NOT_COUNTED or isinstance(exc, InvalidRequest | NotFound | SessionError):
+        # Bad input and refusals count (a confused or probing model stops itself); the session, rate
+        # limits and harmless repeats do not.
+        if exc.code in _NOT_COUNTED or isinstance(exc, SessionError | RateLimited):
             return
         reason = self.breaker.record(exc.code.value)
         if reason is not None:
@@ -300,19 +303,23 @@ class OrderService:
             await self.record("trading.resumed", {"by": by, "was": was.reason})
         return state
 
-    def trading_state(self) -> TradingState:
+    async def trading_state(self) -> TradingState:
         return TradingState(
             read_only=self._settings.read_only,
             halt=self.switch.state,
             pending=len(self.pending.active()),
-            attention=len(self.journal.attention()),
+            attention=len(await self._run_io(self.journal.attention)),
             breaker_recent=self.breaker.recent(),
         )
+
+    async def attention(self) -> int:
+        """Journal entries that need the operator."""
+        return len(await self._run_io(self.journal.attention))
 
     # -- daily tally -------------------------------------------------------------------------
     def _today(self) -> risk.DailyActivity:
         midnight = last_midnight_et(self._clock.now())
-        today = [value for at, value in self._tally if at >= midnight]
+        today = [value for at, value in self._tally.values() if at >= midnight]
         return risk.DailyActivity(orders=len(today), value=sum(today, Decimal(0)))
 
     def _check_daily(self, value: Decimal) -> None:
@@ -424,7 +431,7 @@ class OrderService:
         order = parse_order(raw, max_quantity=self._settings.max_order_quantity)
         self.policy.check_static(order)
         await self._reconcile_before_trading()
-        self._refuse_if_unresolved(order.account_id_key, order.symbol)
+        await self._refuse_if_unresolved(order.account_id_key, order.symbol)
         await self._require_open_account(order.account_id_key)
         quote, balance, portfolio = await self._gather(
             self._quote(order.symbol),
@@ -498,8 +505,8 @@ class OrderService:
         if not found.is_open:
             raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"account {key} is closed")
 
-    def _refuse_if_unresolved(self, key: str, symbol: str) -> None:
-        for entry in self.journal.in_states(EntryState.SENDING, EntryState.UNKNOWN):
+    async def _refuse_if_unresolved(self, key: str, symbol: str) -> None:
+        for entry in await self._run_io(self.journal.in_states, EntryState.SENDING, EntryState.UNKNOWN):
             if entry.account_id_key == key and entry.symbol == symbol:
                 raise PolicyRefused(
                     ErrorCode.OUTCOME_UNRESOLVED,
@@ -549,16 +556,16 @@ class OrderService:
             self._check_daily(value)
         pending = claim()
         if value is not None:
-            self._tally.append((self._clock.now(), value))
+            self._tally[pending.id] = (self._clock.now(), value)
         return pending
 
     async def _send_place(self, pending: PendingOrder, *, by: str, client: str) -> PlacedOrder:
-        await self.record("confirmation.accepted", {"pending_id": pending.id, "by": by, "client": client})
-        task = self._spawn(self._place(pending))
-        # Shielded: if the caller's deadline cancels us, the place still runs to its journaled end.
-        return await asyncio.shield(task)
+        # Spawned at once after the (synchronous) claim and shielded: if the caller's deadline cancels
+        # us, the placement still runs to its journaled end.
+        return await asyncio.shield(self._spawn(self._place(pending, by=by, client=client)))
 
-    async def _place(self, pending: PendingOrder) -> PlacedOrder:
+    async def _place(self, pending: PendingOrder, *, by: str, client: str) -> PlacedOrder:
+        await self.record("confirmation.accepted", {"pending_id": pending.id, "by": by, "client": client})
         order, preview = pending.order, pending.preview
         assert order is not None and preview is not None
         key = order.account_id_key
@@ -608,6 +615,7 @@ class OrderService:
             await self._run_io(
                 lambda: self.journal.resolve(entry.id, EntryState.REJECTED, at=self._clock.now(), detail=reason)
             )
+            self._tally.pop(pending.id, None)  # nothing was placed: it does not count against today
             await self.record("order.rejected", {"entry": entry.id, "pending_id": pending.id, "reason": reason})
             raise
         except Exception as exc:  # timeouts, lost connections, unreadable answers: we cannot know
@@ -704,10 +712,10 @@ class OrderService:
         return await self._guard("cancel", context, work())
 
     async def _send_cancel(self, pending: PendingOrder, *, by: str, client: str) -> CancelledOrder:
-        await self.record("confirmation.accepted", {"pending_id": pending.id, "by": by, "client": client})
-        return await asyncio.shield(self._spawn(self._cancel(pending)))
+        return await asyncio.shield(self._spawn(self._cancel(pending, by=by, client=client)))
 
-    async def _cancel(self, pending: PendingOrder) -> CancelledOrder:
+    async def _cancel(self, pending: PendingOrder, *, by: str, client: str) -> CancelledOrder:
+        await self.record("confirmation.accepted", {"pending_id": pending.id, "by": by, "client": client})
         target = pending.cancel
         assert target is not None
         order = target.order
@@ -845,7 +853,7 @@ class OrderService:
 
     async def _reconcile_before_trading(self) -> None:
         """The next opportunity: before another preview, settle what can be settled (quietly)."""
-        if not self.journal.in_states(EntryState.UNKNOWN):
+        if not await self._run_io(self.journal.in_states, EntryState.UNKNOWN):
             return
         try:
             await self.reconcile()

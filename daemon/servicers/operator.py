@@ -47,7 +47,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServicer):
         active = orders.pending.active()
         return operator_pb2.ListPendingResponse(
             pending=[convert.pending_with_code(p, orders.pending) for p in active],
-            journal_attention=len(orders.journal.attention()),
+            journal_attention=await orders.attention(),
         )
 
     @translate_errors
@@ -74,9 +74,9 @@ class OperatorServicer(operator_pb2_grpc.OperatorServicer):
         rejected = await orders.reject(request.pending_id, client=who)
         return operator_pb2.RejectPendingResponse(pending=convert.pending(rejected, orders.pending))
 
-    def _state(self) -> operator_pb2.TradingState:
+    async def _state(self) -> operator_pb2.TradingState:
         orders = self.app.orders
-        return convert.trading_state(orders.trading_state(), orders.breaker.threshold)
+        return convert.trading_state(await orders.trading_state(), orders.breaker.threshold)
 
     @translate_errors
     async def Halt(
@@ -84,7 +84,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServicer):
     ) -> operator_pb2.TradingState:
         who = operator_name(context)
         await self.app.orders.halt(request.reason.strip()[:200] or "halted by the operator", by=who)
-        return self._state()
+        return await self._state()
 
     @translate_errors
     async def Resume(
@@ -92,7 +92,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServicer):
     ) -> operator_pb2.TradingState:
         who = operator_name(context)
         await self.app.orders.resume(by=who)
-        return self._state()
+        return await self._state()
 
     @translate_errors
     async def GetTradingState(
@@ -101,7 +101,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServicer):
         context: Ctx[operator_pb2.GetTradingStateRequest, operator_pb2.TradingState],
     ) -> operator_pb2.TradingState:
         operator_name(context)
-        return self._state()
+        return await self._state()
 
     @translate_errors
     async def ListAudit(

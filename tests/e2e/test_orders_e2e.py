@@ -148,6 +148,8 @@ async def test_the_model_previews_and_the_human_confirms_in_etradectl(short_dir:
 async def test_the_human_tells_the_model_the_code(short_dir: Path, mode: str) -> None:
     with trading_system(short_dir) as system:
         key = margin_account(system)
+        last = system.ctl("--json", "quote", "KO").json()["quotes"][0]["last_trade"]
+        resting = f"{last * 0.6:.2f}"  # inside the band, far below the market: it stays OPEN
         with anyio.fail_after(60):
             async with Client(proxy(system), mode=mode) as mcp:
                 names = {t.name for t in (await mcp.list_tools()).tools}
@@ -159,7 +161,8 @@ async def test_the_human_tells_the_model_the_code(short_dir: Path, mode: str) ->
                         "symbol": "KO",
                         "order_action": "BUY",
                         "quantity": 1,
-                        "price_type": "MARKET",
+                        "price_type": "LIMIT",
+                        "limit_price": resting,
                     },
                 )
                 pending_id = result.structured_content["pending_id"]
@@ -173,8 +176,32 @@ async def test_the_human_tells_the_model_the_code(short_dir: Path, mode: str) ->
                 )
                 assert reused.is_error and "CONFIRMATION_USED" in text_of(reused)
         [order] = emulator_orders(system)
-        assert order["orderId"] == placed.structured_content["order_id"]
+        order_id = placed.structured_content["order_id"]
+        assert order["orderId"] == order_id
         assert system.admin("GET", "/stats")["requests_by_route"]["order_place"] == 1
+
+        # The operator cancels it from etradectl (its own pending cancel, confirmed with --yes).
+        cancelled = system.ctl("orders", "cancel", str(order_id), "--account", key, "--yes")
+        assert cancelled.code == exit_codes.OK, cancelled.stderr
+        assert f"cancel sent for order {order_id}" in cancelled.stdout and "cancels:" in cancelled.stdout
+        [after] = emulator_orders(system)
+        assert after["status"] in ("CANCEL_REQUESTED", "CANCELLED")
+
+
+async def test_etradectl_shows_and_rejects_a_pending_order(short_dir: Path) -> None:
+    with trading_system(short_dir) as system:
+        key = margin_account(system)
+        preview = await preview_over_stdio(system, "auto", key, 1)
+        pending_id = preview["structured"]["pending_id"]
+        code = pending_codes(system)[pending_id]
+        shown = system.ctl("orders", "show", pending_id)
+        assert shown.code == exit_codes.OK and code in shown.stdout and "estimated total" in shown.stdout
+        rejected = system.ctl("orders", "reject", pending_id)
+        assert rejected.code == exit_codes.OK and "rejected" in rejected.stdout
+        assert pending_codes(system) == {}
+        late = system.ctl("orders", "confirm", pending_id, "--yes")
+        assert late.code == exit_codes.INVALID and "orders pending" in late.stderr
+        assert emulator_orders(system) == []
 
 
 async def test_read_only_is_the_default_and_hides_the_order_tools(short_dir: Path) -> None:
