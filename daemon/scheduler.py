@@ -7,14 +7,18 @@ re-checks the session on the daemon's clock, so every job tolerates running late
 | job id | trigger | misfire grace / coalesce | why |
 |---|---|---|---|
 | ``session-renewal`` | date: ``renew_after`` after the last request, re-armed after every run, login, renewal and clock jump | none (always run, however late) / yes | a missed renewal must still happen once, late is better than never |
-| ``session-midnight-expiry`` | cron 00:00 America/New_York | none / yes | after a sleep through midnight, expire once on wake |
-| ``session-expiry-warning`` | cron ``expiry_warning_minutes`` before 00:00 ET | the warning lead / yes | a warning after midnight is pointless |
-| ``session-login-reminder`` | cron mon-fri at ``login_reminder`` ET | 6 h / yes | still useful later in the trading day, once |
+| ``session-midnight-expiry`` | daily 00:00 America/New_York | none / yes | after a sleep through midnight, expire once on wake |
+| ``session-expiry-warning`` | daily ``expiry_warning_minutes`` before 00:00 ET | the warning lead / yes | a warning after midnight is pointless |
+| ``session-login-reminder`` | mon-fri at ``login_reminder`` ET | 6 h / yes | still useful later in the trading day, once |
 | ``clock-watch`` | interval: 30 s (emulator: ``emulator_clock_poll``) | the interval / yes | notices clock jumps (see below) |
 | ``session-catch-up`` | once at start | none | a restored session may be due for renewal |
 
-Cron triggers use ``ZoneInfo("America/New_York")``, so midnight stays midnight across the DST
+Wall-clock triggers: :class:`EasternTimeTrigger`, an APScheduler trigger that computes each fire
+time on the America/New_York calendar with zoneinfo, so midnight stays midnight across the DST
 changes (2026-03-08 is 23 hours long, 2026-11-01 is 25 hours long; tests check the fire times).
+Not APScheduler 3.11.3's ``CronTrigger``: it adds wall-clock differences in UTC and, after firing
+at 00:00 on 2026-03-08, next fires on 2026-03-10, skipping the midnight that ends the 23-hour day
+(agronholm/apscheduler#529, #606; ``tests/daemon/test_scheduler.py`` keeps a canary on it).
 
 Clocks. APScheduler times jobs on the host's clock (its timer is the event loop's monotonic
 clock). In the emulator environment the daemon's clock is the emulator's, so every cron trigger
@@ -37,7 +41,6 @@ from datetime import time as time_of_day
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -74,22 +77,61 @@ def new_scheduler() -> AsyncIOScheduler:
     return AsyncIOScheduler(timezone=ET, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
 
 
-def midnight_trigger() -> CronTrigger:
-    """00:00:00 America/New_York, every day (never skipped or repeated: DST changes happen at 02:00)."""
-    return CronTrigger(hour=0, minute=0, second=0, timezone=ET)
+_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = frozenset(range(5))
 
 
-def warning_trigger(minutes_before: int) -> CronTrigger:
+class EasternTimeTrigger(BaseTrigger):  # type: ignore[misc]
+    """Fires at a wall-clock time of America/New_York, every day or on the given weekdays (0 = Monday).
+
+    Each candidate is built on the Eastern calendar date with zoneinfo, never by adding hours.
+    A time that does not exist that day (02:30 on spring-forward day) maps to the instant zoneinfo
+    gives it (03:30 EDT); a repeated time (01:30 on fall-back day) fires once.
+    """
+
+    def __init__(self, at: time_of_day, weekdays: frozenset[int] | None = None) -> None:
+        self.at = at.replace(tzinfo=None)
+        self.weekdays = weekdays
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        # The first fire time after the previous one (or at/after now for the first), so the
+        # scheduler can enumerate, then coalesce, runs missed while asleep.
+        start = now.astimezone(UTC)
+        if previous_fire_time is not None:
+            # Strictly after the previous fire time, even if the host clock went backwards.
+            start = previous_fire_time.astimezone(UTC) + timedelta(microseconds=1)
+        day = start.astimezone(ET).date()
+        for _ in range(9):
+            candidate = datetime.combine(day, self.at, tzinfo=ET)
+            if candidate >= start and (self.weekdays is None or candidate.weekday() in self.weekdays):
+                return candidate
+            day += timedelta(days=1)
+        return None
+
+    def __str__(self) -> str:
+        days = "daily" if self.weekdays is None else ",".join(_WEEKDAY_NAMES[d] for d in sorted(self.weekdays))
+        return f"{days} at {self.at:%H:%M} America/New_York"
+
+    def __repr__(self) -> str:
+        return f"<EasternTimeTrigger ({self})>"
+
+
+def midnight_trigger() -> EasternTimeTrigger:
+    """00:00 America/New_York, every day (never skipped or repeated: DST changes happen at 02:00)."""
+    return EasternTimeTrigger(time_of_day(0, 0))
+
+
+def warning_trigger(minutes_before: int) -> EasternTimeTrigger:
     """``minutes_before`` midnight America/New_York, every day."""
     if not 0 < minutes_before <= 720:
         raise ValueError("the expiry warning must come 1 to 720 minutes before midnight")
     hour, minute = divmod(24 * 60 - minutes_before, 60)
-    return CronTrigger(hour=hour, minute=minute, second=0, timezone=ET)
+    return EasternTimeTrigger(time_of_day(hour, minute))
 
 
-def reminder_trigger(at: time_of_day) -> CronTrigger:
+def reminder_trigger(at: time_of_day) -> EasternTimeTrigger:
     """Monday to Friday at ``at`` America/New_York."""
-    return CronTrigger(day_of_week="mon-fri", hour=at.hour, minute=at.minute, second=0, timezone=ET)
+    return EasternTimeTrigger(at, WEEKDAYS)
 
 
 def parse_reminder(value: str) -> time_of_day | None:
