@@ -38,6 +38,13 @@ Notifier = Callable[[str, str], bool]
 MARKET_OPEN = time(9, 30)
 MARKET_CLOSE = time(16, 0)
 
+_DEAD = {
+    SessionState.NO_CREDENTIALS: "E*TRADE is not set up (no consumer key)",
+    SessionState.NEEDS_LOGIN: "you are not logged in to E*TRADE",
+    SessionState.EXPIRED: "the E*TRADE session expired at midnight US Eastern",
+    SessionState.REVOKED: "you logged out of E*TRADE",
+}
+
 
 class SessionKeeper:
     """The session jobs' logic. ``notifier`` is None when desktop notifications are off."""
@@ -58,6 +65,9 @@ class SessionKeeper:
         self._notifier = notifier
         self._reminded_on: date | None = None
         self._warned_for: float | None = None
+        # The renewal job and a catch-up after a clock jump can come due together: one renews,
+        # the other then finds nothing due.
+        self._renewing = asyncio.Lock()
 
     async def _notify(self, title: str, body: str) -> bool:
         if self._notifier is None:
@@ -70,6 +80,10 @@ class SessionKeeper:
 
     async def renew_if_idle(self) -> bool:
         """Renew (and verify) when ``renew_after`` has passed since the last request. True if renewed."""
+        async with self._renewing:
+            return await self._renew_if_due()
+
+    async def _renew_if_due(self) -> bool:
         due = self.session.next_renewal_at()
         if due is None or self.clock.now() < due:
             return False
@@ -126,10 +140,7 @@ class SessionKeeper:
         self._reminded_on = now_et.date()
         fix = SETUP_COMMAND if state is SessionState.NO_CREDENTIALS else LOGIN_COMMAND
         day = now_et.strftime("%A %Y-%m-%d")
-        text = (
-            f"{day}: the E*TRADE session is {state.value.replace('_', ' ').lower()}; run `{fix}` "
-            f"(the market opens at {MARKET_OPEN:%H:%M} ET)"
-        )
+        text = f"{day}: {_DEAD[state]}; run `{fix}` (the market opens at {MARKET_OPEN:%H:%M} ET)"
         self.session.set_reminder(text)
         log.warning("reminder: %s", text)
         await self._notify("E*TRADE: log in", text)

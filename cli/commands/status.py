@@ -72,7 +72,7 @@ def session_rows(session: Any) -> list[tuple[str, str]]:
     if session.next_renewal_unix_ms:
         rows.append(("next renewal", f"{countdown(session.next_renewal_unix_ms, now)} ({session.next_renewal_local})"))
     if session.last_renewal_unix_ms:
-        rows.append(("last renewal", f"{countdown(session.last_renewal_unix_ms, now)}: {session.last_renewal_result}"))
+        rows.append(("last renewal", f"{session.last_renewal_result} ({countdown(session.last_renewal_unix_ms, now)})"))
     if session.login_reminder:
         rows.append(("reminder", session.login_reminder))
     if session.secret_store:
