@@ -114,6 +114,9 @@ def describe_clock(clock: Clock) -> str:
     if isinstance(clock, SystemClock):
         return "this computer's clock"
     offset = host_offset(clock)
+    name = getattr(clock, "description", type(clock).__name__)
+    if abs(offset) < 1:
+        return f"{name} (in step with this computer's clock)"
     sign = "+" if offset >= 0 else "-"
     seconds = int(abs(offset))
     days, rest = divmod(seconds, 86400)
@@ -122,7 +125,6 @@ def describe_clock(clock: Clock) -> str:
     shift = (
         f"{sign}{days}d {hours:02d}:{minutes:02d}:{secs:02d}" if days else f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}"
     )
-    name = getattr(clock, "description", type(clock).__name__)
     return f"{name} ({shift} from this computer's clock)"
 
 

@@ -609,15 +609,16 @@ class SessionManager:
         try:
             await self._upstream.run(self._upstream.http.renew, consumer, access)
         except OAuthProblem as exc:
+            if access is not self._access:
+                return  # a login replaced the token meanwhile: the new one is fresh, callers retry with it
             self._last_renewal = started
             self._last_renewal_result = f"refused by E*TRADE ({exc.problem})"
-            if access is self._access:
-                if exc.problem == "token_expired":
-                    await self._forget_token(SessionState.EXPIRED, "E*TRADE reports the token expired")
-                else:
-                    await self._forget_token(
-                        SessionState.NEEDS_LOGIN, f"E*TRADE refused to renew the token ({exc.problem})"
-                    )
+            if exc.problem == "token_expired":
+                await self._forget_token(SessionState.EXPIRED, "E*TRADE reports the token expired")
+            else:
+                await self._forget_token(
+                    SessionState.NEEDS_LOGIN, f"E*TRADE refused to renew the token ({exc.problem})"
+                )
             raise self.state_error() from None
         except BrokerError as exc:
             self._last_renewal = started
