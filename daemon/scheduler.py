@@ -102,8 +102,9 @@ class EasternTimeTrigger(BaseTrigger):  # type: ignore[misc]
             start = previous_fire_time.astimezone(UTC) + timedelta(microseconds=1)
         day = start.astimezone(ET).date()
         for _ in range(9):
-            candidate = datetime.combine(day, self.at, tzinfo=ET)
-            if candidate >= start and (self.weekdays is None or candidate.weekday() in self.weekdays):
+            # Round trip through UTC: a skipped wall time (02:30 on spring-forward day) becomes a real one.
+            candidate = datetime.combine(day, self.at, tzinfo=ET).astimezone(UTC).astimezone(ET)
+            if candidate >= start and (self.weekdays is None or day.weekday() in self.weekdays):
                 return candidate
             day += timedelta(days=1)
         return None

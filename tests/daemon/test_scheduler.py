@@ -91,6 +91,21 @@ def test_warning_and_reminder_triggers() -> None:
         warning_trigger(0)
 
 
+def test_times_that_dst_skips_or_repeats_fire_once() -> None:
+    from daemon.scheduler import EasternTimeTrigger
+
+    # 02:30 does not exist on 2026-03-08: it fires at 03:30 EDT (the same instant as 02:30 EST).
+    assert fire_times(EasternTimeTrigger(time_of_day(2, 30)), "2026-03-08T00:00:00-05:00", 2) == [
+        "2026-03-08T03:30:00-04:00",
+        "2026-03-09T02:30:00-04:00",
+    ]
+    # 01:30 happens twice on 2026-11-01: it fires once, at the first.
+    assert fire_times(EasternTimeTrigger(time_of_day(1, 30)), "2026-11-01T00:00:00-04:00", 2) == [
+        "2026-11-01T01:30:00-04:00",
+        "2026-11-02T01:30:00-05:00",
+    ]
+
+
 def test_a_daemon_clock_trigger_fires_on_the_emulators_midnight(emulator: Emulator) -> None:
     emulator.clock.set(datetime.fromisoformat("2026-03-07T23:00:00-05:00"))  # running clock: fixed offset
     trigger = DaemonClockTrigger(midnight_trigger(), EmulatorClock(emulator.clock))

@@ -488,3 +488,35 @@ async def test_catch_up_after_a_jump_past_midnight_into_a_weekday_morning(
     assert "Wednesday 2026-03-11" in status.login_reminder
     assert [title for title, _ in desktop.shown] == ["E*TRADE: log in"]
     assert requests_to(emulator, "renew_access_token") == 0
+
+
+async def test_a_renewal_refused_by_etrade_calls_the_human(
+    with_desktop: tuple[BrokerApp, Desktop, BrokerClient], emulator: Emulator
+) -> None:
+    app, desktop, client = with_desktop
+    set_clock(emulator, TUESDAY_10AM)
+    await login(client)
+    consumer, access = app.session.require_active()
+    app.upstream.http.revoke(consumer, access)  # revoked elsewhere: renewing cannot help
+    advance(emulator, minutes=95)
+    assert await app.keeper.renew_if_idle() is False
+    status = (await client.get_status()).session
+    assert status.state == session_pb2.SESSION_STATE_NEEDS_LOGIN
+    assert status.last_renewal_result == "refused by E*TRADE (token_rejected)"
+    [(title, body)] = desktop.shown
+    assert title == "E*TRADE: log in again" and "etradectl auth login" in body
+    assert requests_to(emulator, "renew_access_token") == 1
+
+
+async def test_a_skewed_computer_clock_is_reported_as_such_and_keeps_the_session(
+    daemon: RunningDaemon, client: BrokerClient
+) -> None:
+    set_clock(daemon.emulator, TUESDAY_10AM)
+    await login(client)
+    daemon.emulator.faults.add({"clock_skew_seconds": 900})
+    with pytest.raises(Exception) as caught:
+        await client.get_quotes(["AAPL"])
+    assert getattr(caught.value, "code", None) is ErrorCode.UPSTREAM_REJECTED
+    assert "clock" in str(caught.value) and "NTP" in getattr(caught.value, "hint", "")
+    assert await state_of(client) == "ACTIVE"  # logging in again would not help
+    assert requests_to(daemon.emulator, "renew_access_token") == 0
