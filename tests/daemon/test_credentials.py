@@ -185,7 +185,11 @@ async def test_credentials_from_the_daemons_environment_take_precedence(
         assert served.app.session.consumer is not None and served.app.session.consumer.key == KEY
 
 
-@pytest.mark.parametrize(("key", "secret"), [("", SECRET), ("short", SECRET), (KEY, "with space inside!"), (KEY, "")])
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [("", SECRET), ("short", SECRET), (KEY, "with space inside!"), (KEY, "")],
+    ids=["no-key", "short-key", "secret-with-space", "no-secret"],
+)
 async def test_malformed_credentials_are_refused_without_echoing_them(
     os_keyring: MemoryKeyring, short_dir: Path, key: str, secret: str
 ) -> None:
