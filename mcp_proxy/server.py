@@ -17,6 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_proxy import models
+from mcp_proxy.resources import register_resources
 
 if TYPE_CHECKING:
     from daemon.client import BrokerClient
@@ -140,4 +141,5 @@ def build_server(link: DaemonLink | None = None) -> MCPServer:
         response = await _call(daemon.client().get_position(account_id_key, symbol))
         return models.PositionDetails.model_validate(models.message_to_dict(response))
 
+    register_resources(server, daemon)
     return server
