@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from daemon import notify
 from daemon.accounts import AccountsData
 from daemon.clock import Clock, SystemClock
+from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
 from daemon.market import MarketData
 from daemon.orders.service import OrderService
+from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import SessionManager
+from daemon.session_keeper import Notifier, SessionKeeper
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
 
@@ -37,14 +42,24 @@ class BrokerApp:
     accounts: AccountsData
     orders: OrderService
     started_at: float
+    keeper: SessionKeeper
+    jobs: SessionJobs
     embedded_emulator: Emulator | None = field(default=None, repr=False)
 
     @property
     def environment(self) -> str:
         return self.settings.environment
 
+    def clock_description(self) -> str:
+        return describe_clock(self.clock)
+
+    def start_jobs(self) -> None:
+        """Start the session's timers (renewal, midnight expiry, warning, reminder); inside the loop."""
+        self.jobs.start()
+
     async def close(self) -> None:
         await self.orders.close()  # first: in-flight orders record their outcome
+        self.jobs.shutdown()
         self.upstream.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
@@ -68,6 +83,11 @@ def _endpoints(settings: Settings) -> tuple[Endpoints, Emulator | None]:
 def _consumer_override(settings: Settings) -> ConsumerCredentials | None:
     if settings.consumer_key and settings.consumer_secret:
         return ConsumerCredentials(settings.consumer_key, settings.consumer_secret)
+    return None
+
+
+def _consumer_default(settings: Settings) -> ConsumerCredentials | None:
+    """The emulator's demo consumer, used when nothing else is configured (not an E*TRADE credential)."""
     if settings.environment == "emulator":
         from emulator import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET
 
@@ -75,10 +95,39 @@ def _consumer_override(settings: Settings) -> ConsumerCredentials | None:
     return None
 
 
-async def build_app(settings: Settings, *, clock: Clock | None = None, store: SecretStore | None = None) -> BrokerApp:
-    """Wire the domain objects for ``settings``; ``store`` overrides the configured secret store (tests)."""
-    clock = clock or SystemClock()
+async def _emulator_clock(settings: Settings, emulator: Emulator | None) -> Clock:
+    """The emulator environment reasons on the emulator's clock (see daemon/emulator_clock.py)."""
+    if emulator is not None:
+        return EmulatorClock(emulator.clock)
+    assert settings.emulator_url is not None
+    remote = RemoteEmulatorClock(settings.emulator_url)
+    await asyncio.to_thread(remote.refresh)
+    return remote
+
+
+def _no_desktop(title: str, body: str) -> bool:
+    return False
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: SecretStore | None = None,
+    notifier: Notifier | None = None,
+) -> BrokerApp:
+    """Wire the domain objects for ``settings``. Tests may pass the clock (e.g. the emulator's), the
+    secret store and a notifier; otherwise they come from the settings. Jobs start with ``start_jobs``."""
+    if settings.environment != "emulator" and isinstance(clock, EmulatorClock | RemoteEmulatorClock):
+        raise ValueError(f"the emulator's clock must never drive the {settings.environment} environment")
     endpoints, emulator = _endpoints(settings)
+    watch_interval = HOST_CLOCK_WATCH_INTERVAL
+    if clock is None:
+        if settings.environment == "emulator":
+            clock = await _emulator_clock(settings, emulator)
+            watch_interval = settings.emulator_clock_poll
+        else:
+            clock = SystemClock()
     upstream = Upstream(EtradeHttp(endpoints, timeout=settings.upstream_timeout))
     problem: str | None = None
     if store is None:
@@ -92,9 +141,31 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
         store=store,
         clock=clock,
         consumer_override=_consumer_override(settings),
+        consumer_default=_consumer_default(settings),
         store_problem=problem,
+        renew_after=settings.renew_after_minutes * 60,
     )
     await session.load()
+    if notifier is None and settings.desktop_notifications:
+        notifier = notify.notify
+    reminder_at = parse_reminder(settings.login_reminder)
+    keeper = SessionKeeper(
+        session,
+        clock,
+        warning_minutes=settings.expiry_warning_minutes,
+        reminder_at=reminder_at,
+        notifier=notifier,
+    )
+    jobs = SessionJobs(
+        new_scheduler(),
+        keeper,
+        session,
+        clock,
+        warning_minutes=settings.expiry_warning_minutes,
+        reminder_at=reminder_at,
+        watch=ClockWatch(clock),
+        watch_interval=watch_interval,
+    )
     market = MarketData(session, clock)
     accounts = AccountsData(session, market, clock)
     orders = OrderService(
@@ -105,6 +176,8 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
         market=market,
         accounts=accounts,
         state_dir=settings.resolved_state_dir(),
+        # Codes reach the desktop only when notifications are on (ETRADE_DESKTOP_NOTIFICATIONS too).
+        notifier=notifier if notifier is not None else _no_desktop,
     )
     await orders.start()
     return BrokerApp(
@@ -117,5 +190,7 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
         accounts=accounts,
         orders=orders,
         started_at=clock.now(),
+        keeper=keeper,
+        jobs=jobs,
         embedded_emulator=emulator,
     )

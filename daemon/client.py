@@ -135,8 +135,14 @@ class BrokerClient:
     async def complete_login(self, verifier: str) -> session_pb2.CompleteLoginResponse:
         return await self.call(self.session_stub.CompleteLogin, session_pb2.CompleteLoginRequest(verifier=verifier))
 
-    async def logout(self) -> session_pb2.LogoutResponse:
-        return await self.call(self.session_stub.Logout, session_pb2.LogoutRequest())
+    async def logout(self, *, forget_credentials: bool = False) -> session_pb2.LogoutResponse:
+        request = session_pb2.LogoutRequest(forget_credentials=forget_credentials)
+        return await self.call(self.session_stub.Logout, request)
+
+    async def set_credentials(self, consumer_key: str, consumer_secret: str) -> session_pb2.SetCredentialsResponse:
+        """Hand the consumer key and secret to the daemon, which stores them (it owns the keyring)."""
+        request = session_pb2.SetCredentialsRequest(consumer_key=consumer_key, consumer_secret=consumer_secret)
+        return await self.call(self.session_stub.SetCredentials, request)
 
     # --- market --------------------------------------------------------------------------
 

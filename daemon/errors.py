@@ -162,7 +162,8 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.SECRET_STORE_UNAVAILABLE: CodeSpec(
         Kind.SESSION,
         "no OS keyring is available; unlock or install one (Secret Service, macOS Keychain), "
-        "or opt in to the less safe 0600 file store with ETRADE_SECRET_STORE=file",
+        "or opt in to the less safe 0600 file store: restart the daemon with ETRADE_SECRET_STORE=file "
+        "(or give it ETRADE_CONSUMER_KEY/ETRADE_CONSUMER_SECRET), then run `etradectl auth setup`",
     ),
     ErrorCode.INVALID_ARGUMENT: CodeSpec(Kind.INVALID, "correct the argument and try again"),
     ErrorCode.INVALID_SYMBOL: CodeSpec(

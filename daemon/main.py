@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 def configure_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # urllib3 logs request lines at DEBUG, and the access-token request line carries the verifier.
-    for noisy in ("urllib3", "requests_oauthlib", "oauthlib", "apscheduler.executors"):
+    # apscheduler.scheduler logs every re-armed renewal at INFO; daemon.scheduler says what matters.
+    for noisy in ("urllib3", "requests_oauthlib", "oauthlib", "apscheduler.executors", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -128,6 +128,7 @@ async def start_server(app: BrokerApp, socket_path: Path) -> tuple[grpc.aio.Serv
 async def serve(app: BrokerApp, socket_path: Path, *, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully and remove the socket."""
     server, lock = await start_server(app, socket_path)
+    app.start_jobs()  # only once this daemon owns the socket: a refused second daemon touches nothing
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from mcp_proxy import models
 from mcp_proxy.order_tools import TradingAwareServer, register_order_tools, trading_probe
+from mcp_proxy.resources import register_resources
 
 if TYPE_CHECKING:
     from daemon.client import BrokerClient
@@ -147,4 +148,5 @@ def build_server(link: DaemonLink | None = None) -> MCPServer:
         return models.PositionDetails.model_validate(models.message_to_dict(response))
 
     register_order_tools(server, daemon, _call)
+    register_resources(server, daemon)
     return server

@@ -13,6 +13,7 @@ from typing import Any
 
 from daemon.app import BrokerApp, build_app
 from daemon.client import BrokerClient
+from daemon.emulator_clock import EmulatorClock
 from daemon.secret_store import MemorySecretStore
 from daemon.server import start_server
 from emulator import Emulator
@@ -37,16 +38,6 @@ def session_emulator(**overrides: Any) -> Emulator:
     }
     options.update(overrides)
     return Emulator(**options)
-
-
-class EmulatorClock:
-    """The daemon's clock following the emulator's: moving one moves both (expiry, daily limits)."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-
-    def now(self) -> float:
-        return self.emulator.clock.now().timestamp()
 
 
 @dataclass
@@ -86,7 +77,8 @@ async def trading_daemon(
     overrides.setdefault("notify_codes", False)  # no desktop pop-ups from test runs
     settings = daemon_settings(emulator, read_only=read_only, **overrides)
     store = MemorySecretStore()
-    app = await build_app(settings, clock=EmulatorClock(emulator), store=store)
+    # The daemon reasons on the emulator's clock: moving one moves both (expiry, daily limits).
+    app = await build_app(settings, clock=EmulatorClock(emulator.clock), store=store)
     socket = directory / f"r{next(_sockets)}" / "broker.sock"
     server, lock = await start_server(app, socket)
     daemon = RunningDaemon(app=app, socket=socket, emulator=emulator, store=store)

@@ -29,6 +29,8 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
             read_only=self.app.settings.read_only,
             started_at_unix_ms=int(self.app.started_at * 1000),
             upstream_base_url=self.app.endpoints.api_base,
+            jobs=[convert.scheduled_job(job) for job in self.app.jobs.describe()],
+            clock=self.app.clock_description(),
         )
 
     @translate_errors
@@ -58,8 +60,24 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
     async def Logout(
         self, request: session_pb2.LogoutRequest, context: Ctx[session_pb2.LogoutRequest, session_pb2.LogoutResponse]
     ) -> session_pb2.LogoutResponse:
-        revoked = await self.app.session.logout()
-        await self.app.orders.record("session.logout", {"revoked_upstream": revoked})
+        revoked = await self.app.session.logout(forget_credentials=request.forget_credentials)
+        await self.app.orders.record(
+            "session.logout", {"revoked_upstream": revoked, "forget_credentials": request.forget_credentials}
+        )
         return session_pb2.LogoutResponse(
             session=convert.session_info(self.app.session.info()), revoked_upstream=revoked
+        )
+
+    @translate_errors
+    async def SetCredentials(
+        self,
+        request: session_pb2.SetCredentialsRequest,
+        context: Ctx[session_pb2.SetCredentialsRequest, session_pb2.SetCredentialsResponse],
+    ) -> session_pb2.SetCredentialsResponse:
+        info = await self.app.session.set_credentials(request.consumer_key, request.consumer_secret)
+        await self.app.orders.record("session.credentials_set", {"stored_in": info.secret_store})
+        return session_pb2.SetCredentialsResponse(
+            session=convert.session_info(info),
+            stored_in=info.secret_store,
+            overridden_by_environment=self.app.session.overridden_by_environment,
         )
