@@ -2,8 +2,9 @@
 
 Starts the emulator and etrade-daemon as separate processes, logs in with the real OAuth 1.0a
 exchange (the authorize page is read the way a browser would), drives etrade-mcp over stdio with
-the MCP SDK's client — list tools, quotes, accounts, a portfolio — shows ``etradectl status``, and
-shuts everything down. Nothing touches your real configuration: all state lives in a temporary
+the MCP SDK's client — list tools, quotes, accounts, a portfolio — then lets the model preview an
+order that only the human can confirm (``etradectl orders pending`` / ``confirm``), shows
+``etradectl status`` and the audit log, and shuts everything down. Nothing touches your real configuration: all state lives in a temporary
 home directory that is removed afterwards.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from emulator.local_system import login_with_etradectl, running_system
+from emulator.local_system import System, login_with_etradectl, running_system
 
 
 def say(text: str = "") -> None:
@@ -32,6 +33,51 @@ def section(title: str) -> None:
 def show_ctl(output: str) -> None:
     for line in output.rstrip().splitlines():
         say(f"  {line}")
+
+
+async def drive_orders(system: System, key: str) -> None:
+    """The model previews; the human sees the code in etradectl and confirms there."""
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_proxy", "--socket", str(system.socket)], env=system.env
+    )
+    quote: Any = system.ctl("--json", "quote", "KO").json()["quotes"][0]
+    limit = f"{quote['ask'] + 0.25:.2f}"
+    async with Client(params) as mcp:
+        section(f"preview_order: BUY 5 KO LIMIT {limit} (the model prepares, nothing is sent)")
+        result = await mcp.call_tool(
+            "preview_order",
+            {
+                "account_id_key": key,
+                "symbol": "KO",
+                "order_action": "BUY",
+                "quantity": 5,
+                "price_type": "LIMIT",
+                "limit_price": limit,
+            },
+        )
+        pending: Any = result.structured_content
+        say(f"  pending {pending['pending_id']}: {pending['summary']}")
+        say(f"  E*TRADE estimate {pending['preview']['estimated_total_amount']} USD, commission "
+            f"{pending['preview']['estimated_commission']}, expires {pending['expires_at_et']}")  # fmt: skip
+        for warning in pending["warnings"]:
+            say(f"  warning: {warning['check']}: {warning['message']}")
+        say("  the model's result carries no code; it tells the model:")
+        say(f"    {pending['confirm_instructions'][:150]}…")
+
+        guess = await mcp.call_tool(
+            "place_order_confirmed", {"pending_id": pending["pending_id"], "confirmation_code": "GUES-SING"}
+        )
+        section("place_order_confirmed with a guessed code")
+        say(f"  refused: {' '.join(getattr(b, 'text', '') for b in guess.content)[:160]}")
+
+    section("etradectl orders pending (the human's side: the code)")
+    show_ctl(system.ctl("orders", "pending").stdout)
+    section(f"etradectl orders confirm {pending['pending_id']} --yes")
+    show_ctl(system.ctl("orders", "confirm", pending["pending_id"], "--yes").stdout)
+    section("etradectl orders list")
+    show_ctl(system.ctl("orders", "list", key).stdout)
 
 
 async def drive_proxy(env: dict[str, str], socket: Path) -> None:
@@ -91,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="etrade-demo-", dir="/tmp"))
     try:
         section("starting the E*TRADE emulator and etrade-daemon")
-        with running_system(home) as system:
+        # Trading on (the default is read-only): the demo shows the human confirming an order.
+        with running_system(home, "--no-read-only", env_extra={"ETRADE_DESKTOP_NOTIFICATIONS": "false"}) as system:
             say(f"  emulator: {system.emulator_url}")
             say(f"  daemon:   {system.socket}")
 
@@ -103,9 +150,16 @@ def main(argv: list[str] | None = None) -> int:
             say("  logged in")
 
             anyio.run(drive_proxy, system.env, system.socket)
+            accounts = system.ctl("--json", "accounts").json()["accounts"]
+            margin = next(a["account_id_key"] for a in accounts if a["account_mode"] == "MARGIN")
+            anyio.run(drive_orders, system, margin)
 
             section("etradectl status")
             show_ctl(system.ctl("status").stdout)
+
+            section("etradectl audit (newest entries) and audit verify")
+            show_ctl(system.ctl("audit", "--limit", "6").stdout)
+            show_ctl(system.ctl("audit", "verify").stdout)
 
             section("shutting down")
             code = system.daemon.terminate()
