@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import ErrorCode, PolicyRefused
+from daemon.errors import ErrorCode, PolicyRefused, UpstreamError
 from emulator import Emulator
 from tests.support import requests_to
 from tests.trading import Trader, last_price, spec, trading_daemon
@@ -161,10 +161,12 @@ async def test_the_circuit_breaker_halts_after_repeated_trouble(session_emu: Emu
         with pytest.raises(PolicyRefused):
             await trader.model.place_confirmed(pending.pending_id, "WRONG-CODE")  # 2: a wrong code
         assert not (await trader.operator.trading_state()).halted
-        await refused(trader, quantity=1000, symbol="MSFT")  # 3: over the value cap → trips
+        session_emu.faults.add({"match": "order_preview", "status": 400, "code": 1021, "message": "no", "count": 1})
+        with pytest.raises(UpstreamError):  # 3: E*TRADE refuses the preview → trips
+            await trader.model.preview_order(spec(key, quantity=1))
         state = await trader.operator.trading_state()
         assert state.halted and state.halted_by == "circuit breaker"
-        assert "3 problems" in state.halt_reason
+        assert "3 problems" in state.halt_reason and "UPSTREAM_REJECTED" in state.halt_reason
         assert (await refused(trader, quantity=1)).code is ErrorCode.TRADING_HALTED
         events = [e.event for e in (await trader.operator.list_audit(limit=100)).entries]
         assert "trading.halted" in events
