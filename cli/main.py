@@ -53,7 +53,9 @@ class Context:
         if self._client is None:
             from daemon.client import BrokerClient
 
-            self._client = BrokerClient(self.socket, client_name=f"etradectl/{VERSION}", timeout=self.timeout)
+            self._client = BrokerClient(
+                self.socket, client_name=f"etradectl/{VERSION}", timeout=self.timeout, on_version_warning=self.out.warn
+            )
         return self._client
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import SessionManager
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
+from protos.broker.v1 import API_VERSION
 
 if TYPE_CHECKING:
     from emulator import Emulator
@@ -36,6 +37,8 @@ class BrokerApp:
     accounts: AccountsData
     started_at: float
     embedded_emulator: Emulator | None = field(default=None, repr=False)
+    # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
+    api_version: str = API_VERSION
 
     @property
     def environment(self) -> str:

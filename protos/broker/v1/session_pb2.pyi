@@ -123,6 +123,9 @@ class GetStatusResponse(_message.Message):
     READ_ONLY_FIELD_NUMBER: _builtins.int
     STARTED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
     UPSTREAM_BASE_URL_FIELD_NUMBER: _builtins.int
+    PID_FIELD_NUMBER: _builtins.int
+    EXECUTABLE_FIELD_NUMBER: _builtins.int
+    SOCKET_PATH_FIELD_NUMBER: _builtins.int
     daemon_version: _builtins.str
     api_version: _builtins.str
     """"MAJOR.MINOR" of this contract; clients refuse a different MAJOR."""
@@ -131,6 +134,14 @@ class GetStatusResponse(_message.Message):
     read_only: _builtins.bool
     started_at_unix_ms: _builtins.int
     upstream_base_url: _builtins.str
+    pid: _builtins.int
+    """30-39: the daemon as a service (issue 7), for `etradectl doctor` and `etradectl service status`.
+    The daemon's process id.
+    """
+    executable: _builtins.str
+    """The absolute path of the running etrade-daemon (tells apart two installations)."""
+    socket_path: _builtins.str
+    """The unix socket the daemon serves on, as it resolved it."""
     @_builtins.property
     def session(self) -> Global___SessionInfo: ...
     def __init__(
@@ -143,10 +154,13 @@ class GetStatusResponse(_message.Message):
         read_only: _builtins.bool = ...,
         started_at_unix_ms: _builtins.int = ...,
         upstream_base_url: _builtins.str = ...,
+        pid: _builtins.int = ...,
+        executable: _builtins.str = ...,
+        socket_path: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "daemon_version", b"daemon_version", "environment", b"environment", "read_only", b"read_only", "session", b"session", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
