@@ -93,9 +93,7 @@ class BrokerHealth(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
             statuses={name: health_pb2.HealthCheckResponse(status=self.status(name)) for name in names}
         )
 
-    async def Watch(
-        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
+    async def Watch(self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         last: int | None = None
         while True:
             status = self.status(request.service)
