@@ -36,9 +36,9 @@ def test_versions_compare_by_major_then_minor() -> None:
 async def test_matching_versions_are_silent_and_the_client_learns_the_daemons(daemon: RunningDaemon) -> None:
     warnings: list[str] = []
     async with BrokerClient(daemon.socket, on_version_warning=warnings.append) as client:
-        assert client.daemon_api_version is None  # nothing happens before the first call
+        before = client.daemon_api_version  # nothing happens before the first call
         status = await client.get_status()
-        assert client.daemon_api_version == API_VERSION == status.api_version
+        assert (before, client.daemon_api_version, status.api_version) == (None, API_VERSION, API_VERSION)
     assert warnings == []
 
 
