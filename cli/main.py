@@ -64,7 +64,7 @@ class Context:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli.commands import accounts, auth, market, status
+    from cli.commands import accounts, auth, market, service, status
 
     parser = argparse.ArgumentParser(
         prog="etradectl",
@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in (status, auth, market, accounts):
+        module.register(commands)
+    for module in (service,):  # running etrade-mcp (issue 7)
         module.register(commands)
     return parser
 
