@@ -446,5 +446,3 @@ def require_installed(manager: Manager) -> None:
 
 def daemon_executable() -> Path:
     return find_executable(DAEMON)
-
-

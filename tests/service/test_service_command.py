@@ -66,7 +66,9 @@ def fake_tool(folder: Path, name: str, body: str) -> None:
 def machine(tmp_path: Path) -> Iterator[Machine]:
     fake_bin = tmp_path / "fake-bin"
     fake_bin.mkdir()
-    fake_tool(fake_bin, "systemctl", 'if [ -n "$FAKE_SYSTEMCTL_FAIL" ]; then echo "$FAKE_SYSTEMCTL_FAIL" >&2; exit 1; fi')
+    fake_tool(
+        fake_bin, "systemctl", 'if [ -n "$FAKE_SYSTEMCTL_FAIL" ]; then echo "$FAKE_SYSTEMCTL_FAIL" >&2; exit 1; fi'
+    )
     fake_tool(fake_bin, "loginctl", "echo no")
     fake_tool(fake_bin, "journalctl", 'echo "etrade-daemon[1]: server: listening"')
     log = tmp_path / "commands.log"
