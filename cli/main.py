@@ -64,7 +64,7 @@ class Context:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli.commands import accounts, auth, market, mcp, service, status
+    from cli.commands import accounts, auth, doctor, market, mcp, service, status
 
     parser = argparse.ArgumentParser(
         prog="etradectl",
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in (status, auth, market, accounts):
         module.register(commands)
-    for module in (service, mcp):  # running etrade-mcp (issue 7)
+    for module in (doctor, service, mcp):  # running etrade-mcp (issue 7)
         module.register(commands)
     return parser
 
