@@ -140,6 +140,7 @@ def test_a_skewed_clock_is_reported_before_the_session_it_breaks(short_dir: Path
         admin(system.emulator_url, "faults", {"clock_skew_seconds": 900})
         code, checks, text = doctor(system.env, system.socket)
     assert code == exit_codes.UPSTREAM
+    assert text.index("FAIL  clock") < text.index("session")  # the cause before its effect
     clock = checks["clock"]
     assert clock["status"] == "fail"
     assert "behind" in clock["summary"] and "more than 5 minutes" in clock["summary"]
