@@ -23,7 +23,17 @@ def test_ready_after_the_socket_is_bound_then_stopping_on_sigterm(short_dir: Pat
         emulator, url = start_emulator(env)
         broker_socket = short_dir / "sock" / "broker.sock"
         daemon = Proc(
-            [sys.executable, "-m", "daemon", "--environment", "emulator", "--emulator-url", url, "--socket", str(broker_socket)],
+            [
+                sys.executable,
+                "-m",
+                "daemon",
+                "--environment",
+                "emulator",
+                "--emulator-url",
+                url,
+                "--socket",
+                str(broker_socket),
+            ],
             env,
         )
         try:
