@@ -166,7 +166,7 @@ def _start_fix(found: Findings) -> str:
 
 
 async def check_daemon(found: Findings, client: BrokerClient) -> Check:
-    from daemon.errors import DaemonUnavailable, VersionMismatch
+    from daemon.errors import BrokerError, DaemonUnavailable, VersionMismatch
 
     try:
         found.status = await client.get_status(timeout=5)
@@ -175,7 +175,10 @@ async def check_daemon(found: Findings, client: BrokerClient) -> Check:
     except DaemonUnavailable as exc:
         return fail("daemon", exc.message, _start_fix(found), exit_codes.DAEMON_UNAVAILABLE)
     status = found.status
-    health = await client.health(timeout=5)
+    try:
+        health = await client.health(timeout=5)
+    except BrokerError as exc:  # a daemon without the health service still answers GetStatus
+        health = f"unknown: {exc.code.value}"
     return ok(
         "daemon",
         f"etrade-daemon {status.daemon_version} answers on {client.socket_path} "

@@ -124,14 +124,13 @@ def _print_plan(ctx: Context, lines: list[str], document: dict[str, Any]) -> Non
 
 
 async def run_install(ctx: Context, args: argparse.Namespace) -> int:
-    from cli.service_manager import daemon_executable, execute
+    from cli.service_manager import Write, daemon_executable, execute
 
     if args.platform and not args.dry_run:
         ctx.out.error("--platform only works with --dry-run", "install on the machine that will run the daemon")
         return exit_codes.USAGE
     manager = _manager(ctx, args.platform)
     plan = manager.install_plan(daemon_executable())
-    write = plan.steps[0]
     document: dict[str, Any] = {
         "platform": manager.platform,
         "path": str(manager.service_path()),
@@ -139,8 +138,8 @@ async def run_install(ctx: Context, args: argparse.Namespace) -> int:
         "dry_run": args.dry_run,
     }
     if args.dry_run:
-        content = getattr(write, "content", b"").decode("utf-8")
-        document.update(content=content, commands=plan.commands)
+        [write] = [step for step in plan.steps if isinstance(step, Write)]
+        document.update(content=write.content.decode("utf-8"), commands=plan.commands)
         _print_plan(ctx, ["dry run: nothing is written or run", *plan.describe()], document)
         return exit_codes.OK
     done = execute(plan, manager)
@@ -208,7 +207,10 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
                 reason = (result.stderr or result.stdout).strip().splitlines()
                 view["manager"] = f"{manager.tool} failed: {reason[-1] if reason else result.returncode}"
     try:
-        view["daemon"] = f"answers on {ctx.client().socket_path} ({await ctx.client().health(timeout=5)})"
+        status = await ctx.client().get_status(timeout=5)
+        view["daemon"] = (
+            f"etrade-daemon {status.daemon_version} (pid {status.pid or '?'}) answers on {ctx.client().socket_path}"
+        )
         answering = True
     except BrokerError as exc:
         view["daemon"] = f"does not answer: {exc.message}"

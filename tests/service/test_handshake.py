@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import grpc
 import pytest
 from mcp import Client
@@ -15,6 +16,7 @@ from emulator import Emulator
 from mcp_proxy.server import DaemonLink, build_server
 from protos.broker.v1 import API_VERSION, session_pb2, session_pb2_grpc
 from tests.conftest import RunningDaemon
+from tests.processes import child_env, etradectl
 from tests.service.support import daemon_speaking
 from tests.support import requests_to
 
@@ -106,3 +108,13 @@ async def test_the_proxy_turns_a_major_mismatch_into_a_tool_error_with_the_fix(
     assert result.is_error
     assert "[API_VERSION_MISMATCH]" in text
     assert "Next step: install the same etrade-mcp version" in text
+
+
+async def test_etradectl_prints_the_minor_warning_on_stderr_and_carries_on(emulator: Emulator, short_dir: Path) -> None:
+    newer = f"{MAJOR}.{MINOR + 1}"
+    async with daemon_speaking(emulator, short_dir, newer) as daemon:
+        result = await anyio.to_thread.run_sync(
+            lambda: etradectl(child_env(short_dir), daemon.socket, "--json", "status")
+        )
+    assert result.json()["api_version"] == newer  # the command still worked (exit 4: nobody logged in)
+    assert result.stderr.startswith(f"warning: the broker daemon speaks API {newer} and this client API {API_VERSION}")
