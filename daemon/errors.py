@@ -116,7 +116,7 @@ LOGIN_COMMAND = "etradectl auth login"
 _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.DAEMON_UNAVAILABLE: CodeSpec(
         Kind.UNAVAILABLE,
-        "start the broker daemon: `etrade-daemon` (or `systemctl --user start etrade-daemon`), "
+        "start the broker daemon: `etradectl service start` if you installed the service, else `etrade-daemon`; "
         "then check it with `etradectl status`",
     ),
     ErrorCode.DAEMON_PERMISSION_DENIED: CodeSpec(
