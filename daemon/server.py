@@ -149,11 +149,13 @@ async def serve(app: BrokerApp, socket_path: Path, *, ready: asyncio.Event | Non
         log.info("server: stopping")
         sd_notify.stopping()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        # The handlers stay installed until cleanup is done: a second SIGTERM during the grace
+        # period must not kill the process with the default action and leave the socket behind.
         await server.stop(grace=2.0)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(socket_path)
         await app.close()
         lock.release()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         log.info("server: stopped")
