@@ -6,13 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck protos protos-check unit demo bench clean
+.PHONY: help venv test lint typecheck protos protos-check unit demo bench docs clean
 
 help:
 	@echo "make demo      run the whole system on the local E*TRADE emulator"
 	@echo "make test      lint, type-check, check generated code, run the test suite"
 	@echo "make bench     run the benchmarks under bench/ and print their figures"
 	@echo "make protos    regenerate protos/ from the .proto files"
+	@echo "make docs      regenerate the settings table in docs/configuration.md"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (found %s); run: make PYTHON=python3.11" % sys.version.split()[0])'
@@ -46,6 +47,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+docs: $(STAMP)
+	$(BIN)/python -m cli.config_reference --write
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

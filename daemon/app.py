@@ -20,6 +20,7 @@ from daemon.session import SessionManager
 from daemon.session_keeper import Notifier, SessionKeeper
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
+from protos.broker.v1 import API_VERSION
 
 if TYPE_CHECKING:
     from emulator import Emulator
@@ -45,6 +46,8 @@ class BrokerApp:
     keeper: SessionKeeper
     jobs: SessionJobs
     embedded_emulator: Emulator | None = field(default=None, repr=False)
+    # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
+    api_version: str = API_VERSION
 
     @property
     def environment(self) -> str:

@@ -106,6 +106,11 @@ class ErrorCode(enum.StrEnum):
     ORDER_OUTCOME_UNKNOWN = "ORDER_OUTCOME_UNKNOWN"
     ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE"
     JOURNAL_ENTRY_NOT_FOUND = "JOURNAL_ENTRY_NOT_FOUND"
+    # Running etrade-mcp: the service manager and MCP client configuration (etradectl only).
+    SERVICE_MANAGER_UNAVAILABLE = "SERVICE_MANAGER_UNAVAILABLE"
+    SERVICE_COMMAND_FAILED = "SERVICE_COMMAND_FAILED"
+    SERVICE_NOT_INSTALLED = "SERVICE_NOT_INSTALLED"
+    CLIENT_CONFIG_INVALID = "CLIENT_CONFIG_INVALID"
     # Bugs.
     INTERNAL = "INTERNAL"
 
@@ -127,7 +132,7 @@ LOGIN_COMMAND = "etradectl auth login"
 _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.DAEMON_UNAVAILABLE: CodeSpec(
         Kind.UNAVAILABLE,
-        "start the broker daemon: `etrade-daemon` (or `systemctl --user start etrade-daemon`), "
+        "start the broker daemon: `etradectl service start` if you installed the service, else `etrade-daemon`; "
         "then check it with `etradectl status`",
     ),
     ErrorCode.DAEMON_PERMISSION_DENIED: CodeSpec(
@@ -253,6 +258,19 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ),
     ErrorCode.JOURNAL_ENTRY_NOT_FOUND: CodeSpec(
         Kind.NOT_FOUND, "use an entry number shown by `etradectl orders journal`"
+    ),
+    ErrorCode.SERVICE_MANAGER_UNAVAILABLE: CodeSpec(
+        Kind.UNAVAILABLE,
+        "run `etrade-daemon` in the foreground (or under your own supervisor) instead; see systemd/README.md",
+    ),
+    ErrorCode.SERVICE_COMMAND_FAILED: CodeSpec(
+        Kind.UNAVAILABLE, "read the service manager's message above, then `etradectl service logs`"
+    ),
+    ErrorCode.SERVICE_NOT_INSTALLED: CodeSpec(Kind.NOT_FOUND, "install the service with `etradectl service install`"),
+    ErrorCode.CLIENT_CONFIG_INVALID: CodeSpec(
+        Kind.INVALID,
+        "fix the file by hand (a JSON object, with an object under mcpServers) or move it away, then run "
+        "the command again; nothing was changed",
     ),
     ErrorCode.INTERNAL: CodeSpec(Kind.INTERNAL, "this is a bug in etrade-mcp; the daemon's log has the details"),
 }

@@ -43,7 +43,12 @@ def register(commands: Any) -> None:
     sub = orders.add_subparsers(title="orders commands", metavar="COMMAND")
 
     listing = add_command(
-        sub, "list", help="orders of an account at E*TRADE", description="Orders of one account, newest first."
+        sub,
+        "list",
+        help="orders of an account at E*TRADE",
+        description="Orders of one account, newest first (the last 30 days unless --from/--to say otherwise).",
+        examples="  etradectl orders list\n  etradectl orders list ACCOUNT --status OPEN\n"
+        "  etradectl --json orders list ACCOUNT --from 2026-03-01 --to 2026-03-10 --symbol KO",
     )
     listing.add_argument("account", nargs="?", metavar="ACCOUNT", help="account_id_key (see `etradectl accounts`)")
     listing.add_argument(
@@ -61,6 +66,7 @@ def register(commands: Any) -> None:
         help="orders and cancels waiting for your confirmation, with their codes",
         description="Pending orders and cancels with their one-time confirmation codes. Give a code to the\n"
         "model only for an order you want placed; or confirm here with `etradectl orders confirm`.",
+        examples="  etradectl orders pending\n  etradectl --json orders pending",
     )
     pending.set_defaults(handler=run_pending)
 
@@ -70,6 +76,7 @@ def register(commands: Any) -> None:
         help="a pending order (pnd_…) in full, or an order at E*TRADE",
         description="Show a pending order with E*TRADE's preview and its code, or an order (needs --account\n"
         "when you have several accounts).",
+        examples="  etradectl orders show pnd_1a2b3c4d5e\n  etradectl orders show 1234 --account ACCOUNT",
     )
     show.add_argument("id", metavar="PENDING_ID|ORDER_ID")
     show.add_argument("--account", help="account_id_key, for an order id")
@@ -88,7 +95,11 @@ def register(commands: Any) -> None:
     confirm.set_defaults(handler=run_confirm)
 
     reject = add_command(
-        sub, "reject", help="reject a pending order or cancel", description="It can no longer be confirmed."
+        sub,
+        "reject",
+        help="reject a pending order or cancel",
+        description="It can no longer be confirmed.",
+        examples="  etradectl orders reject pnd_1a2b3c4d5e",
     )
     reject.add_argument("pending_id", metavar="PENDING_ID")
     reject.set_defaults(handler=run_reject)
@@ -98,6 +109,7 @@ def register(commands: Any) -> None:
         "cancel",
         help="cancel an open order (asks for yes)",
         description="Creates a pending cancel of an OPEN order and confirms it after you type yes (or --yes).",
+        examples="  etradectl orders cancel 1234\n  etradectl orders cancel 1234 --account ACCOUNT --yes",
     )
     cancel.add_argument("order_id", type=int, metavar="ORDER_ID")
     cancel.add_argument("--account", help="account_id_key (optional with a single account)")
@@ -111,12 +123,19 @@ def register(commands: Any) -> None:
         description="The daemon journals every place and cancel request before sending it. When the answer\n"
         "is lost (timeout, crash) it never re-sends: it looks for the order in E*TRADE's list and reports\n"
         "here. Reconciliation runs before this listing.",
+        examples="  etradectl orders journal\n  etradectl orders journal --all",
     )
     journal.add_argument("--all", action="store_true", help="every recent entry, not just those needing attention")
     journal.add_argument("--limit", type=int, default=100)
     journal.set_defaults(handler=run_journal)
 
-    ack = add_command(sub, "ack", help="mark a reconciled journal entry as seen", description="Mark it as seen.")
+    ack = add_command(
+        sub,
+        "ack",
+        help="mark a reconciled journal entry as seen",
+        description="Mark a journal entry whose outcome was settled by reconciliation as seen.",
+        examples="  etradectl orders ack 12",
+    )
     ack.add_argument("entry", type=int, metavar="ENTRY")
     ack.set_defaults(handler=run_ack)
 

@@ -28,7 +28,11 @@ def register(commands: Any) -> None:
     halt.set_defaults(handler=run_halt)
 
     resume = add_command(
-        commands, "resume", help="end a halt", description="Trading is allowed again (unless read-only)."
+        commands,
+        "resume",
+        help="end a halt",
+        description="Trading is allowed again (unless read-only).",
+        examples="  etradectl resume",
     )
     resume.set_defaults(handler=run_resume)
 
@@ -48,6 +52,7 @@ def register(commands: Any) -> None:
         "verify",
         help="check the hash chain",
         description=f"Exit status 0 when intact, {exit_codes.INTEGRITY} when an entry was modified or deleted.",
+        examples="  etradectl audit verify\n  etradectl --json audit verify",
     )
     verify.set_defaults(handler=run_verify)
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import grpc
 
-from daemon import convert
+from daemon import convert, process_info
 from daemon.app import VERSION, BrokerApp
 from daemon.errors import BrokerError
 from daemon.rpc_errors import translate_errors
-from protos.broker.v1 import API_VERSION, session_pb2, session_pb2_grpc
+from protos.broker.v1 import session_pb2, session_pb2_grpc
 
 Ctx = grpc.aio.ServicerContext
 
@@ -21,9 +21,9 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
         request: session_pb2.GetStatusRequest,
         context: Ctx[session_pb2.GetStatusRequest, session_pb2.GetStatusResponse],
     ) -> session_pb2.GetStatusResponse:
-        return session_pb2.GetStatusResponse(
+        response = session_pb2.GetStatusResponse(
             daemon_version=VERSION,
-            api_version=API_VERSION,
+            api_version=self.app.api_version,
             environment=self.app.environment,
             session=convert.session_info(self.app.session.info()),
             read_only=self.app.settings.read_only,
@@ -32,6 +32,8 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
             jobs=[convert.scheduled_job(job) for job in self.app.jobs.describe()],
             clock=self.app.clock_description(),
         )
+        process_info.fill_status(response, self.app)
+        return response
 
     @translate_errors
     async def BeginLogin(

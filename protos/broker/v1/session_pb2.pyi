@@ -211,6 +211,9 @@ class GetStatusResponse(_message.Message):
     UPSTREAM_BASE_URL_FIELD_NUMBER: _builtins.int
     JOBS_FIELD_NUMBER: _builtins.int
     CLOCK_FIELD_NUMBER: _builtins.int
+    PID_FIELD_NUMBER: _builtins.int
+    EXECUTABLE_FIELD_NUMBER: _builtins.int
+    SOCKET_PATH_FIELD_NUMBER: _builtins.int
     daemon_version: _builtins.str
     api_version: _builtins.str
     """"MAJOR.MINOR" of this contract; clients refuse a different MAJOR."""
@@ -221,6 +224,14 @@ class GetStatusResponse(_message.Message):
     upstream_base_url: _builtins.str
     clock: _builtins.str
     """Which clock the daemon reasons on: the computer's, or (emulator environment) the emulator's."""
+    pid: _builtins.int
+    """30-39: the daemon as a service (issue 7), for `etradectl doctor` and `etradectl service status`.
+    The daemon's process id.
+    """
+    executable: _builtins.str
+    """The absolute path of the running etrade-daemon (tells apart two installations)."""
+    socket_path: _builtins.str
+    """The unix socket the daemon serves on, as it resolved it."""
     @_builtins.property
     def session(self) -> Global___SessionInfo: ...
     @_builtins.property
@@ -239,10 +250,13 @@ class GetStatusResponse(_message.Message):
         upstream_base_url: _builtins.str = ...,
         jobs: _abc.Iterable[Global___ScheduledJob] | None = ...,
         clock: _builtins.str = ...,
+        pid: _builtins.int = ...,
+        executable: _builtins.str = ...,
+        socket_path: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "jobs", b"jobs", "read_only", b"read_only", "session", b"session", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "jobs", b"jobs", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
