@@ -32,8 +32,8 @@ QUIET = {"ETRADE_NOTIFY_CODES": "false"}  # no desktop pop-ups from test runs
 
 
 @contextmanager
-def trading_system(home: Path) -> Iterator[System]:
-    with running_system(home, TRADING, env_extra=QUIET) as system:
+def trading_system(home: Path, *daemon_args: str) -> Iterator[System]:
+    with running_system(home, TRADING, *daemon_args, env_extra=QUIET) as system:
         login_with_etradectl(system.env, system.socket)
         yield system
 
@@ -105,7 +105,7 @@ def etradectl_on_a_terminal(system: System, answer: str, *args: str) -> CtlResul
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
 async def test_the_model_previews_and_the_human_confirms_in_etradectl(short_dir: Path, mode: str) -> None:
-    with trading_system(short_dir) as system:
+    with trading_system(short_dir, "--log-level", "DEBUG") as system:  # not even DEBUG logs show a code
         key = margin_account(system)
         preview = await preview_over_stdio(system, mode, key, 2)
         pending_id = preview["structured"]["pending_id"]
@@ -142,6 +142,7 @@ async def test_the_model_previews_and_the_human_confirms_in_etradectl(short_dir:
         events = [e["event"] for e in audit]
         assert {"order.previewed", "confirmation.accepted", "order.placed"} <= set(events)
         assert code not in str(audit) and code.replace("-", "") not in str(audit)
+        assert code not in system.daemon.stderr_text and code.replace("-", "") not in system.daemon.stderr_text
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
