@@ -345,9 +345,12 @@ class OrderEngine:
                 self._changeable(account, change_of, request.spec)
             value = float(request.spec.quantity) * self.price_basis(request.spec, snap)
             available = self._check(account, request.spec, value, exclude=change_of)
-            preview = Preview(
-                self._rng.randint(10**10, 10**12 - 1), account.account_id_key, request, self.clock.now(), change_of
-            )
+            now = self.clock.now()
+            # Previews that can no longer be placed are forgotten (a long-running emulator stays small).
+            self._previews = {
+                pid: p for pid, p in self._previews.items() if not p.used and now <= p.created_at + PREVIEW_LIFETIME
+            }
+            preview = Preview(self._rng.randint(10**10, 10**12 - 1), account.account_id_key, request, now, change_of)
             self._previews[preview.preview_id] = preview
             return preview, available
 

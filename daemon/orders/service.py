@@ -508,10 +508,11 @@ class OrderService:
     async def _refuse_if_unresolved(self, key: str, symbol: str) -> None:
         for entry in await self._run_io(self.journal.in_states, EntryState.SENDING, EntryState.UNKNOWN):
             if entry.account_id_key == key and entry.symbol == symbol:
+                what = "is still in flight" if entry.state is EntryState.SENDING else "has an unknown outcome"
                 raise PolicyRefused(
                     ErrorCode.OUTCOME_UNRESOLVED,
                     f"journal entry {entry.id} ({entry.kind.value} {entry.action} {entry.quantity} {entry.symbol}) "
-                    "has an unknown outcome; nothing more is sent for this symbol until it is resolved",
+                    f"{what}; nothing more is sent for this symbol until it is settled",
                 )
 
     # -- place -------------------------------------------------------------------------------

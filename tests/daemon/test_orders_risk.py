@@ -46,16 +46,17 @@ async def test_buying_power(trader: Trader) -> None:
     assert await place(trader, account=key, quantity=1) > 0
 
 
-async def test_buying_power_warns_near_the_limit(trader: Trader) -> None:
-    key = trader.account_key("CASH")
-    account = trader.emulator.book.account(key)
-    assert account is not None
-    price = last_price(trader.emulator, "KO") * 1.001  # market buys are estimated at the ask
-    quantity = int(account.cash * 0.9 / price)
-    async with trading_daemon(trader.emulator, trader.daemon.socket.parent.parent, max_position_percent=100) as roomy:
-        pending = (await roomy.model.preview_order(spec(key, quantity=quantity))).pending
-    assert [w.check for w in pending.warnings] == ["buying_power"]
-    assert "% of the account's cash buying power" in pending.warnings[0].message
+async def test_buying_power_warns_near_the_limit(session_emu: Emulator, short_dir: Path) -> None:
+    async with trading_daemon(session_emu, short_dir, max_position_percent=100) as trader:
+        key = trader.account_key("CASH")
+        account = session_emu.book.account(key)
+        assert account is not None
+        price = last_price(session_emu, "KO") * 1.001  # market buys are estimated at the ask
+        pending = (await trader.model.preview_order(spec(key, quantity=int(account.cash * 0.9 / price)))).pending
+        assert [w.check for w in pending.warnings] == ["buying_power"]
+        assert "% of the account's cash buying power" in pending.warnings[0].message
+        placed = await trader.model.place_confirmed(pending.pending_id, await trader.code_of(pending.pending_id))
+        assert placed.order_id > 0  # a warning does not refuse
 
 
 async def test_position(session_emu: Emulator, short_dir: Path) -> None:
