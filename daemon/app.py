@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from daemon.accounts import AccountsData
+from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
 from daemon.errors import BrokerError
+from daemon.events import EventBus
 from daemon.market import MarketData
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import SessionManager
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
+from daemon.watchlists import WatchlistBook
 
 if TYPE_CHECKING:
     from emulator import Emulator
@@ -35,6 +40,9 @@ class BrokerApp:
     market: MarketData
     accounts: AccountsData
     started_at: float
+    events: EventBus
+    watchlists: WatchlistBook
+    analyst: PortfolioAnalyst
     embedded_emulator: Emulator | None = field(default=None, repr=False)
 
     @property
@@ -42,6 +50,7 @@ class BrokerApp:
         return self.settings.environment
 
     async def close(self) -> None:
+        self.events.close()
         self.upstream.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
@@ -72,8 +81,18 @@ def _consumer_override(settings: Settings) -> ConsumerCredentials | None:
     return None
 
 
-async def build_app(settings: Settings, *, clock: Clock | None = None, store: SecretStore | None = None) -> BrokerApp:
-    """Wire the domain objects for ``settings``; ``store`` overrides the configured secret store (tests)."""
+async def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: SecretStore | None = None,
+    config_path: Path | None = None,
+) -> BrokerApp:
+    """Wire the domain objects for ``settings``; ``store`` overrides the configured secret store (tests).
+
+    ``config_path`` is the config file whose ``[watchlists]`` table the daemon keeps; None keeps
+    watchlists in memory only (tests that must not touch a real config file).
+    """
     clock = clock or SystemClock()
     endpoints, emulator = _endpoints(settings)
     upstream = Upstream(EtradeHttp(endpoints, timeout=settings.upstream_timeout))
@@ -93,6 +112,10 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
     )
     await session.load()
     market = MarketData(session, clock)
+    accounts = AccountsData(session, market, clock)
+    events = EventBus(clock, instance_id=secrets.token_hex(8))
+    watchlists = WatchlistBook(config_path, events)
+    watchlists.load()
     return BrokerApp(
         settings=settings,
         endpoints=endpoints,
@@ -100,7 +123,10 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
         upstream=upstream,
         session=session,
         market=market,
-        accounts=AccountsData(session, market, clock),
+        accounts=accounts,
         started_at=clock.now(),
+        events=events,
+        watchlists=watchlists,
+        analyst=PortfolioAnalyst(accounts, clock),
         embedded_emulator=emulator,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -22,10 +22,16 @@ from daemon.errors import BrokerError, DaemonUnavailable, ErrorCode, make_error,
 from protos.broker.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,
+    analytics_pb2,
+    analytics_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
     session_pb2,
     session_pb2_grpc,
+    watchlists_pb2,
+    watchlists_pb2_grpc,
 )
 
 CODE_KEY = "x-etrade-error-code"
@@ -34,8 +40,11 @@ RETRY_AFTER_KEY = "x-etrade-retry-after"
 CLIENT_KEY = "x-etrade-client"
 
 DEFAULT_TIMEOUT = 30.0
+# An analysis pages through the whole portfolio; give it longer than a single call.
+ANALYSIS_TIMEOUT = 120.0
 
 Resp = TypeVar("Resp")
+Stub = TypeVar("Stub")
 
 
 class BrokerClient:
@@ -58,6 +67,7 @@ class BrokerClient:
         self._session: session_pb2_grpc.SessionAsyncStub | None = None
         self._market: market_pb2_grpc.MarketAsyncStub | None = None
         self._accounts: accounts_pb2_grpc.AccountsAsyncStub | None = None
+        self._stubs: dict[Callable[[Any], Any], Any] = {}
 
     async def __aenter__(self) -> BrokerClient:
         return self
@@ -68,6 +78,7 @@ class BrokerClient:
     async def close(self) -> None:
         if self._channel is not None:
             channel, self._channel = self._channel, None
+            self._stubs.clear()
             await channel.close()
 
     def _open(self) -> grpc.aio.Channel:
@@ -96,6 +107,37 @@ class BrokerClient:
         self._open()
         assert self._accounts is not None
         return self._accounts
+
+    def _stub(self, factory: Callable[[grpc.aio.Channel], Stub]) -> Stub:
+        """The stub of a service added after the first three, made once per channel."""
+        channel = self._open()
+        if factory not in self._stubs:
+            self._stubs[factory] = factory(channel)
+        stub: Stub = self._stubs[factory]
+        return stub
+
+    @property
+    def watchlists_stub(self) -> watchlists_pb2_grpc.WatchlistsAsyncStub:
+        return self._stub(watchlists_pb2_grpc.WatchlistsStub)
+
+    @property
+    def analytics_stub(self) -> analytics_pb2_grpc.AnalyticsAsyncStub:
+        return self._stub(analytics_pb2_grpc.AnalyticsStub)
+
+    @property
+    def events_stub(self) -> events_pb2_grpc.EventsAsyncStub:
+        return self._stub(events_pb2_grpc.EventsStub)
+
+    async def stream(self, method: Callable[..., Any], request: Any, *, timeout: float | None) -> AsyncIterator[Any]:
+        """Iterate a server-streaming call (``timeout`` None: no deadline); raise BrokerError subclasses."""
+        call = method(request, timeout=timeout, metadata=self._metadata)
+        try:
+            async for message in call:
+                yield message
+        except grpc.aio.AioRpcError as exc:
+            raise self._translate(exc) from None
+        finally:
+            call.cancel()  # no-op once finished; stops the daemon's side when the caller stops early
 
     async def call(self, method: Callable[..., Awaitable[Resp]], request: Any, *, timeout: float | None = None) -> Resp:
         """Invoke a stub method with our deadline and metadata; raise BrokerError subclasses."""
@@ -146,6 +188,40 @@ class BrokerClient:
     async def get_position(self, account_id_key: str, symbol: str) -> accounts_pb2.GetPositionResponse:
         request = accounts_pb2.GetPositionRequest(account_id_key=account_id_key, symbol=symbol)
         return await self.call(self.accounts_stub.GetPosition, request)
+
+    # --- watchlists ----------------------------------------------------------------------
+
+    async def list_watchlists(self) -> watchlists_pb2.ListWatchlistsResponse:
+        return await self.call(self.watchlists_stub.ListWatchlists, watchlists_pb2.ListWatchlistsRequest())
+
+    async def get_watchlist(self, name: str) -> watchlists_pb2.GetWatchlistResponse:
+        return await self.call(self.watchlists_stub.GetWatchlist, watchlists_pb2.GetWatchlistRequest(name=name))
+
+    async def add_to_watchlist(self, name: str, symbols: Sequence[str]) -> watchlists_pb2.WatchlistChangeResponse:
+        request = watchlists_pb2.AddToWatchlistRequest(name=name, symbols=list(symbols))
+        return await self.call(self.watchlists_stub.AddToWatchlist, request)
+
+    async def remove_from_watchlist(
+        self, name: str, symbols: Sequence[str] = ()
+    ) -> watchlists_pb2.WatchlistChangeResponse:
+        request = watchlists_pb2.RemoveFromWatchlistRequest(name=name, symbols=list(symbols))
+        return await self.call(self.watchlists_stub.RemoveFromWatchlist, request)
+
+    # --- analytics -----------------------------------------------------------------------
+
+    def analyze_portfolio(
+        self, account_id_key: str, *, timeout: float = ANALYSIS_TIMEOUT
+    ) -> AsyncIterator[analytics_pb2.AnalyzePortfolioUpdate]:
+        """Progress updates, then one update carrying the analysis."""
+        request = analytics_pb2.AnalyzePortfolioRequest(account_id_key=account_id_key)
+        return self.stream(self.analytics_stub.AnalyzePortfolio, request, timeout=timeout)
+
+    # --- events --------------------------------------------------------------------------
+
+    def subscribe_events(self, kinds: Sequence[events_pb2.EventKind.ValueType] = ()) -> AsyncIterator[events_pb2.Event]:
+        """The daemon's events (STREAM_STARTED first) until the daemon stops or the caller stops iterating."""
+        request = events_pb2.SubscribeRequest(kinds=list(kinds))
+        return self.stream(self.events_stub.Subscribe, request, timeout=None)
 
     # --- errors --------------------------------------------------------------------------
 

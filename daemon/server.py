@@ -141,6 +141,8 @@ async def serve(app: BrokerApp, socket_path: Path, *, ready: asyncio.Event | Non
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        # End the event streams first: they never finish on their own and would hold the grace period.
+        app.events.close()
         await server.stop(grace=2.0)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(socket_path)

@@ -21,6 +21,7 @@ from mcp_proxy import models
 if TYPE_CHECKING:
     from daemon.client import BrokerClient
     from daemon.errors import BrokerError
+    from mcp_proxy.live import LiveUpdates
 
 SERVER_NAME = "etrade"
 VERSION = "0.1.0"
@@ -82,10 +83,24 @@ async def _call(coro: Any) -> Any:
         raise tool_error(exc) from None
 
 
-def build_server(link: DaemonLink | None = None) -> MCPServer:
-    """The MCP server, its tools bound to ``link`` (a fresh DaemonLink on the default socket if None)."""
+def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = None) -> MCPServer:
+    """The MCP server, its tools bound to ``link`` (a fresh DaemonLink on the default socket if None).
+
+    ``live`` follows the daemon's events while the server runs (tests pass their own to wait on it).
+    """
+    from mcp_proxy.live import LiveUpdates
+
     daemon = link or DaemonLink()
-    server = MCPServer(SERVER_NAME, title="E*TRADE", version=VERSION, instructions=INSTRUCTIONS)
+    live = live or LiveUpdates(daemon)
+    server = MCPServer(
+        SERVER_NAME,
+        title="E*TRADE",
+        version=VERSION,
+        instructions=INSTRUCTIONS,
+        lifespan=live.lifespan,
+        subscriptions=live.notifier.bus,
+        middleware=[live.notifier.middleware],
+    )
 
     @server.tool(title="Stock quote", annotations=READ_ONLY)
     async def get_stock_quote(symbol: SymbolArg) -> models.Quote:
@@ -140,4 +155,15 @@ def build_server(link: DaemonLink | None = None) -> MCPServer:
         response = await _call(daemon.client().get_position(account_id_key, symbol))
         return models.PositionDetails.model_validate(models.message_to_dict(response))
 
+    from mcp_proxy.account_resources import register_account_resources
+    from mcp_proxy.completions import Completions
+    from mcp_proxy.portfolio_tools import register_portfolio_tools
+    from mcp_proxy.prompts import register_prompts
+
+    completions = Completions()
+    register_portfolio_tools(server, daemon)
+    register_account_resources(server, daemon, completions)
+    register_prompts(server, daemon, completions)
+    completions.install(server)
+    live.install(server)
     return server

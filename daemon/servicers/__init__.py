@@ -6,12 +6,25 @@ import grpc
 
 from daemon.app import BrokerApp
 from daemon.servicers.accounts import AccountsServicer
+from daemon.servicers.analytics import AnalyticsServicer
+from daemon.servicers.events import EventsServicer
 from daemon.servicers.market import MarketServicer
 from daemon.servicers.session import SessionServicer
-from protos.broker.v1 import accounts_pb2_grpc, market_pb2_grpc, session_pb2_grpc
+from daemon.servicers.watchlists import WatchlistsServicer
+from protos.broker.v1 import (
+    accounts_pb2_grpc,
+    analytics_pb2_grpc,
+    events_pb2_grpc,
+    market_pb2_grpc,
+    session_pb2_grpc,
+    watchlists_pb2_grpc,
+)
 
 
 def add_servicers(server: grpc.aio.Server, app: BrokerApp) -> None:
     session_pb2_grpc.add_SessionServicer_to_server(SessionServicer(app), server)
     market_pb2_grpc.add_MarketServicer_to_server(MarketServicer(app), server)
     accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsServicer(app), server)
+    watchlists_pb2_grpc.add_WatchlistsServicer_to_server(WatchlistsServicer(app), server)
+    analytics_pb2_grpc.add_AnalyticsServicer_to_server(AnalyticsServicer(app), server)
+    events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(app), server)

@@ -22,6 +22,8 @@ TOOLS = {
     "get_account_balance",
     "get_portfolio",
     "get_position_details",
+    "analyze_portfolio",
+    "list_watchlists",
 }
 
 
