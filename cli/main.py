@@ -35,6 +35,7 @@ EPILOG = f"""examples:
   etradectl accounts                   your accounts and their keys
   etradectl portfolio ACCOUNT_KEY      positions with gains
   etradectl --json balance KEY         one JSON document on stdout, for scripts
+  etradectl watchlist add tech AAPL    keep a watchlist (MCP clients read it)
 
 {exit_codes.help_text()}
 """
@@ -62,7 +63,7 @@ class Context:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli.commands import accounts, auth, market, status
+    from cli.commands import accounts, auth, market, status, watchlists
 
     parser = argparse.ArgumentParser(
         prog="etradectl",
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon (default: 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (status, auth, market, accounts):
+    for module in (status, auth, market, accounts, watchlists):
         module.register(commands)
     return parser
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -128,7 +128,7 @@ class BrokerClient:
     def events_stub(self) -> events_pb2_grpc.EventsAsyncStub:
         return self._stub(events_pb2_grpc.EventsStub)
 
-    async def stream(self, method: Callable[..., Any], request: Any, *, timeout: float | None) -> AsyncIterator[Any]:
+    async def stream(self, method: Callable[..., Any], request: Any, *, timeout: float | None) -> AsyncGenerator[Any]:
         """Iterate a server-streaming call (``timeout`` None: no deadline); raise BrokerError subclasses."""
         call = method(request, timeout=timeout, metadata=self._metadata)
         try:
@@ -211,14 +211,16 @@ class BrokerClient:
 
     def analyze_portfolio(
         self, account_id_key: str, *, timeout: float = ANALYSIS_TIMEOUT
-    ) -> AsyncIterator[analytics_pb2.AnalyzePortfolioUpdate]:
+    ) -> AsyncGenerator[analytics_pb2.AnalyzePortfolioUpdate]:
         """Progress updates, then one update carrying the analysis."""
         request = analytics_pb2.AnalyzePortfolioRequest(account_id_key=account_id_key)
         return self.stream(self.analytics_stub.AnalyzePortfolio, request, timeout=timeout)
 
     # --- events --------------------------------------------------------------------------
 
-    def subscribe_events(self, kinds: Sequence[events_pb2.EventKind.ValueType] = ()) -> AsyncIterator[events_pb2.Event]:
+    def subscribe_events(
+        self, kinds: Sequence[events_pb2.EventKind.ValueType] = ()
+    ) -> AsyncGenerator[events_pb2.Event]:
         """The daemon's events (STREAM_STARTED first) until the daemon stops or the caller stops iterating."""
         request = events_pb2.SubscribeRequest(kinds=list(kinds))
         return self.stream(self.events_stub.Subscribe, request, timeout=None)

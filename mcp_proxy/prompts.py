@@ -12,6 +12,7 @@ watchlist names and common strategies and targets.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated
@@ -128,7 +129,7 @@ def market_summary_text(symbols: Sequence[str], source: str) -> str:
     return f"""\
 Give me a market summary of {listed}{source}.
 
-1. Call get_multiple_quotes(symbols={list(symbols)!r}) once (it takes up to 50 symbols).
+1. Call get_multiple_quotes(symbols={json.dumps(list(symbols))}) once (it takes up to 50 symbols).
 2. For each symbol report: last price, change and change %, the day's range against the open, volume
    against average volume, where the price sits in its 52-week range (as a percentage from the low),
    and P/E and dividend yield when present.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import grpc
@@ -11,6 +12,8 @@ from daemon.rpc_errors import translate_stream_errors
 from protos.broker.v1 import events_pb2, events_pb2_grpc
 
 Ctx = grpc.aio.ServicerContext
+log = logging.getLogger(__name__)
+CLIENT_KEY = "x-etrade-client"
 
 
 def event_message(event: Event) -> events_pb2.Event:
@@ -41,10 +44,13 @@ class EventsServicer(events_pb2_grpc.EventsServicer):
         self, request: events_pb2.SubscribeRequest, context: Ctx[events_pb2.SubscribeRequest, events_pb2.Event]
     ) -> AsyncIterator[events_pb2.Event]:
         kinds = [_kind(k) for k in request.kinds if k != events_pb2.EVENT_KIND_UNSPECIFIED]
+        client = dict(context.invocation_metadata() or ()).get(CLIENT_KEY, "a client")
         async with self.app.events.subscribe(kinds) as subscription:
+            log.info("events: %s subscribed", client)
             try:
                 async for event in subscription:
                     yield event_message(event)
+                log.info("events: ended the stream of %s", client)
             except SubscriptionOverflow as exc:
                 raise RateLimited(
                     ErrorCode.RATE_LIMITED,
