@@ -255,8 +255,6 @@ cancel_order creates a pending cancel, which I confirm and you complete with can
 
 
 def register_prompts(server: MCPServer, daemon: DaemonLink, completions: Completions) -> None:
-    from daemon.symbols import MAX_SYMBOL_LENGTH
-
     @server.prompt(title="Portfolio analysis")
     def portfolio_analysis(account_id_key: AccountKey) -> str:
         """Analyse an account: allocation, sectors, concentration, cash, P&L and the day's move, with the
@@ -287,7 +285,7 @@ def register_prompts(server: MCPServer, daemon: DaemonLink, completions: Complet
             if not watchlist.symbols:
                 raise _invalid(f"the watchlist {watchlist.name!r} is empty; add symbols with `etradectl watchlist add`")
             return market_summary_text(list(watchlist.symbols), f" (my watchlist {watchlist.name})")
-        return market_summary_text(_symbols(text, MAX_SYMBOL_LENGTH), "")
+        return market_summary_text(_symbols(text), "")
 
     @server.prompt(title="Trade idea analysis (educational)")
     def trade_idea_analysis(
@@ -298,7 +296,7 @@ def register_prompts(server: MCPServer, daemon: DaemonLink, completions: Complet
     ) -> str:
         """Educational analysis of a trade idea: mechanics, entry and exit, sizing, scenarios and risks,
         with the risk disclaimer. Places nothing."""
-        return trade_idea_text(_symbols(symbol, MAX_SYMBOL_LENGTH, single=True)[0], _free_text(strategy, "strategy"))
+        return trade_idea_text(_symbols(symbol, single=True)[0], _free_text(strategy, "strategy"))
 
     @server.prompt(title="Tax-loss harvesting")
     def tax_loss_harvesting(account_id_key: AccountKey) -> str:
@@ -347,10 +345,11 @@ def register_prompts(server: MCPServer, daemon: DaemonLink, completions: Complet
     completions.for_prompt("trade_idea_analysis", "strategy", fixed(STRATEGIES))
 
 
-def _symbols(text: str, max_length: int, *, single: bool = False) -> list[str]:
+def _symbols(text: str, *, single: bool = False) -> list[str]:
     """Validated, upper-cased, de-duplicated symbols from a comma- or space-separated list."""
+    # Imported on use: daemon.models' dataclasses would add ~10 ms to the proxy's start-up.
     from daemon.errors import InvalidRequest
-    from daemon.symbols import normalize_symbol
+    from daemon.symbols import MAX_SYMBOL_LENGTH, normalize_symbol
 
     parts = [part for part in re.split(r"[\s,;]+", text) if part]
     if not parts:
@@ -364,7 +363,9 @@ def _symbols(text: str, max_length: int, *, single: bool = False) -> list[str]:
         try:
             symbol = normalize_symbol(part)
         except InvalidRequest as exc:
-            raise _invalid(f"{exc.message} (symbols have at most {max_length} characters, e.g. AAPL, BRK.B)") from None
+            raise _invalid(
+                f"{exc.message} (symbols have at most {MAX_SYMBOL_LENGTH} characters, e.g. AAPL, BRK.B)"
+            ) from None
         if symbol not in symbols:
             symbols.append(symbol)
     return symbols
