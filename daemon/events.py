@@ -5,6 +5,10 @@ filled"); every open subscription receives the ones it asked for, in publication
 a sequence number. The gRPC ``Events.Subscribe`` stream is one subscription per client; the MCP
 proxy turns events into ``notifications/tools/list_changed`` and resource-updated notifications.
 
+Every client with access to the socket may subscribe, so an event must never carry a secret
+(tokens, verifier, confirmation codes): name what changed, and let clients fetch the details
+through the RPC that guards them.
+
 Delivery is best effort and never blocks a publisher: a subscriber that falls more than
 ``max_backlog`` events behind is ended (its iterator raises :class:`SubscriptionOverflow`), and
 because events carry no replay, a client that reconnects must refetch what it shows. Publishing and

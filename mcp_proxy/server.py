@@ -31,7 +31,9 @@ Read an E*TRADE brokerage account and market data through the user's local etrad
 Start with list_accounts to get account_id_key values for the account tools. Quotes and account
 data come from E*TRADE (or, in the emulator environment, from a local simulation). When a tool
 answers with an error, it names the command the human must run (for example `etradectl auth
-login` once a day, because E*TRADE sessions end at midnight US Eastern); relay it verbatim."""
+login` once a day, because E*TRADE sessions end at midnight US Eastern); relay it verbatim.
+For an overview of an account use analyze_portfolio; its sectors come from a table bundled with
+etrade-mcp, not from E*TRADE, so say so when you cite them."""
 
 SymbolArg = Annotated[
     str,

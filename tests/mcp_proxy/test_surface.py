@@ -152,14 +152,18 @@ async def test_completions_offer_account_keys_and_watchlist_names(mcp: Client, b
     assert await complete(PromptReference(name="portfolio_analysis"), "no_such_argument", "") == []
 
 
-async def test_completion_is_empty_not_an_error_when_the_daemon_is_down(short_dir: Any) -> None:
+async def test_without_a_daemon_completion_is_empty_and_reads_say_how_to_start_it(short_dir: Any) -> None:
     link = DaemonLink(short_dir / "absent.sock")
     async with Client(build_server(link)) as mcp:
         result = await mcp.complete(
             ResourceTemplateReference(uri="market://watchlist/{name}"), {"name": "name", "value": ""}
         )
+        with pytest.raises(MCPError) as caught:
+            await mcp.read_resource("market://watchlists")
     await link.close()
     assert result.completion.values == []
+    assert "not running" in caught.value.error.message
+    assert "etrade-daemon" in caught.value.error.message
 
 
 async def test_prompts_are_listed_with_their_arguments(mcp: Client) -> None:
