@@ -94,6 +94,8 @@ async def build_app(
     watchlists in memory only (tests that must not touch a real config file).
     """
     clock = clock or SystemClock()
+    # First, so that every domain object that reports changes (session, orders) can be given it.
+    events = EventBus(clock, instance_id=secrets.token_hex(8))
     endpoints, emulator = _endpoints(settings)
     upstream = Upstream(EtradeHttp(endpoints, timeout=settings.upstream_timeout))
     problem: str | None = None
@@ -113,7 +115,6 @@ async def build_app(
     await session.load()
     market = MarketData(session, clock)
     accounts = AccountsData(session, market, clock)
-    events = EventBus(clock, instance_id=secrets.token_hex(8))
     watchlists = WatchlistBook(config_path, events)
     watchlists.load()
     return BrokerApp(

@@ -9,6 +9,11 @@ account_id_key (from list_accounts) or a watchlist name, both completable throug
 - ``account://{account_id_key}/summary`` — balance, buying power, number of positions.
 - ``portfolio://{account_id_key}/positions`` — every position with P&L, cost basis, market value.
 - ``market://watchlist/{name}`` — quotes for one watchlist's symbols.
+
+``resources/list`` also names each configured watchlist's ``market://watchlist/{name}``, so clients
+that only offer listed resources (not templates) can attach them; it changes when a watchlist is
+created or deleted, which the proxy announces (``notifications/resources/list_changed``). Accounts
+are not listed: naming them needs a live E*TRADE session, and the templates complete their keys.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, TypeVar
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import ListResourcesResult, PaginatedRequestParams, Resource
 from pydantic import BaseModel, Field
 
 from mcp_proxy import models
@@ -95,6 +101,39 @@ async def account_keys(daemon: DaemonLink) -> list[str]:
 async def watchlist_names(daemon: DaemonLink) -> list[str]:
     response = await daemon.client().list_watchlists()
     return [watchlist.name for watchlist in response.watchlists]
+
+
+async def watchlist_resources(daemon: DaemonLink) -> list[Resource]:
+    """One listed resource per configured watchlist; none when the daemon cannot be asked."""
+    from daemon.errors import BrokerError
+
+    try:
+        response = await daemon.client().list_watchlists()
+    except BrokerError:
+        return []  # the static resources still list; reading them explains what is wrong
+    return [
+        Resource(
+            uri=watchlist_uri(w.name),
+            name=f"watchlist_{w.name}",
+            title=f"Watchlist {w.name}",
+            description=f"Quotes for the watchlist {w.name}: {', '.join(w.symbols) or 'no symbols yet'}.",
+            mime_type=JSON,
+        )
+        for w in response.watchlists
+    ]
+
+
+def list_watchlists_as_resources(server: MCPServer, daemon: DaemonLink) -> None:
+    """Serve ``resources/list`` as the static resources plus one entry per configured watchlist.
+
+    MCPServer lists only resources registered up front, so the low-level handler is replaced
+    (the SDK exposes no public hook for a dynamic list).
+    """
+
+    async def list_resources(ctx: Any, params: PaginatedRequestParams) -> ListResourcesResult:
+        return ListResourcesResult(resources=[*await server.list_resources(), *await watchlist_resources(daemon)])
+
+    server._lowlevel_server.add_request_handler("resources/list", PaginatedRequestParams, list_resources)
 
 
 def register_account_resources(server: MCPServer, daemon: DaemonLink, completions: Completions) -> None:
@@ -177,6 +216,7 @@ def register_account_resources(server: MCPServer, daemon: DaemonLink, completion
     async def complete_watchlists(partial: str, chosen: Mapping[str, str]) -> Sequence[str]:
         return await watchlist_names(daemon)
 
+    list_watchlists_as_resources(server, daemon)
     completions.for_template(ACCOUNT_SUMMARY, "account_id_key", complete_accounts)
     completions.for_template(PORTFOLIO_POSITIONS, "account_id_key", complete_accounts)
     completions.for_template(WATCHLIST_QUOTES, "name", complete_watchlists)

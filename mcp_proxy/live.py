@@ -7,7 +7,9 @@ and translates each event into MCP change notifications:
 - ``notifications/tools/list_changed`` when the offered tools may have changed (session state,
   trading enabled or disabled);
 - ``notifications/resources/updated`` for the resources a client subscribed to (a watchlist, an
-  account's positions after an order status change, ...).
+  account's positions after an order status change, ...);
+- ``notifications/resources/list_changed`` when a watchlist is created or deleted (each one is a
+  listed resource).
 
 Both protocol eras are served. On 2026-07-28 connections the SDK's ``subscriptions/listen``
 handler delivers what is published on :attr:`ClientNotifier.bus` (it filters by each stream's
@@ -34,7 +36,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp.shared.subscriptions import ResourceUpdated, ServerEvent, ToolsListChanged
+from mcp.shared.subscriptions import ResourcesListChanged, ResourceUpdated, ServerEvent, ToolsListChanged
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -52,7 +54,10 @@ ORDERS_RECENT = "orders://{account_id_key}/recent"  # the orders resource of par
 
 
 def _watchlist_changed(subject: str, attributes: Mapping[str, str]) -> list[ServerEvent]:
-    return [ResourceUpdated(WATCHLISTS_URI), ResourceUpdated(watchlist_uri(subject))]
+    events: list[ServerEvent] = [ResourceUpdated(WATCHLISTS_URI), ResourceUpdated(watchlist_uri(subject))]
+    if attributes.get("change") in ("created", "deleted"):
+        events.insert(0, ResourcesListChanged())  # each watchlist is a listed resource
+    return events
 
 
 def _tools_may_have_changed(subject: str, attributes: Mapping[str, str]) -> list[ServerEvent]:
@@ -140,6 +145,8 @@ class ClientNotifier:
         try:
             if isinstance(event, ToolsListChanged):
                 await session.send_tool_list_changed()
+            elif isinstance(event, ResourcesListChanged):
+                await session.send_resource_list_changed()
             elif isinstance(event, ResourceUpdated) and event.uri in self._legacy_uris:
                 await session.send_resource_updated(event.uri)
         except Exception as exc:  # the client went away; nothing to tell any more
@@ -149,6 +156,7 @@ class ClientNotifier:
     async def refetch_everything(self) -> None:
         """After a gap in the event stream: whatever the client shows may be stale."""
         await self.deliver(ToolsListChanged())
+        await self.deliver(ResourcesListChanged())
         for uri in sorted(self.subscribed_uris):
             await self.deliver(ResourceUpdated(uri))
 
@@ -184,7 +192,8 @@ class LiveUpdates:
         def with_change_notifications(
             notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
         ) -> Any:
-            return original(notification_options or NotificationOptions(tools_changed=True), *args, **kwargs)
+            options = notification_options or NotificationOptions(tools_changed=True, resources_changed=True)
+            return original(options, *args, **kwargs)
 
         setattr(lowlevel, "create_initialization_options", with_change_notifications)  # noqa: B010
 

@@ -52,7 +52,8 @@ def text(result: Any) -> str:
 async def exercise_the_surface(mcp: Client, system: System) -> None:
     key = system.ctl("--json", "accounts").json()["accounts"][0]["account_id_key"]
 
-    assert [str(r.uri) for r in (await mcp.list_resources()).resources] == ["market://watchlists"]
+    listed = [str(r.uri) for r in (await mcp.list_resources()).resources]
+    assert listed == ["market://watchlists", "market://watchlist/income", TECH]
     templates = {t.uri_template for t in (await mcp.list_resource_templates()).resource_templates}
     assert templates == {
         "account://{account_id_key}/summary",

@@ -13,8 +13,8 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp.shared.subscriptions import ResourceUpdated, ToolsListChanged
-from mcp.types import ResourceUpdatedNotification, ToolListChangedNotification
+from mcp.shared.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
+from mcp.types import ResourceListChangedNotification, ResourceUpdatedNotification, ToolListChangedNotification
 
 from daemon.app import BrokerApp, build_app
 from daemon.client import BrokerClient
@@ -85,14 +85,20 @@ class Notifications:
         self.receive.close()
 
     async def handler(self, message: Any) -> None:
-        if isinstance(message, ResourceUpdatedNotification | ToolListChangedNotification):
+        if isinstance(
+            message, ResourceUpdatedNotification | ToolListChangedNotification | ResourceListChangedNotification
+        ):
             await self.send.send(message)
 
     async def next(self) -> str:
-        """``tools`` or the updated resource's URI."""
+        """``tools``, ``resources`` (the list changed) or the updated resource's URI."""
         with anyio.fail_after(10):
             message = await self.receive.receive()
-        return "tools" if isinstance(message, ToolListChangedNotification) else str(message.params.uri)
+        if isinstance(message, ToolListChangedNotification):
+            return "tools"
+        if isinstance(message, ResourceListChangedNotification):
+            return "resources"
+        return str(message.params.uri)
 
 
 async def subscribe(client: Client, uri: str) -> None:
@@ -106,6 +112,12 @@ def test_daemon_events_translate_to_mcp_events() -> None:
         ResourceUpdated("market://watchlists"),
         ResourceUpdated(TECH),
     ]
+    for change in ("created", "deleted"):  # each watchlist is a listed resource
+        assert effects_of("WATCHLIST_CHANGED", "tech", {"change": change}) == [
+            ResourcesListChanged(),
+            ResourceUpdated("market://watchlists"),
+            ResourceUpdated(TECH),
+        ]
     assert effects_of("TRADING_STATE_CHANGED", "disabled", {"reason": "halt"}) == [ToolsListChanged()]
     assert effects_of("SESSION_STATE_CHANGED", "EXPIRED", {}) == [ToolsListChanged()]
     assert effects_of("ORDER_STATUS_CHANGED", "KEY", {"order_id": "7", "status": "EXECUTED"}) == [
@@ -125,6 +137,7 @@ async def test_capabilities_advertise_change_notifications_in_both_eras(restarta
         await link.close()
         assert capabilities.tools is not None and capabilities.tools.list_changed is True, mode
         assert capabilities.resources is not None and capabilities.resources.subscribe is True, mode
+        assert capabilities.resources.list_changed is True, mode
         assert capabilities.completions is not None, mode
 
 
@@ -143,9 +156,13 @@ async def legacy_updates(restartable: Daemon, link: DaemonLink, live: Any, notif
         await subscribe(client, TECH)
         with anyio.fail_after(10):
             await live.wait_for_connection()
-        await restartable.edit("income", "SCHD")  # not subscribed: no notification
-        await restartable.edit("tech", "AAPL")
-        assert await notifications.next() == TECH  # the first one is the subscribed one
+        await restartable.edit("tech", "AAPL")  # created: the resource list changed too
+        assert [await notifications.next(), await notifications.next()] == ["resources", TECH]
+        await restartable.edit("income", "SCHD")  # created, not subscribed: only the list changed
+        assert await notifications.next() == "resources"
+        await restartable.edit("income", "VZ")  # updated, not subscribed: nothing
+        await restartable.edit("tech", "MSFT")
+        assert await notifications.next() == TECH  # the next one is the subscribed one
 
         assert restartable.app is not None
         restartable.app.events.publish(EventKind.TRADING_STATE_CHANGED, "disabled", reason="halt")
@@ -159,12 +176,18 @@ async def test_modern_clients_get_updates_on_their_listen_stream(restartable: Da
     live = LiveUpdates(link)
     async with (
         Client(build_server(link, live=live)) as client,
-        client.listen(resource_subscriptions=[TECH], tools_list_changed=True) as stream,
+        client.listen(resource_subscriptions=[TECH], tools_list_changed=True, resources_list_changed=True) as stream,
     ):
         with anyio.fail_after(10):
             await live.wait_for_connection()
-        await restartable.edit("income", "SCHD")
         await restartable.edit("tech", "AAPL")
+        with anyio.fail_after(10):
+            assert [await anext(stream), await anext(stream)] == [ResourcesListChanged(), ResourceUpdated(TECH)]
+        await restartable.edit("income", "SCHD")
+        with anyio.fail_after(10):
+            assert await anext(stream) == ResourcesListChanged()
+        await restartable.edit("income", "VZ")  # updated and not subscribed: nothing
+        await restartable.edit("tech", "MSFT")
         with anyio.fail_after(10):
             assert await anext(stream) == ResourceUpdated(TECH)
         assert restartable.app is not None
@@ -194,11 +217,12 @@ async def follow_a_restart(restartable: Daemon, link: DaemonLink, live: Any, not
         await restartable.start()
         with anyio.fail_after(10):
             await live.wait_for_connection(2)
-        # Events may have been missed while it was away: refetch the tools and the subscribed resources.
-        assert [await notifications.next(), await notifications.next()] == ["tools", TECH]
+        # Events may have been missed while it was away: refetch the tools, the resource list and
+        # the subscribed resources.
+        assert [await notifications.next() for _ in range(3)] == ["tools", "resources", TECH]
 
-        await restartable.edit("tech", "MSFT")  # and the new daemon's events arrive
-        assert await notifications.next() == TECH
+        await restartable.edit("tech", "MSFT")  # and the new daemon's events arrive (it starts empty)
+        assert [await notifications.next(), await notifications.next()] == ["resources", TECH]
         result = await client.call_tool("list_watchlists", {})
         assert result.structured_content is not None
         assert [w["name"] for w in result.structured_content["watchlists"]] == ["tech"]

@@ -62,7 +62,13 @@ async def read_json(mcp: Client, uri: str) -> Any:
 
 async def test_resources_and_templates_are_listed_with_descriptions(mcp: Client) -> None:
     resources = (await mcp.list_resources()).resources
-    assert [str(r.uri) for r in resources] == ["market://watchlists"]
+    # The static list, then each configured watchlist as a resource of its own.
+    assert [str(r.uri) for r in resources] == [
+        "market://watchlists",
+        "market://watchlist/tech",
+        "market://watchlist/income",
+    ]
+    assert "AAPL, MSFT, NVDA" in (resources[1].description or "")
     templates = {t.uri_template: t for t in (await mcp.list_resource_templates()).resource_templates}
     assert set(templates) == TEMPLATES
     for item in [*resources, *templates.values()]:
