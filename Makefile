@@ -6,13 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck protos protos-check unit demo bench inspector clean
+.PHONY: help venv test lint typecheck protos protos-check unit demo bench docs inspector clean
 
 help:
 	@echo "make demo      run the whole system on the local E*TRADE emulator"
 	@echo "make test      lint, type-check, check generated code, run the test suite"
 	@echo "make bench     run the benchmarks under bench/ and print their figures"
 	@echo "make protos    regenerate protos/ from the .proto files"
+	@echo "make docs      regenerate the settings table in docs/configuration.md"
 	@echo "make inspector check etrade-mcp with the MCP Inspector's CLI, both eras (needs npx)"
 
 $(STAMP): pyproject.toml
@@ -47,6 +48,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+docs: $(STAMP)
+	$(BIN)/python -m cli.config_reference --write
 
 # Not part of `make test`: it downloads the pinned Inspector (and Node 22 when the local one is older).
 inspector: $(STAMP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCRIPTS = ["bench.startup"]
+SCRIPTS = ["bench.startup", "bench.cli_startup"]
 
 
 def main() -> int:

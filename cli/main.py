@@ -35,6 +35,9 @@ EPILOG = f"""examples:
   etradectl accounts                   your accounts and their keys
   etradectl portfolio ACCOUNT_KEY      positions with gains
   etradectl --json balance KEY         one JSON document on stdout, for scripts
+  etradectl doctor                     what is wrong, and how to fix it
+  etradectl service install            run the daemon in the background (systemd / launchd)
+  etradectl mcp config --write         connect Claude Desktop (or --client claude-code|cursor)
   etradectl watchlist add tech AAPL    keep a watchlist (MCP clients read it)
 
 {exit_codes.help_text()}
@@ -54,7 +57,9 @@ class Context:
         if self._client is None:
             from daemon.client import BrokerClient
 
-            self._client = BrokerClient(self.socket, client_name=f"etradectl/{VERSION}", timeout=self.timeout)
+            self._client = BrokerClient(
+                self.socket, client_name=f"etradectl/{VERSION}", timeout=self.timeout, on_version_warning=self.out.warn
+            )
         return self._client
 
     async def close(self) -> None:
@@ -62,8 +67,18 @@ class Context:
             await self._client.close()
 
 
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 86_400:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {raw!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from cli.commands import accounts, auth, market, status, watchlists
+    from cli.commands import accounts, auth, completion, config, doctor, market, mcp, service, status, watchlists
 
     parser = argparse.ArgumentParser(
         prog="etradectl",
@@ -76,10 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--socket", type=Path, help="the daemon's socket (default: $XDG_RUNTIME_DIR/etrade-mcp/broker.sock)"
     )
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon (default: 30)")
+    parser.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for the daemon (default: 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in (status, auth, market, accounts, watchlists):
+        module.register(commands)
+    for module in (doctor, service, mcp, config, completion):  # running etrade-mcp (issue 7)
         module.register(commands)
     return parser
 
@@ -91,8 +108,9 @@ async def _run(handler: Handler, ctx: Context, args: argparse.Namespace) -> int:
         await ctx.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run etradectl; ``parser`` defaults to :func:`build_parser` (tests pass one with extra commands)."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

@@ -28,6 +28,10 @@ class Output:
     def _paint(self, text: str, code: str, *, err: bool) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if (self._color_err if err else self._color_out) else text
 
+    def paint(self, text: str, code: str, *, err: bool = False) -> str:
+        """``text`` in the SGR colour ``code`` when that stream shows colour (a terminal, no NO_COLOR)."""
+        return self._paint(text, code, err=err)
+
     # data (stdout) -----------------------------------------------------------------------
 
     def json(self, document: Any) -> None:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from daemon import notify
 from daemon.accounts import AccountsData
 from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
+from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
 from daemon.events import EventBus
 from daemon.market import MarketData
+from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import SessionManager
+from daemon.session_keeper import Notifier, SessionKeeper
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
 from daemon.watchlists import WatchlistBook
+from protos.broker.v1 import API_VERSION
 
 if TYPE_CHECKING:
     from emulator import Emulator
@@ -40,17 +46,29 @@ class BrokerApp:
     market: MarketData
     accounts: AccountsData
     started_at: float
+    keeper: SessionKeeper
+    jobs: SessionJobs
     events: EventBus
     watchlists: WatchlistBook
     analyst: PortfolioAnalyst
     embedded_emulator: Emulator | None = field(default=None, repr=False)
+    # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
+    api_version: str = API_VERSION
 
     @property
     def environment(self) -> str:
         return self.settings.environment
 
+    def clock_description(self) -> str:
+        return describe_clock(self.clock)
+
+    def start_jobs(self) -> None:
+        """Start the session's timers (renewal, midnight expiry, warning, reminder); inside the loop."""
+        self.jobs.start()
+
     async def close(self) -> None:
         self.events.close()
+        self.jobs.shutdown()
         self.upstream.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
@@ -74,6 +92,11 @@ def _endpoints(settings: Settings) -> tuple[Endpoints, Emulator | None]:
 def _consumer_override(settings: Settings) -> ConsumerCredentials | None:
     if settings.consumer_key and settings.consumer_secret:
         return ConsumerCredentials(settings.consumer_key, settings.consumer_secret)
+    return None
+
+
+def _consumer_default(settings: Settings) -> ConsumerCredentials | None:
+    """The emulator's demo consumer, used when nothing else is configured (not an E*TRADE credential)."""
     if settings.environment == "emulator":
         from emulator import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET
 
@@ -81,22 +104,42 @@ def _consumer_override(settings: Settings) -> ConsumerCredentials | None:
     return None
 
 
+async def _emulator_clock(settings: Settings, emulator: Emulator | None) -> Clock:
+    """The emulator environment reasons on the emulator's clock (see daemon/emulator_clock.py)."""
+    if emulator is not None:
+        return EmulatorClock(emulator.clock)
+    assert settings.emulator_url is not None
+    remote = RemoteEmulatorClock(settings.emulator_url)
+    await asyncio.to_thread(remote.refresh)
+    return remote
+
+
 async def build_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
     store: SecretStore | None = None,
+    notifier: Notifier | None = None,
     config_path: Path | None = None,
 ) -> BrokerApp:
-    """Wire the domain objects for ``settings``; ``store`` overrides the configured secret store (tests).
+    """Wire the domain objects for ``settings``. Tests may pass the clock (e.g. the emulator's), the
+    secret store and a notifier; otherwise they come from the settings. Jobs start with ``start_jobs``.
 
     ``config_path`` is the config file whose ``[watchlists]`` table the daemon keeps; None keeps
     watchlists in memory only (tests that must not touch a real config file).
     """
-    clock = clock or SystemClock()
-    # First, so that every domain object that reports changes (session, orders) can be given it.
-    events = EventBus(clock, instance_id=secrets.token_hex(8))
+    if settings.environment != "emulator" and isinstance(clock, EmulatorClock | RemoteEmulatorClock):
+        raise ValueError(f"the emulator's clock must never drive the {settings.environment} environment")
     endpoints, emulator = _endpoints(settings)
+    watch_interval = HOST_CLOCK_WATCH_INTERVAL
+    if clock is None:
+        if settings.environment == "emulator":
+            clock = await _emulator_clock(settings, emulator)
+            watch_interval = settings.emulator_clock_poll
+        else:
+            clock = SystemClock()
+    # Before the domain objects, so that every one that reports changes (session, orders) can be given it.
+    events = EventBus(clock, instance_id=secrets.token_hex(8))
     upstream = Upstream(EtradeHttp(endpoints, timeout=settings.upstream_timeout))
     problem: str | None = None
     if store is None:
@@ -110,9 +153,31 @@ async def build_app(
         store=store,
         clock=clock,
         consumer_override=_consumer_override(settings),
+        consumer_default=_consumer_default(settings),
         store_problem=problem,
+        renew_after=settings.renew_after_minutes * 60,
     )
     await session.load()
+    if notifier is None and settings.desktop_notifications:
+        notifier = notify.notify
+    reminder_at = parse_reminder(settings.login_reminder)
+    keeper = SessionKeeper(
+        session,
+        clock,
+        warning_minutes=settings.expiry_warning_minutes,
+        reminder_at=reminder_at,
+        notifier=notifier,
+    )
+    jobs = SessionJobs(
+        new_scheduler(),
+        keeper,
+        session,
+        clock,
+        warning_minutes=settings.expiry_warning_minutes,
+        reminder_at=reminder_at,
+        watch=ClockWatch(clock),
+        watch_interval=watch_interval,
+    )
     market = MarketData(session, clock)
     accounts = AccountsData(session, market, clock)
     watchlists = WatchlistBook(config_path, events)
@@ -126,6 +191,8 @@ async def build_app(
         market=market,
         accounts=accounts,
         started_at=clock.now(),
+        keeper=keeper,
+        jobs=jobs,
         events=events,
         watchlists=watchlists,
         analyst=PortfolioAnalyst(accounts, clock),

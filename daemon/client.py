@@ -4,6 +4,12 @@ It maps every gRPC failure back to the :mod:`daemon.errors` exception the daemon
 code in trailing metadata), or, when the daemon cannot be reached at all, to
 :class:`~daemon.errors.DaemonUnavailable` with what to run. Callers never see ``grpc`` types.
 
+It also runs the client half of the API version handshake (:mod:`daemon.api_version`): every
+request declares this client's API version, and the daemon's version, read from the first answer,
+is compared once: a MINOR difference is reported through ``on_version_warning`` (default: a log
+warning), a MAJOR difference raises :class:`~daemon.errors.VersionMismatch` on that and every
+later call. Nothing is checked at construction or import: the first call is the first contact.
+
 Import-light on purpose: grpc, the generated messages, ``daemon.errors`` and ``daemon.paths``
 only — never rauth, APScheduler or keyring (a test checks).
 """
@@ -11,15 +17,17 @@ only — never rauth, APScheduler or keyring (a test checks).
 from __future__ import annotations
 
 import errno
+import logging
 import os
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
 
-from daemon import paths
-from daemon.errors import BrokerError, DaemonUnavailable, ErrorCode, make_error, parse_code
+from daemon import api_version, paths
+from daemon.errors import BrokerError, DaemonUnavailable, ErrorCode, VersionMismatch, make_error, parse_code
 from protos.broker.v1 import (
+    API_VERSION,
     accounts_pb2,
     accounts_pb2_grpc,
     analytics_pb2,
@@ -43,6 +51,8 @@ DEFAULT_TIMEOUT = 30.0
 # An analysis pages through the whole portfolio; give it longer than a single call.
 ANALYSIS_TIMEOUT = 120.0
 
+log = logging.getLogger(__name__)
+
 Resp = TypeVar("Resp")
 Stub = TypeVar("Stub")
 
@@ -59,10 +69,15 @@ class BrokerClient:
         *,
         client_name: str = "etrade-client",
         timeout: float = DEFAULT_TIMEOUT,
+        on_version_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.socket_path = paths.socket_path(socket_path)
         self.timeout = timeout
-        self._metadata = ((CLIENT_KEY, client_name),)
+        self._metadata = ((CLIENT_KEY, client_name), (api_version.METADATA_KEY, API_VERSION))
+        self._on_version_warning = on_version_warning or log.warning
+        # The daemon's API version once an answer has carried it; None before the first contact.
+        self.daemon_api_version: str | None = None
+        self._incompatible: VersionMismatch | None = None
         self._channel: grpc.aio.Channel | None = None
         self._session: session_pb2_grpc.SessionAsyncStub | None = None
         self._market: market_pb2_grpc.MarketAsyncStub | None = None
@@ -130,26 +145,66 @@ class BrokerClient:
 
     async def stream(self, method: Callable[..., Any], request: Any, *, timeout: float | None) -> AsyncGenerator[Any]:
         """Iterate a server-streaming call (``timeout`` None: no deadline); raise BrokerError subclasses."""
+        if self._incompatible is not None:
+            raise self._incompatible
         call = method(request, timeout=timeout, metadata=self._metadata)
         try:
+            self.check_version(await call.initial_metadata())
             async for message in call:
                 yield message
         except grpc.aio.AioRpcError as exc:
-            raise self._translate(exc) from None
+            error = self._translate(exc)
+            if error.code is not ErrorCode.API_VERSION_MISMATCH:
+                self.check_version(exc.initial_metadata())
+            raise error from None
         finally:
             call.cancel()  # no-op once finished; stops the daemon's side when the caller stops early
 
-    async def call(self, method: Callable[..., Awaitable[Resp]], request: Any, *, timeout: float | None = None) -> Resp:
+    async def call(
+        self, method: Callable[..., grpc.aio.UnaryUnaryCall[Any, Resp]], request: Any, *, timeout: float | None = None
+    ) -> Resp:
         """Invoke a stub method with our deadline and metadata; raise BrokerError subclasses."""
+        if self._incompatible is not None:
+            raise self._incompatible
         try:
-            return await method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            call = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            response = await call
         except grpc.aio.AioRpcError as exc:
-            raise self._translate(exc) from None
+            error = self._translate(exc)
+            if error.code is not ErrorCode.API_VERSION_MISMATCH:
+                self.check_version(exc.initial_metadata())
+            raise error from None
+        self.check_version(await call.initial_metadata())
+        return response
+
+    def check_version(self, metadata: grpc.aio.Metadata | None) -> None:
+        """Compare the daemon's API version (from an answer's metadata) with ours, once."""
+        if self.daemon_api_version is not None:
+            return
+        raw = metadata.get(api_version.METADATA_KEY) if metadata is not None else None
+        if raw is None:  # no answer yet, or a daemon older than the handshake
+            return
+        version = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        self.daemon_api_version = version
+        compatibility = api_version.compare(API_VERSION, version)
+        if compatibility in (api_version.Compatibility.MAJOR_DIFFERS, api_version.Compatibility.UNREADABLE):
+            self._incompatible = api_version.mismatch_error(API_VERSION, version)
+            raise self._incompatible
+        if compatibility is api_version.Compatibility.MINOR_DIFFERS:
+            self._on_version_warning(api_version.minor_warning(API_VERSION, version))
 
     # --- session -------------------------------------------------------------------------
 
     async def get_status(self, *, timeout: float | None = None) -> session_pb2.GetStatusResponse:
         return await self.call(self.session_stub.GetStatus, session_pb2.GetStatusRequest(), timeout=timeout)
+
+    async def health(self, service: str = "", *, timeout: float | None = None) -> str:
+        """The standard gRPC health status of ``service`` ("" = the daemon): SERVING, NOT_SERVING, ..."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        stub = health_pb2_grpc.HealthStub(self._open())
+        response = await self.call(stub.Check, health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     async def begin_login(self) -> session_pb2.BeginLoginResponse:
         return await self.call(self.session_stub.BeginLogin, session_pb2.BeginLoginRequest())
@@ -157,8 +212,14 @@ class BrokerClient:
     async def complete_login(self, verifier: str) -> session_pb2.CompleteLoginResponse:
         return await self.call(self.session_stub.CompleteLogin, session_pb2.CompleteLoginRequest(verifier=verifier))
 
-    async def logout(self) -> session_pb2.LogoutResponse:
-        return await self.call(self.session_stub.Logout, session_pb2.LogoutRequest())
+    async def logout(self, *, forget_credentials: bool = False) -> session_pb2.LogoutResponse:
+        request = session_pb2.LogoutRequest(forget_credentials=forget_credentials)
+        return await self.call(self.session_stub.Logout, request)
+
+    async def set_credentials(self, consumer_key: str, consumer_secret: str) -> session_pb2.SetCredentialsResponse:
+        """Hand the consumer key and secret to the daemon, which stores them (it owns the keyring)."""
+        request = session_pb2.SetCredentialsRequest(consumer_key=consumer_key, consumer_secret=consumer_secret)
+        return await self.call(self.session_stub.SetCredentials, request)
 
     # --- market --------------------------------------------------------------------------
 

@@ -27,16 +27,6 @@ class SystemClock:
         return time.time()
 
 
-class OffsetClock:
-    """The host's clock shifted by an offset; follows an emulator whose clock was moved."""
-
-    def __init__(self, offset_seconds: float = 0.0) -> None:
-        self.offset_seconds = offset_seconds
-
-    def now(self) -> float:
-        return time.time() + self.offset_seconds
-
-
 def to_datetime(epoch_seconds: float) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, tz=UTC)
 

@@ -9,6 +9,7 @@ from google.protobuf.message import Message
 
 from daemon import models
 from daemon.clock import iso_et, iso_local
+from daemon.scheduler import ScheduledJob
 from daemon.session import SessionInfo
 from protos.broker.v1 import accounts_pb2, market_pb2, session_pb2
 
@@ -78,6 +79,14 @@ def _ms(seconds: float | None) -> int:
     return 0 if seconds is None else int(seconds * 1000)
 
 
+def _iso_et(seconds: float | None) -> str:
+    return iso_et(seconds) if seconds else ""
+
+
+def _iso_local(seconds: float | None) -> str:
+    return iso_local(seconds) if seconds else ""
+
+
 def session_info(info: SessionInfo) -> session_pb2.SessionInfo:
     return session_pb2.SessionInfo(
         state=session_pb2.SessionState.Value(f"SESSION_STATE_{info.state.value}"),
@@ -86,7 +95,27 @@ def session_info(info: SessionInfo) -> session_pb2.SessionInfo:
         last_upstream_call_unix_ms=_ms(info.last_upstream_call),
         next_renewal_unix_ms=_ms(info.next_renewal),
         expires_at_unix_ms=_ms(info.expires_at),
-        expires_at_et=iso_et(info.expires_at) if info.expires_at else "",
-        expires_at_local=iso_local(info.expires_at) if info.expires_at else "",
+        expires_at_et=_iso_et(info.expires_at),
+        expires_at_local=_iso_local(info.expires_at),
         logged_in_at_unix_ms=_ms(info.logged_in_at),
+        as_of_unix_ms=_ms(info.as_of),
+        state_reason=info.state_reason,
+        state_since_unix_ms=_ms(info.state_since),
+        last_upstream_call_et=_iso_et(info.last_upstream_call),
+        last_upstream_call_local=_iso_local(info.last_upstream_call),
+        next_renewal_et=_iso_et(info.next_renewal),
+        next_renewal_local=_iso_local(info.next_renewal),
+        inactive_at_unix_ms=_ms(info.inactive_at),
+        last_renewal_unix_ms=_ms(info.last_renewal),
+        last_renewal_result=info.last_renewal_result,
+        login_reminder=info.login_reminder,
+        secret_store=info.secret_store,
+        credentials_source=info.credentials_source,
+        renew_after_idle_seconds=int(info.renew_after_idle),
+    )
+
+
+def scheduled_job(job: ScheduledJob) -> session_pb2.ScheduledJob:
+    return session_pb2.ScheduledJob(
+        id=job.id, description=job.description, next_run_unix_ms=_ms(job.next_run), trigger=job.trigger
     )

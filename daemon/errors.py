@@ -94,6 +94,11 @@ class ErrorCode(enum.StrEnum):
     POLICY_VIOLATION = "POLICY_VIOLATION"
     CONFIRMATION_INVALID = "CONFIRMATION_INVALID"
     CONFIRMATION_EXPIRED = "CONFIRMATION_EXPIRED"
+    # Running etrade-mcp: the service manager and MCP client configuration (etradectl only).
+    SERVICE_MANAGER_UNAVAILABLE = "SERVICE_MANAGER_UNAVAILABLE"
+    SERVICE_COMMAND_FAILED = "SERVICE_COMMAND_FAILED"
+    SERVICE_NOT_INSTALLED = "SERVICE_NOT_INSTALLED"
+    CLIENT_CONFIG_INVALID = "CLIENT_CONFIG_INVALID"
     # Bugs.
     INTERNAL = "INTERNAL"
 
@@ -115,7 +120,7 @@ LOGIN_COMMAND = "etradectl auth login"
 _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.DAEMON_UNAVAILABLE: CodeSpec(
         Kind.UNAVAILABLE,
-        "start the broker daemon: `etrade-daemon` (or `systemctl --user start etrade-daemon`), "
+        "start the broker daemon: `etradectl service start` if you installed the service, else `etrade-daemon`; "
         "then check it with `etradectl status`",
     ),
     ErrorCode.DAEMON_PERMISSION_DENIED: CodeSpec(
@@ -150,7 +155,8 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.SECRET_STORE_UNAVAILABLE: CodeSpec(
         Kind.SESSION,
         "no OS keyring is available; unlock or install one (Secret Service, macOS Keychain), "
-        "or opt in to the less safe 0600 file store with ETRADE_SECRET_STORE=file",
+        "or opt in to the less safe 0600 file store: restart the daemon with ETRADE_SECRET_STORE=file "
+        "(or give it ETRADE_CONSUMER_KEY/ETRADE_CONSUMER_SECRET), then run `etradectl auth setup`",
     ),
     ErrorCode.INVALID_ARGUMENT: CodeSpec(Kind.INVALID, "correct the argument and try again"),
     ErrorCode.INVALID_SYMBOL: CodeSpec(
@@ -201,6 +207,19 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
         Kind.POLICY, "ask the human for the confirmation code shown by `etradectl orders pending`"
     ),
     ErrorCode.CONFIRMATION_EXPIRED: CodeSpec(Kind.POLICY, "the pending order expired; preview the order again"),
+    ErrorCode.SERVICE_MANAGER_UNAVAILABLE: CodeSpec(
+        Kind.UNAVAILABLE,
+        "run `etrade-daemon` in the foreground (or under your own supervisor) instead; see systemd/README.md",
+    ),
+    ErrorCode.SERVICE_COMMAND_FAILED: CodeSpec(
+        Kind.UNAVAILABLE, "read the service manager's message above, then `etradectl service logs`"
+    ),
+    ErrorCode.SERVICE_NOT_INSTALLED: CodeSpec(Kind.NOT_FOUND, "install the service with `etradectl service install`"),
+    ErrorCode.CLIENT_CONFIG_INVALID: CodeSpec(
+        Kind.INVALID,
+        "fix the file by hand (a JSON object, with an object under mcpServers) or move it away, then run "
+        "the command again; nothing was changed",
+    ),
     ErrorCode.INTERNAL: CodeSpec(Kind.INTERNAL, "this is a bug in etrade-mcp; the daemon's log has the details"),
 }
 

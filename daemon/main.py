@@ -7,13 +7,17 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from daemon import paths
 from daemon.errors import BrokerError
+from daemon.log_redaction import AccountNumberFilter
 from daemon.settings import ENVIRONMENTS, Settings, load_settings
 
 log = logging.getLogger("daemon")
+
+# sysexits.h EX_CONFIG: a start-up refusal that a restart cannot fix (systemd: RestartPreventExitStatus).
+EXIT_CANNOT_START = 78
 
 EPILOG = """examples:
   etrade-daemon --environment emulator          try everything against the built-in E*TRADE emulator
@@ -22,7 +26,9 @@ EPILOG = """examples:
 
 Settings come from flags, then ETRADE_* environment variables, then
 $XDG_CONFIG_HOME/etrade-mcp/config.toml, then defaults. Logs go to stderr.
-Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot start (the reason is printed), 2 on bad usage.
+Exit status: 0 after SIGTERM/SIGINT; 78 (EX_CONFIG) when it cannot start because of its
+configuration or another running daemon (the reason is printed; the systemd unit does not
+restart it then); 1 on a crash; 2 on bad usage.
 """
 
 
@@ -47,10 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """Log to stderr (the journal under systemd, a file under launchd) with account numbers masked."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(AccountNumberFilter())
+    logging.basicConfig(level=level, handlers=[handler])
     # urllib3 logs request lines at DEBUG, and the access-token request line carries the verifier.
-    for noisy in ("urllib3", "requests_oauthlib", "oauthlib", "apscheduler.executors"):
+    # apscheduler.scheduler logs every re-armed renewal at INFO; daemon.scheduler says what matters.
+    for noisy in ("urllib3", "requests_oauthlib", "oauthlib", "apscheduler.executors", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -80,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(flags, config_path=args.config)
     except BrokerError as exc:
         print(f"error: {exc.message}\n\nhint: {exc.hint}", file=sys.stderr)
-        return 1
+        return EXIT_CANNOT_START
     configure_logging(settings.log_level)
     try:
         asyncio.run(run(settings, args.config or paths.config_file()))
     except BrokerError as exc:
         log.error("%s", exc.message)
         print(f"error: {exc.message}\n\nhint: {exc.hint}", file=sys.stderr)
-        return 1
+        return EXIT_CANNOT_START
     except KeyboardInterrupt:
         pass
     return 0

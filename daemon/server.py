@@ -17,9 +17,11 @@ import os
 import signal
 import stat
 from pathlib import Path
+from typing import cast
 
 import grpc
 
+from daemon import sd_notify
 from daemon.app import BrokerApp
 from daemon.errors import ErrorCode, InvalidRequest
 
@@ -106,12 +108,17 @@ def claim_socket(socket_path: Path) -> tuple[Path, InstanceLock]:
 
 async def start_server(app: BrokerApp, socket_path: Path) -> tuple[grpc.aio.Server, InstanceLock]:
     """Bind the servicers on ``socket_path`` (0600 in a 0700 directory) under the instance lock."""
+    from daemon.health import ServiceRecorder, add_health
     from daemon.servicers import add_servicers
+    from daemon.session import SessionState
+    from daemon.version_gate import VersionGate
 
     socket_path, lock = claim_socket(socket_path)
     try:
-        server = grpc.aio.server()
-        add_servicers(server, app)
+        server = grpc.aio.server(interceptors=[VersionGate(app.api_version)])
+        recorder = ServiceRecorder(server)
+        add_servicers(cast(grpc.aio.Server, recorder), app)
+        add_health(server, recorder.names, lambda: app.session.state is SessionState.ACTIVE)
         old_umask = os.umask(0o177)
         try:
             server.add_insecure_port(f"unix:{socket_path}")
@@ -128,19 +135,22 @@ async def start_server(app: BrokerApp, socket_path: Path) -> tuple[grpc.aio.Serv
 async def serve(app: BrokerApp, socket_path: Path, *, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully and remove the socket."""
     server, lock = await start_server(app, socket_path)
+    app.start_jobs()  # only once this daemon owns the socket: a refused second daemon touches nothing
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("server: listening on %s (environment %s)", socket_path, app.environment)
+    sd_notify.ready(f"listening on {socket_path}")
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
         log.info("server: stopping")
+        sd_notify.stopping()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        # The handlers stay installed until cleanup is done: a second SIGTERM during the grace
+        # period must not kill the process with the default action and leave the socket behind.
         # End the event streams first: they never finish on their own and would hold the grace period.
         app.events.close()
         await server.stop(grace=2.0)
@@ -148,4 +158,6 @@ async def serve(app: BrokerApp, socket_path: Path, *, ready: asyncio.Event | Non
             os.unlink(socket_path)
         await app.close()
         lock.release()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         log.info("server: stopped")

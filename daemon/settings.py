@@ -81,6 +81,33 @@ def parse_str(raw: str) -> str:
     return raw
 
 
+def parse_renew_after(raw: str) -> float:
+    value = float(raw)
+    if not 1 <= value < 120:
+        raise ValueError(f"expected minutes from 1 to 119 (E*TRADE inactivates a token after 120), got {raw!r}")
+    return value
+
+
+def parse_warning_minutes(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 720:
+        raise ValueError(f"expected minutes from 0 (no warning) to 720, got {raw!r}")
+    return value
+
+
+def parse_reminder_time(raw: str) -> str:
+    """``HH:MM`` (24-hour, US Eastern) or ``off``."""
+    value = raw.strip().lower()
+    if value in {"off", "none", "false", "no"}:
+        return "off"
+    hours, sep, minutes = value.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"expected HH:MM (US Eastern, 24-hour) or off, got {raw!r}")
+    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+        raise ValueError(f"expected a time of day HH:MM, got {raw!r}")
+    return f"{int(hours):02d}:{minutes}"
+
+
 def parse_path(raw: str) -> Path:
     return Path(raw).expanduser()
 
@@ -175,6 +202,36 @@ class Settings:
         env="ETRADE_UPSTREAM_TIMEOUT",
         parse=parse_positive_float,
         doc="seconds to wait for one E*TRADE HTTP response",
+    )
+    renew_after_minutes: float = setting(
+        90.0,
+        env="ETRADE_RENEW_AFTER_MINUTES",
+        parse=parse_renew_after,
+        doc="renew the E*TRADE token after this many minutes without a request (E*TRADE idles it at 120)",
+    )
+    expiry_warning_minutes: int = setting(
+        15,
+        env="ETRADE_EXPIRY_WARNING_MINUTES",
+        parse=parse_warning_minutes,
+        doc="warn this many minutes before the session ends at midnight US Eastern (0: no warning)",
+    )
+    login_reminder: str = setting(
+        "09:00",
+        env="ETRADE_LOGIN_REMINDER",
+        parse=parse_reminder_time,
+        doc="weekdays at this US Eastern time, remind the human to log in if the session is dead (off: never)",
+    )
+    desktop_notifications: bool = setting(
+        True,
+        env="ETRADE_DESKTOP_NOTIFICATIONS",
+        parse=parse_bool,
+        doc="show login reminders and expiry warnings as desktop notifications where the platform has them",
+    )
+    emulator_clock_poll: float = setting(
+        1.0,
+        env="ETRADE_EMULATOR_CLOCK_POLL",
+        parse=parse_positive_float,
+        doc="environment=emulator: seconds between readings of the emulator's clock (the daemon follows it)",
     )
     log_level: str = setting("INFO", env="ETRADE_LOG_LEVEL", parse=parse_log_level, doc="DEBUG, INFO, WARNING or ERROR")
 

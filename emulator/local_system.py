@@ -48,6 +48,8 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
         XDG_RUNTIME_DIR=str(home / "run"),
         PYTHONUNBUFFERED="1",
         NO_COLOR="1",
+        # Tests and the demo must not pop up login reminders on the developer's desktop.
+        ETRADE_DESKTOP_NOTIFICATIONS="false",
     )
     env.update(extra)
     return env
@@ -75,16 +77,23 @@ class Proc:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for_stderr(self, pattern: str, timeout: float = 30.0) -> str:
+    def wait_for_stderr(self, pattern: str, timeout: float = 30.0, *, after: int = 0) -> str:
+        """The first stderr line from index ``after`` on that matches (``mark()`` gives the index)."""
         regex = re.compile(pattern)
         with self._changed:
             ok = self._changed.wait_for(
-                lambda: any(regex.search(x) for x in self.stderr_lines) or self.popen.poll() is not None, timeout
+                lambda: any(regex.search(x) for x in self.stderr_lines[after:]) or self.popen.poll() is not None,
+                timeout,
             )
-            match = next((x for x in self.stderr_lines if regex.search(x)), None)
+            match = next((x for x in self.stderr_lines[after:] if regex.search(x)), None)
         if not ok or match is None:
             raise AssertionError(f"{self.args[:3]} never logged {pattern!r}; stderr:\n" + "\n".join(self.stderr_lines))
         return match
+
+    def mark(self) -> int:
+        """How many stderr lines have arrived so far: pass it as ``after`` to wait for new ones."""
+        with self._changed:
+            return len(self.stderr_lines)
 
     def read_stdout_line(self, timeout: float = 30.0) -> str:
         assert self.popen.stdout is not None

@@ -217,6 +217,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.connections.discard(self.connection)
         super().finish()
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the server's notion of real time, which the clock-skew fault
+        # shifts: a client comparing its clock with Date sees the same skew that OAuth refuses.
+        now = time.time() if timestamp is None else timestamp
+        return super().date_time_string(now + self.server.dispatcher.faults.skew_seconds())
+
     def log_message(self, format: str, *args: object) -> None:
         # The stdlib's log lines contain the full request line (query strings can carry OAuth
         # parameters); the dispatcher's access log is written by _serve instead.

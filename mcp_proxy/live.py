@@ -41,6 +41,7 @@ from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestPar
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_proxy.account_resources import ACCOUNT_SUMMARY, PORTFOLIO_POSITIONS, WATCHLISTS_URI, watchlist_uri
+from mcp_proxy.resources import SESSION_STATUS_URI
 
 if TYPE_CHECKING:
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -64,6 +65,10 @@ def _tools_may_have_changed(subject: str, attributes: Mapping[str, str]) -> list
     return [ToolsListChanged()]
 
 
+def _session_changed(subject: str, attributes: Mapping[str, str]) -> list[ServerEvent]:
+    return [ToolsListChanged(), ResourceUpdated(SESSION_STATUS_URI)]
+
+
 def _order_status_changed(subject: str, attributes: Mapping[str, str]) -> list[ServerEvent]:
     # A fill moves positions and cash as well as the order list.
     return [
@@ -77,7 +82,7 @@ def _order_status_changed(subject: str, attributes: Mapping[str, str]) -> list[S
 #: from the event's subject and attributes. Kinds not listed cause nothing.
 EVENT_EFFECTS: dict[str, Callable[[str, Mapping[str, str]], list[ServerEvent]]] = {
     "WATCHLIST_CHANGED": _watchlist_changed,
-    "SESSION_STATE_CHANGED": _tools_may_have_changed,
+    "SESSION_STATE_CHANGED": _session_changed,
     "TRADING_STATE_CHANGED": _tools_may_have_changed,
     "ORDER_STATUS_CHANGED": _order_status_changed,
 }

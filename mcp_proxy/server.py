@@ -17,6 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_proxy import models
+from mcp_proxy.resources import register_resources
 
 if TYPE_CHECKING:
     from daemon.client import BrokerClient
@@ -156,6 +157,8 @@ def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = N
         quantity, gain, short/long term) and a fresh quote."""
         response = await _call(daemon.client().get_position(account_id_key, symbol))
         return models.PositionDetails.model_validate(models.message_to_dict(response))
+
+    register_resources(server, daemon)
 
     from mcp_proxy.account_resources import register_account_resources
     from mcp_proxy.completions import Completions

@@ -10,6 +10,7 @@ import pytest
 
 from daemon.app import BrokerApp, build_app
 from daemon.client import BrokerClient
+from daemon.emulator_clock import EmulatorClock
 from daemon.secret_store import MemorySecretStore
 from daemon.server import InstanceLock, start_server
 from daemon.settings import Settings
@@ -46,16 +47,24 @@ class RunningDaemon:
 
 
 def daemon_settings(emulator: Emulator, **overrides: object) -> Settings:
-    values: dict[str, object] = {"environment": "emulator", "emulator_url": emulator.base_url}
+    values: dict[str, object] = {
+        "environment": "emulator",
+        "emulator_url": emulator.base_url,
+        "desktop_notifications": False,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 async def daemon(emulator: Emulator, short_dir: Path) -> AsyncIterator[RunningDaemon]:
-    """An in-process daemon (real grpc.aio server on a unix socket) talking to the emulator."""
+    """An in-process daemon (real grpc.aio server on a unix socket) talking to the emulator.
+
+    It reasons on the emulator's clock, as the emulator environment does. Its timers are not
+    started: tests drive the session jobs (``app.keeper``) themselves after moving the clock.
+    """
     store = MemorySecretStore()
-    app = await build_app(daemon_settings(emulator), store=store)
+    app = await build_app(daemon_settings(emulator), clock=EmulatorClock(emulator.clock), store=store)
     socket = short_dir / "run" / "broker.sock"
     server, lock = await start_server(app, socket)
     try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from emulator.local_system import read_verifier
 
@@ -25,9 +27,19 @@ def short_tmp_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["read_verifier", "requests_to", "short_tmp_dir"]
+__all__ = ["admin", "read_verifier", "requests_to", "short_tmp_dir"]
 
 
 def requests_to(emulator: Emulator, route: str) -> int:
     """How many requests the emulator has served on a route (e.g. ``quote``, ``access_token``)."""
     return emulator.stats()["requests_by_route"].get(route, 0)
+
+
+def admin(base_url: str, path: str, body: dict[str, Any] | None = None, *, method: str | None = None) -> Any:
+    """Call the emulator's admin interface (``/_emulator/...``) over HTTP; returns the JSON answer."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(
+        f"{base_url}/_emulator/{path.lstrip('/')}", data=data, method=method or ("GET" if data is None else "POST")
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read().decode("utf-8"))

@@ -1,4 +1,11 @@
-"""``etradectl auth login|logout``: the human side of E*TRADE's OAuth."""
+"""``etradectl auth setup|login|logout``: the human side of E*TRADE's OAuth.
+
+``setup`` hands the consumer key and secret to the daemon, which owns the secret store (the OS
+keyring, or the opt-in 0600 file on a headless machine) — the CLI never writes secrets itself.
+``login`` works in any state (also while ACTIVE or EXPIRED) in one command: the daemon gets a
+request token, the human opens the URL and types the code (hidden on a terminal; one line on
+stdin otherwise), and the daemon exchanges it.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +23,32 @@ if TYPE_CHECKING:
     from cli.main import Context
 
 
+KEY_ENV = "ETRADE_CONSUMER_KEY"
+SECRET_ENV = "ETRADE_CONSUMER_SECRET"
+
+
 def register(commands: Any) -> None:
     auth = add_command(
         commands,
         "auth",
-        help="log in to or out of E*TRADE",
-        description="Log in to E*TRADE (once a day: sessions end at midnight US Eastern) or log out.",
-        examples="  etradectl auth login\n  etradectl auth logout",
+        help="store credentials, log in to or out of E*TRADE",
+        description="Store your consumer key (once), log in to E*TRADE (once a day: sessions end at\n"
+        "midnight US Eastern), or log out.",
+        examples="  etradectl auth setup\n  etradectl auth login\n  etradectl auth logout",
     )
     sub = auth.add_subparsers(title="auth commands", metavar="COMMAND")
+    setup = add_command(
+        sub,
+        "setup",
+        help="store your E*TRADE consumer key and secret in the daemon's secret store",
+        description="Give the daemon your E*TRADE consumer key and secret; it stores them in the OS keyring\n"
+        f"(or the opt-in 0600 file). They are taken from {KEY_ENV} and {SECRET_ENV} when both\n"
+        "are set, else prompted for without echo (or read as two lines from a pipe).",
+        examples="  etradectl auth setup\n"
+        f"  {KEY_ENV}=... {SECRET_ENV}=... etradectl auth setup\n"
+        "  pass show etrade | etradectl auth setup      key on the first line, secret on the second",
+    )
+    setup.set_defaults(handler=run_setup)
     login = add_command(
         sub,
         "login",
@@ -43,8 +67,12 @@ def register(commands: Any) -> None:
         sub,
         "logout",
         help="revoke the E*TRADE session and delete the local token",
-        description="Revoke the access token at E*TRADE (best effort) and delete it from the daemon's store.",
-        examples="  etradectl auth logout",
+        description="Revoke the access token at E*TRADE (best effort) and delete it from the daemon's store.\n"
+        "With --forget-credentials, also delete the stored consumer key and secret.",
+        examples="  etradectl auth logout\n  etradectl auth logout --forget-credentials",
+    )
+    logout.add_argument(
+        "--forget-credentials", action="store_true", help="also delete the stored consumer key and secret"
     )
     logout.set_defaults(handler=run_logout)
     auth.set_defaults(handler=lambda ctx, args: _help(auth))
@@ -58,6 +86,43 @@ async def _help(parser: argparse.ArgumentParser) -> int:
 def _can_open_browser() -> bool:
     # On a headless machine webbrowser may start a text browser inside this terminal.
     return sys.platform == "darwin" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _read_secret(prompt: str) -> str:
+    """Without echo on a terminal; one line from stdin otherwise ("" at end of input)."""
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().strip()
+
+
+async def run_setup(ctx: Context, args: argparse.Namespace) -> int:
+    from daemon.wire import message_to_dict
+
+    out = ctx.out
+    key, secret = os.environ.get(KEY_ENV, "").strip(), os.environ.get(SECRET_ENV, "").strip()
+    if key and secret:
+        out.info(f"using the consumer key and secret from {KEY_ENV} and {SECRET_ENV}")
+    else:
+        key = _read_secret("E*TRADE consumer key: ")
+        secret = _read_secret("E*TRADE consumer secret: ") if key else ""
+    if not key or not secret:
+        out.error(
+            "no consumer key and secret were given",
+            f"type them when asked, or set {KEY_ENV} and {SECRET_ENV}, then run `etradectl auth setup` again",
+        )
+        return exit_codes.USAGE
+    result = await ctx.client().set_credentials(key, secret)
+    if out.json_mode:
+        out.json(message_to_dict(result))
+        return exit_codes.OK
+    out.line(f"stored the consumer key {key[:4]}… and its secret in {result.stored_in}")
+    if result.overridden_by_environment:
+        out.warn(
+            f"the daemon was started with {KEY_ENV}/{SECRET_ENV}, which take precedence over the stored pair; "
+            "unset them and restart the daemon to use these"
+        )
+    out.info("next: etradectl auth login")
+    return exit_codes.OK
 
 
 async def run_login(ctx: Context, args: argparse.Namespace) -> int:
@@ -75,17 +140,23 @@ async def run_login(ctx: Context, args: argparse.Namespace) -> int:
                 out.line(begin.authorize_url)
                 out.info("open the URL, accept, then run: etradectl auth login --verifier CODE (within 5 minutes)")
             return exit_codes.OK
-        out.info("Open this URL, sign in to E*TRADE and accept:\n")
+        out.info("Open this URL, sign in to E*TRADE and accept (the link is valid for 5 minutes):\n")
         out.info(f"  {begin.authorize_url}\n")
         if not args.no_browser and _can_open_browser():
             webbrowser.open(begin.authorize_url)
-        if not sys.stdin.isatty():
+        if sys.stdin.isatty():
+            verifier = getpass.getpass("Verification code: ")
+        else:
+            out.info("Verification code (one line on stdin):")
+            sys.stderr.flush()
+            verifier = sys.stdin.readline()
+        if not verifier.strip():
             out.error(
-                "no terminal to read the verification code from",
-                "run `etradectl auth login --url-only`, then `etradectl auth login --verifier CODE`",
+                "no verification code was given",
+                "run `etradectl auth login` in a terminal, or `etradectl auth login --url-only` "
+                "then `etradectl auth login --verifier CODE`",
             )
             return exit_codes.USAGE
-        verifier = getpass.getpass("Verification code: ")
     result = await client.complete_login(verifier)
     if out.json_mode:
         out.json(message_to_dict(result))
@@ -98,11 +169,13 @@ async def run_login(ctx: Context, args: argparse.Namespace) -> int:
 async def run_logout(ctx: Context, args: argparse.Namespace) -> int:
     from daemon.wire import message_to_dict
 
-    result = await ctx.client().logout()
+    result = await ctx.client().logout(forget_credentials=args.forget_credentials)
     if ctx.out.json_mode:
         ctx.out.json(message_to_dict(result))
     elif result.revoked_upstream:
         ctx.out.line("logged out; E*TRADE revoked the token and the daemon deleted it")
     else:
-        ctx.out.line("logged out locally; E*TRADE could not be told (the token was deleted anyway)")
+        ctx.out.line("logged out locally; E*TRADE could not be told or the token was already dead (deleted anyway)")
+    if args.forget_credentials and not ctx.out.json_mode:
+        ctx.out.line("the stored consumer key and secret were deleted")
     return exit_codes.OK

@@ -27,12 +27,20 @@ def register(commands: Any) -> None:
 
 
 def countdown(until_unix_ms: int, now: float | None = None) -> str:
+    """``in 5h 07m`` / ``in 12m`` / ``in 40s`` (or ``5h 07m ago``), relative to ``now`` (epoch s)."""
     seconds = int(until_unix_ms / 1000 - (time.time() if now is None else now))
-    if seconds <= 0:
+    if seconds == 0:
         return "now"
-    hours, rest = divmod(seconds, 3600)
-    minutes = rest // 60
-    return f"in {hours}h {minutes:02d}m" if hours else f"in {minutes}m"
+    span = abs(seconds)
+    hours, rest = divmod(span, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        text = f"{hours}h {minutes:02d}m"
+    elif minutes:
+        text = f"{minutes}m"
+    else:
+        text = f"{secs}s"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
 def when(unix_ms: int) -> str:
@@ -41,13 +49,43 @@ def when(unix_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(unix_ms / 1000))
 
 
+def session_rows(session: Any) -> list[tuple[str, str]]:
+    """The session's lines of ``etradectl status``; countdowns use the daemon's clock."""
+    from protos.broker.v1 import session_pb2
+
+    now = session.as_of_unix_ms / 1000 if session.as_of_unix_ms else None
+    state = session_pb2.SessionState.Name(session.state).removeprefix("SESSION_STATE_")
+    rows = [("session", f"{state}: {session.detail}")]
+    if session.expires_at_unix_ms:
+        verb = "expires" if session.expires_at_unix_ms / 1000 > (now or time.time()) else "expired"
+        rows.append(
+            (
+                verb,
+                f"{countdown(session.expires_at_unix_ms, now)} "
+                f"(midnight US Eastern: {session.expires_at_et}; local {session.expires_at_local})",
+            )
+        )
+    if session.last_upstream_call_unix_ms:
+        rows.append(
+            ("last call", f"{countdown(session.last_upstream_call_unix_ms, now)} ({session.last_upstream_call_local})")
+        )
+    if session.next_renewal_unix_ms:
+        rows.append(("next renewal", f"{countdown(session.next_renewal_unix_ms, now)} ({session.next_renewal_local})"))
+    if session.last_renewal_unix_ms:
+        rows.append(("last renewal", f"{session.last_renewal_result} ({countdown(session.last_renewal_unix_ms, now)})"))
+    if session.login_reminder:
+        rows.append(("reminder", session.login_reminder))
+    if session.secret_store:
+        rows.append(("secrets", session.secret_store))
+    return rows
+
+
 async def run(ctx: Context, args: argparse.Namespace) -> int:
     from daemon.wire import message_to_dict
     from protos.broker.v1 import session_pb2
 
     status = await ctx.client().get_status()
     session = status.session
-    state = session_pb2.SessionState.Name(session.state).removeprefix("SESSION_STATE_")
     active = session.state == session_pb2.SESSION_STATE_ACTIVE
     if ctx.out.json_mode:
         ctx.out.json(message_to_dict(status))
@@ -59,15 +97,13 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
             ),
             ("environment", f"{status.environment} ({status.upstream_base_url})"),
             ("trading", "read-only" if status.read_only else "enabled (orders need human confirmation)"),
-            ("session", f"{state}: {session.detail}"),
         ]
-        if session.expires_at_unix_ms:
-            rows.append(("expires", f"{countdown(session.expires_at_unix_ms)} ({session.expires_at_et} ET)"))
-        if session.last_upstream_call_unix_ms:
-            rows.append(("last call", when(session.last_upstream_call_unix_ms)))
-        if session.next_renewal_unix_ms:
-            rows.append(("next renewal", when(session.next_renewal_unix_ms)))
+        if status.clock and status.environment == "emulator":
+            rows.append(("clock", status.clock))
+        rows.extend(session_rows(session))
         ctx.out.pairs(rows)
         if session.fix_command:
             ctx.out.info(f"\nhint: run `{session.fix_command}`")
-    return exit_codes.OK if active else exit_codes.SESSION
+    # INACTIVE is fine for scripts: the daemon renews it on the next request.
+    ok = active or session.state == session_pb2.SESSION_STATE_INACTIVE
+    return exit_codes.OK if ok else exit_codes.SESSION

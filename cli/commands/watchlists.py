@@ -30,16 +30,36 @@ def register(commands: Any) -> None:
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
 
-    show = actions.add_parser("list", help="the watchlists, or one watchlist's symbols")
+    show = add_command(
+        actions,
+        "list",
+        help="the watchlists, or one watchlist's symbols",
+        description="Every watchlist with its symbols, or with NAME the symbols of that one (one per line).\n"
+        "Entries of the config file that are invalid are reported on stderr as 'ignored'.",
+        examples="  etradectl watchlist list\n  etradectl watchlist list tech\n  etradectl --json watchlist list",
+    )
     show.add_argument("name", nargs="?", metavar="NAME")
     show.set_defaults(handler=list_watchlists)
 
-    add = actions.add_parser("add", help="create a watchlist or add symbols to it")
+    add = add_command(
+        actions,
+        "add",
+        help="create a watchlist or add symbols to it",
+        description="Create the watchlist NAME if it does not exist and append the symbols it does not hold\n"
+        "yet (at most 50). The daemon writes the change into its config file.",
+        examples="  etradectl watchlist add tech AAPL MSFT NVDA\n  etradectl watchlist add empty-for-now",
+    )
     add.add_argument("name", metavar="NAME", help="1-32 letters, digits, '-' or '_'")
     add.add_argument("symbols", nargs="*", metavar="SYMBOL")
     add.set_defaults(handler=add_symbols)
 
-    remove = actions.add_parser("remove", help="remove symbols, or the whole watchlist when none are given")
+    remove = add_command(
+        actions,
+        "remove",
+        help="remove symbols, or the whole watchlist when none are given",
+        description="Remove the given symbols from the watchlist NAME, or delete NAME when no symbol is given.",
+        examples="  etradectl watchlist remove tech NVDA\n  etradectl watchlist remove tech",
+    )
     remove.add_argument("name", metavar="NAME")
     remove.add_argument("symbols", nargs="*", metavar="SYMBOL")
     remove.set_defaults(handler=remove_symbols)

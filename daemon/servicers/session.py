@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import grpc
 
-from daemon import convert
+from daemon import convert, process_info
 from daemon.app import VERSION, BrokerApp
 from daemon.rpc_errors import translate_errors
-from protos.broker.v1 import API_VERSION, session_pb2, session_pb2_grpc
+from protos.broker.v1 import session_pb2, session_pb2_grpc
 
 Ctx = grpc.aio.ServicerContext
 
@@ -20,15 +20,19 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
         request: session_pb2.GetStatusRequest,
         context: Ctx[session_pb2.GetStatusRequest, session_pb2.GetStatusResponse],
     ) -> session_pb2.GetStatusResponse:
-        return session_pb2.GetStatusResponse(
+        response = session_pb2.GetStatusResponse(
             daemon_version=VERSION,
-            api_version=API_VERSION,
+            api_version=self.app.api_version,
             environment=self.app.environment,
             session=convert.session_info(self.app.session.info()),
             read_only=self.app.settings.read_only,
             started_at_unix_ms=int(self.app.started_at * 1000),
             upstream_base_url=self.app.endpoints.api_base,
+            jobs=[convert.scheduled_job(job) for job in self.app.jobs.describe()],
+            clock=self.app.clock_description(),
         )
+        process_info.fill_status(response, self.app)
+        return response
 
     @translate_errors
     async def BeginLogin(
@@ -52,7 +56,20 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
     async def Logout(
         self, request: session_pb2.LogoutRequest, context: Ctx[session_pb2.LogoutRequest, session_pb2.LogoutResponse]
     ) -> session_pb2.LogoutResponse:
-        revoked = await self.app.session.logout()
+        revoked = await self.app.session.logout(forget_credentials=request.forget_credentials)
         return session_pb2.LogoutResponse(
             session=convert.session_info(self.app.session.info()), revoked_upstream=revoked
+        )
+
+    @translate_errors
+    async def SetCredentials(
+        self,
+        request: session_pb2.SetCredentialsRequest,
+        context: Ctx[session_pb2.SetCredentialsRequest, session_pb2.SetCredentialsResponse],
+    ) -> session_pb2.SetCredentialsResponse:
+        info = await self.app.session.set_credentials(request.consumer_key, request.consumer_secret)
+        return session_pb2.SetCredentialsResponse(
+            session=convert.session_info(info),
+            stored_in=info.secret_store,
+            overridden_by_environment=self.app.session.overridden_by_environment,
         )

@@ -53,7 +53,12 @@ async def exercise_the_surface(mcp: Client, system: System) -> None:
     key = system.ctl("--json", "accounts").json()["accounts"][0]["account_id_key"]
 
     listed = [str(r.uri) for r in (await mcp.list_resources()).resources]
-    assert listed == ["market://watchlists", "market://watchlist/income", TECH]
+    assert [uri for uri in listed if uri.startswith("market://")] == [
+        "market://watchlists",
+        "market://watchlist/income",
+        TECH,
+    ]
+    assert "etrade://session/status" in listed
     templates = {t.uri_template for t in (await mcp.list_resource_templates()).resource_templates}
     assert templates == {
         "account://{account_id_key}/summary",

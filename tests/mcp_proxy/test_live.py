@@ -119,7 +119,10 @@ def test_daemon_events_translate_to_mcp_events() -> None:
             ResourceUpdated(TECH),
         ]
     assert effects_of("TRADING_STATE_CHANGED", "disabled", {"reason": "halt"}) == [ToolsListChanged()]
-    assert effects_of("SESSION_STATE_CHANGED", "EXPIRED", {}) == [ToolsListChanged()]
+    assert effects_of("SESSION_STATE_CHANGED", "EXPIRED", {}) == [
+        ToolsListChanged(),
+        ResourceUpdated("etrade://session/status"),
+    ]
     assert effects_of("ORDER_STATUS_CHANGED", "KEY", {"order_id": "7", "status": "EXECUTED"}) == [
         ResourceUpdated("orders://KEY/recent"),
         ResourceUpdated("portfolio://KEY/positions"),

@@ -3,8 +3,10 @@
 isort:skip_file
 The daemon's session with E*TRADE: status, login (OAuth 1.0a out-of-band) and logout."""
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -63,6 +65,20 @@ class SessionInfo(_message.Message):
     EXPIRES_AT_ET_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_LOCAL_FIELD_NUMBER: _builtins.int
     LOGGED_IN_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    AS_OF_UNIX_MS_FIELD_NUMBER: _builtins.int
+    STATE_REASON_FIELD_NUMBER: _builtins.int
+    STATE_SINCE_UNIX_MS_FIELD_NUMBER: _builtins.int
+    LAST_UPSTREAM_CALL_ET_FIELD_NUMBER: _builtins.int
+    LAST_UPSTREAM_CALL_LOCAL_FIELD_NUMBER: _builtins.int
+    NEXT_RENEWAL_ET_FIELD_NUMBER: _builtins.int
+    NEXT_RENEWAL_LOCAL_FIELD_NUMBER: _builtins.int
+    INACTIVE_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    LAST_RENEWAL_UNIX_MS_FIELD_NUMBER: _builtins.int
+    LAST_RENEWAL_RESULT_FIELD_NUMBER: _builtins.int
+    LOGIN_REMINDER_FIELD_NUMBER: _builtins.int
+    SECRET_STORE_FIELD_NUMBER: _builtins.int
+    CREDENTIALS_SOURCE_FIELD_NUMBER: _builtins.int
+    RENEW_AFTER_IDLE_SECONDS_FIELD_NUMBER: _builtins.int
     state: Global___SessionState.ValueType
     detail: _builtins.str
     """One sentence for humans and models, e.g. "not logged in to E*TRADE"."""
@@ -76,6 +92,31 @@ class SessionInfo(_message.Message):
     """The expiry instant in ISO 8601, in America/New_York and in the daemon's local zone."""
     expires_at_local: _builtins.str
     logged_in_at_unix_ms: _builtins.int
+    as_of_unix_ms: _builtins.int
+    """The daemon's clock when this snapshot was taken; countdowns are relative to it (in the
+    emulator environment the daemon follows the emulator's clock, not the host's).
+    """
+    state_reason: _builtins.str
+    """Why the session is in its state, e.g. "midnight US Eastern passed"."""
+    state_since_unix_ms: _builtins.int
+    last_upstream_call_et: _builtins.str
+    """The last upstream call and the next renewal in ISO 8601, America/New_York and local zone."""
+    last_upstream_call_local: _builtins.str
+    next_renewal_et: _builtins.str
+    next_renewal_local: _builtins.str
+    inactive_at_unix_ms: _builtins.int
+    """When E*TRADE will consider the token idle if no request reaches it before (last activity + 2 h)."""
+    last_renewal_unix_ms: _builtins.int
+    last_renewal_result: _builtins.str
+    """e.g. "renewed and verified by a signed request", "refused by E*TRADE (token_expired)"."""
+    login_reminder: _builtins.str
+    """A "log in" reminder raised on a weekday morning while the session is dead; empty otherwise."""
+    secret_store: _builtins.str
+    """Where the daemon keeps secrets, e.g. "OS keyring (...)" or "file ... (0600; less safe ...)"."""
+    credentials_source: _builtins.str
+    """Where the consumer key came from: the secret store or the daemon's environment."""
+    renew_after_idle_seconds: _builtins.int
+    """The renewal policy: renew after this many seconds without a request (E*TRADE idles at 7200)."""
     def __init__(
         self,
         *,
@@ -88,14 +129,59 @@ class SessionInfo(_message.Message):
         expires_at_et: _builtins.str = ...,
         expires_at_local: _builtins.str = ...,
         logged_in_at_unix_ms: _builtins.int = ...,
+        as_of_unix_ms: _builtins.int = ...,
+        state_reason: _builtins.str = ...,
+        state_since_unix_ms: _builtins.int = ...,
+        last_upstream_call_et: _builtins.str = ...,
+        last_upstream_call_local: _builtins.str = ...,
+        next_renewal_et: _builtins.str = ...,
+        next_renewal_local: _builtins.str = ...,
+        inactive_at_unix_ms: _builtins.int = ...,
+        last_renewal_unix_ms: _builtins.int = ...,
+        last_renewal_result: _builtins.str = ...,
+        login_reminder: _builtins.str = ...,
+        secret_store: _builtins.str = ...,
+        credentials_source: _builtins.str = ...,
+        renew_after_idle_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "expires_at_et", b"expires_at_et", "expires_at_local", b"expires_at_local", "expires_at_unix_ms", b"expires_at_unix_ms", "fix_command", b"fix_command", "last_upstream_call_unix_ms", b"last_upstream_call_unix_ms", "logged_in_at_unix_ms", b"logged_in_at_unix_ms", "next_renewal_unix_ms", b"next_renewal_unix_ms", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_unix_ms", b"as_of_unix_ms", "credentials_source", b"credentials_source", "detail", b"detail", "expires_at_et", b"expires_at_et", "expires_at_local", b"expires_at_local", "expires_at_unix_ms", b"expires_at_unix_ms", "fix_command", b"fix_command", "inactive_at_unix_ms", b"inactive_at_unix_ms", "last_renewal_result", b"last_renewal_result", "last_renewal_unix_ms", b"last_renewal_unix_ms", "last_upstream_call_et", b"last_upstream_call_et", "last_upstream_call_local", b"last_upstream_call_local", "last_upstream_call_unix_ms", b"last_upstream_call_unix_ms", "logged_in_at_unix_ms", b"logged_in_at_unix_ms", "login_reminder", b"login_reminder", "next_renewal_et", b"next_renewal_et", "next_renewal_local", b"next_renewal_local", "next_renewal_unix_ms", b"next_renewal_unix_ms", "renew_after_idle_seconds", b"renew_after_idle_seconds", "secret_store", b"secret_store", "state", b"state", "state_reason", b"state_reason", "state_since_unix_ms", b"state_since_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SessionInfo: _TypeAlias = SessionInfo  # noqa: Y015
+
+@_typing.final
+class ScheduledJob(_message.Message):
+    """A timer of the daemon (renewal, midnight expiry, warning, reminder, clock watch)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    NEXT_RUN_UNIX_MS_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    description: _builtins.str
+    next_run_unix_ms: _builtins.int
+    """On the daemon's clock; 0 when paused."""
+    trigger: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        description: _builtins.str = ...,
+        next_run_unix_ms: _builtins.int = ...,
+        trigger: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "id", b"id", "next_run_unix_ms", b"next_run_unix_ms", "trigger", b"trigger"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduledJob: _TypeAlias = ScheduledJob  # noqa: Y015
 
 @_typing.final
 class GetStatusRequest(_message.Message):
@@ -123,6 +209,11 @@ class GetStatusResponse(_message.Message):
     READ_ONLY_FIELD_NUMBER: _builtins.int
     STARTED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
     UPSTREAM_BASE_URL_FIELD_NUMBER: _builtins.int
+    JOBS_FIELD_NUMBER: _builtins.int
+    CLOCK_FIELD_NUMBER: _builtins.int
+    PID_FIELD_NUMBER: _builtins.int
+    EXECUTABLE_FIELD_NUMBER: _builtins.int
+    SOCKET_PATH_FIELD_NUMBER: _builtins.int
     daemon_version: _builtins.str
     api_version: _builtins.str
     """"MAJOR.MINOR" of this contract; clients refuse a different MAJOR."""
@@ -131,8 +222,22 @@ class GetStatusResponse(_message.Message):
     read_only: _builtins.bool
     started_at_unix_ms: _builtins.int
     upstream_base_url: _builtins.str
+    clock: _builtins.str
+    """Which clock the daemon reasons on: the computer's, or (emulator environment) the emulator's."""
+    pid: _builtins.int
+    """30-39: the daemon as a service (issue 7), for `etradectl doctor` and `etradectl service status`.
+    The daemon's process id.
+    """
+    executable: _builtins.str
+    """The absolute path of the running etrade-daemon (tells apart two installations)."""
+    socket_path: _builtins.str
+    """The unix socket the daemon serves on, as it resolved it."""
     @_builtins.property
     def session(self) -> Global___SessionInfo: ...
+    @_builtins.property
+    def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScheduledJob]:
+        """The daemon's timers and their next run times."""
+
     def __init__(
         self,
         *,
@@ -143,10 +248,15 @@ class GetStatusResponse(_message.Message):
         read_only: _builtins.bool = ...,
         started_at_unix_ms: _builtins.int = ...,
         upstream_base_url: _builtins.str = ...,
+        jobs: _abc.Iterable[Global___ScheduledJob] | None = ...,
+        clock: _builtins.str = ...,
+        pid: _builtins.int = ...,
+        executable: _builtins.str = ...,
+        socket_path: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "daemon_version", b"daemon_version", "environment", b"environment", "read_only", b"read_only", "session", b"session", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "jobs", b"jobs", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -233,12 +343,17 @@ Global___CompleteLoginResponse: _TypeAlias = CompleteLoginResponse  # noqa: Y015
 class LogoutRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    FORGET_CREDENTIALS_FIELD_NUMBER: _builtins.int
+    forget_credentials: _builtins.bool
+    """Also delete the stored consumer key and secret (`etradectl auth logout --forget-credentials`)."""
     def __init__(
         self,
+        *,
+        forget_credentials: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["forget_credentials", b"forget_credentials"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -267,3 +382,53 @@ class LogoutResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LogoutResponse: _TypeAlias = LogoutResponse  # noqa: Y015
+
+@_typing.final
+class SetCredentialsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSUMER_KEY_FIELD_NUMBER: _builtins.int
+    CONSUMER_SECRET_FIELD_NUMBER: _builtins.int
+    consumer_key: _builtins.str
+    consumer_secret: _builtins.str
+    def __init__(
+        self,
+        *,
+        consumer_key: _builtins.str = ...,
+        consumer_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consumer_key", b"consumer_key", "consumer_secret", b"consumer_secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCredentialsRequest: _TypeAlias = SetCredentialsRequest  # noqa: Y015
+
+@_typing.final
+class SetCredentialsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_FIELD_NUMBER: _builtins.int
+    STORED_IN_FIELD_NUMBER: _builtins.int
+    OVERRIDDEN_BY_ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    stored_in: _builtins.str
+    """Where the credentials were stored, e.g. "OS keyring (keyring.backends.SecretService.Keyring)"."""
+    overridden_by_environment: _builtins.bool
+    """True when ETRADE_CONSUMER_KEY/SECRET in the daemon's environment still take precedence."""
+    @_builtins.property
+    def session(self) -> Global___SessionInfo: ...
+    def __init__(
+        self,
+        *,
+        session: Global___SessionInfo | None = ...,
+        stored_in: _builtins.str = ...,
+        overridden_by_environment: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["overridden_by_environment", b"overridden_by_environment", "session", b"session", "stored_in", b"stored_in"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCredentialsResponse: _TypeAlias = SetCredentialsResponse  # noqa: Y015

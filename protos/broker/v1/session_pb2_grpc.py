@@ -54,6 +54,11 @@ class SessionStub:
                 request_serializer=protos_dot_broker_dot_v1_dot_session__pb2.LogoutRequest.SerializeToString,
                 response_deserializer=protos_dot_broker_dot_v1_dot_session__pb2.LogoutResponse.FromString,
                 _registered_method=True)
+        self.SetCredentials = channel.unary_unary(
+                '/etrade_mcp.broker.v1.Session/SetCredentials',
+                request_serializer=protos_dot_broker_dot_v1_dot_session__pb2.SetCredentialsRequest.SerializeToString,
+                response_deserializer=protos_dot_broker_dot_v1_dot_session__pb2.SetCredentialsResponse.FromString,
+                _registered_method=True)
 
 
 class SessionServicer:
@@ -87,6 +92,14 @@ class SessionServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetCredentials(self, request, context):
+        """Stores the consumer key and secret in the daemon's secret store (the daemon owns the keyring)
+        and reloads the session state. Fails with SECRET_STORE_UNAVAILABLE when there is no store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +122,11 @@ def add_SessionServicer_to_server(servicer, server):
                     servicer.Logout,
                     request_deserializer=protos_dot_broker_dot_v1_dot_session__pb2.LogoutRequest.FromString,
                     response_serializer=protos_dot_broker_dot_v1_dot_session__pb2.LogoutResponse.SerializeToString,
+            ),
+            'SetCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCredentials,
+                    request_deserializer=protos_dot_broker_dot_v1_dot_session__pb2.SetCredentialsRequest.FromString,
+                    response_serializer=protos_dot_broker_dot_v1_dot_session__pb2.SetCredentialsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +237,33 @@ class Session:
             '/etrade_mcp.broker.v1.Session/Logout',
             protos_dot_broker_dot_v1_dot_session__pb2.LogoutRequest.SerializeToString,
             protos_dot_broker_dot_v1_dot_session__pb2.LogoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/etrade_mcp.broker.v1.Session/SetCredentials',
+            protos_dot_broker_dot_v1_dot_session__pb2.SetCredentialsRequest.SerializeToString,
+            protos_dot_broker_dot_v1_dot_session__pb2.SetCredentialsResponse.FromString,
             options,
             channel_credentials,
             insecure,

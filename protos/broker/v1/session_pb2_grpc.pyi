@@ -39,6 +39,10 @@ class SessionStub:
     """Finishes the login with the verification code E*TRADE showed the human."""
     Logout: _grpc.UnaryUnaryMultiCallable[_session_pb2.LogoutRequest, _session_pb2.LogoutResponse]
     """Revokes the access token upstream (best effort) and deletes it locally."""
+    SetCredentials: _grpc.UnaryUnaryMultiCallable[_session_pb2.SetCredentialsRequest, _session_pb2.SetCredentialsResponse]
+    """Stores the consumer key and secret in the daemon's secret store (the daemon owns the keyring)
+    and reloads the session state. Fails with SECRET_STORE_UNAVAILABLE when there is no store.
+    """
 
 @_typing.type_check_only
 class SessionAsyncStub(SessionStub):
@@ -51,6 +55,10 @@ class SessionAsyncStub(SessionStub):
     """Finishes the login with the verification code E*TRADE showed the human."""
     Logout: _aio.UnaryUnaryMultiCallable[_session_pb2.LogoutRequest, _session_pb2.LogoutResponse]  # type: ignore[assignment]
     """Revokes the access token upstream (best effort) and deletes it locally."""
+    SetCredentials: _aio.UnaryUnaryMultiCallable[_session_pb2.SetCredentialsRequest, _session_pb2.SetCredentialsResponse]  # type: ignore[assignment]
+    """Stores the consumer key and secret in the daemon's secret store (the daemon owns the keyring)
+    and reloads the session state. Fails with SECRET_STORE_UNAVAILABLE when there is no store.
+    """
 
 class SessionServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -84,5 +92,15 @@ class SessionServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_session_pb2.LogoutResponse, _abc.Awaitable[_session_pb2.LogoutResponse]]:
         """Revokes the access token upstream (best effort) and deletes it locally."""
+
+    @_abc_1.abstractmethod
+    def SetCredentials(
+        self,
+        request: _session_pb2.SetCredentialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_session_pb2.SetCredentialsResponse, _abc.Awaitable[_session_pb2.SetCredentialsResponse]]:
+        """Stores the consumer key and secret in the daemon's secret store (the daemon owns the keyring)
+        and reloads the session state. Fails with SECRET_STORE_UNAVAILABLE when there is no store.
+        """
 
 def add_SessionServicer_to_server(servicer: SessionServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,109 @@
+"""The daemon's half of the API version handshake (see :mod:`daemon.api_version`).
+
+A server interceptor that, for every call:
+
+- sends the daemon's API version in the initial metadata (``x-etrade-api-version``), so a client
+  learns it from its first answer without an extra round trip;
+- refuses a call whose client declared another MAJOR version, before the handler runs, with
+  FAILED_PRECONDITION and the API_VERSION_MISMATCH code (the client shows the fix). Callers that
+  declare nothing (a generic health probe, grpcurl) are served.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeAlias
+
+import grpc
+
+from daemon import api_version
+from daemon.errors import BrokerError
+from daemon.rpc_errors import STATUS_BY_KIND, error_metadata
+
+log = logging.getLogger(__name__)
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+
+def _declared_version(details: grpc.HandlerCallDetails) -> str | None:
+    for key, value in details.invocation_metadata or ():
+        if key == api_version.METADATA_KEY and isinstance(value, str):
+            return value
+    return None
+
+
+class VersionGate(grpc.aio.ServerInterceptor):
+    """Announce the daemon's API version on every answer; refuse clients of another MAJOR."""
+
+    def __init__(self, daemon_version: str) -> None:
+        self.daemon_version = daemon_version
+        self._metadata = ((api_version.METADATA_KEY, daemon_version),)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        client = _declared_version(handler_call_details)
+        refusal: BrokerError | None = None
+        if client is not None and api_version.compare(client, self.daemon_version) in (
+            api_version.Compatibility.MAJOR_DIFFERS,
+            api_version.Compatibility.UNREADABLE,
+        ):
+            refusal = api_version.mismatch_error(client, self.daemon_version)
+            log.warning(
+                "version: refused %s from a client speaking API %s (daemon %s)",
+                handler_call_details.method,
+                client,
+                self.daemon_version,
+            )
+        return self._wrap(handler, refusal)
+
+    def _wrap(self, handler: Handler, refusal: BrokerError | None) -> Handler:
+        metadata = self._metadata
+
+        async def prologue(context: grpc.aio.ServicerContext[Any, Any]) -> None:
+            await context.send_initial_metadata(metadata)
+            if refusal is not None:
+                await context.abort(
+                    STATUS_BY_KIND[refusal.code.kind], refusal.message, trailing_metadata=error_metadata(refusal)
+                )
+
+        def unary(behavior: Any) -> Any:
+            async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                await prologue(context)
+                return await behavior(request, context)
+
+            return wrapped
+
+        def streaming(behavior: Any) -> Any:
+            if inspect.isasyncgenfunction(behavior):
+
+                async def generator(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+                    await prologue(context)
+                    async for item in behavior(request, context):
+                        yield item
+
+                return generator
+            return unary(behavior)  # a coroutine that writes with context.write()
+
+        kinds = {
+            "unary_unary": (grpc.unary_unary_rpc_method_handler, unary),
+            "unary_stream": (grpc.unary_stream_rpc_method_handler, streaming),
+            "stream_unary": (grpc.stream_unary_rpc_method_handler, unary),
+            "stream_stream": (grpc.stream_stream_rpc_method_handler, streaming),
+        }
+        for attribute, (factory, wrap) in kinds.items():
+            behavior = getattr(handler, attribute)
+            if behavior is not None:
+                return factory(
+                    wrap(behavior),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+        return handler
