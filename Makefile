@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck protos protos-check unit demo bench docs clean
+.PHONY: help venv test lint typecheck protos protos-check unit demo bench docs inspector clean
 
 help:
 	@echo "make demo      run the whole system on the local E*TRADE emulator"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench     run the benchmarks under bench/ and print their figures"
 	@echo "make protos    regenerate protos/ from the .proto files"
 	@echo "make docs      regenerate the settings table in docs/configuration.md"
+	@echo "make inspector check etrade-mcp with the MCP Inspector's CLI, both eras (needs npx)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (found %s); run: make PYTHON=python3.11" % sys.version.split()[0])'
@@ -50,6 +51,10 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m cli.config_reference --write
+
+# Not part of `make test`: it downloads the pinned Inspector (and Node 22 when the local one is older).
+inspector: $(STAMP)
+	$(BIN)/python -m tests.e2e.inspector_check
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

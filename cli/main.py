@@ -42,6 +42,7 @@ EPILOG = f"""examples:
   etradectl doctor                     what is wrong, and how to fix it
   etradectl service install            run the daemon in the background (systemd / launchd)
   etradectl mcp config --write         connect Claude Desktop (or --client claude-code|cursor)
+  etradectl watchlist add tech AAPL    keep a watchlist (MCP clients read it)
 
 {exit_codes.help_text()}
 """
@@ -81,7 +82,20 @@ def _seconds(raw: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli.commands import accounts, auth, completion, config, doctor, market, mcp, orders, service, status, trading
+    from cli.commands import (
+        accounts,
+        auth,
+        completion,
+        config,
+        doctor,
+        market,
+        mcp,
+        orders,
+        service,
+        status,
+        trading,
+        watchlists,
+    )
 
     parser = argparse.ArgumentParser(
         prog="etradectl",
@@ -97,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for the daemon (default: 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (status, auth, market, accounts, orders, trading):
+    for module in (status, auth, market, accounts, watchlists, orders, trading):
         module.register(commands)
     for module in (doctor, service, mcp, config, completion):  # running etrade-mcp (issue 7)
         module.register(commands)

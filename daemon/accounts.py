@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Awaitable, Callable
 
 from daemon.clock import Clock
 from daemon.errors import ErrorCode, InvalidRequest, NotFound
@@ -61,8 +62,10 @@ class AccountsData:
         payload = await self._get_account_json(key, "/balance", {"instType": "BROKERAGE", "realTimeNAV": "true"})
         return parse_balance(key, payload, self._now_ms())
 
-    async def portfolio(self, raw_key: str) -> Portfolio:
-        """Every position, across all of E*TRADE's pages."""
+    async def portfolio(
+        self, raw_key: str, *, on_page: Callable[[int, int], Awaitable[None]] | None = None
+    ) -> Portfolio:
+        """Every position, across all of E*TRADE's pages; ``on_page(page, total_pages)`` after each."""
         key = check_account_key(raw_key)
         positions: list[Position] = []
         totals = None
@@ -77,6 +80,8 @@ class AccountsData:
             page = parse_portfolio_page(await self._get_account_json(key, "/portfolio", params))
             positions.extend(page.positions)
             totals = totals or page.totals
+            if on_page is not None:
+                await on_page(page_number, page.total_pages)
             if page.next_page is None or page.next_page <= page_number or page_number >= page.total_pages:
                 break
             page_number = page.next_page

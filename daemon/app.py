@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from daemon import notify
 from daemon.accounts import AccountsData
+from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
+from daemon.events import EventBus
 from daemon.market import MarketData
 from daemon.orders.service import OrderService
 from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
@@ -20,6 +24,7 @@ from daemon.session import SessionManager
 from daemon.session_keeper import Notifier, SessionKeeper
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
+from daemon.watchlists import WatchlistBook
 from protos.broker.v1 import API_VERSION
 
 if TYPE_CHECKING:
@@ -45,6 +50,9 @@ class BrokerApp:
     started_at: float
     keeper: SessionKeeper
     jobs: SessionJobs
+    events: EventBus
+    watchlists: WatchlistBook
+    analyst: PortfolioAnalyst
     embedded_emulator: Emulator | None = field(default=None, repr=False)
     # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
     api_version: str = API_VERSION
@@ -62,6 +70,7 @@ class BrokerApp:
 
     async def close(self) -> None:
         await self.orders.close()  # first: in-flight orders record their outcome
+        self.events.close()
         self.jobs.shutdown()
         self.upstream.close()
         if self.embedded_emulator is not None:
@@ -118,9 +127,14 @@ async def build_app(
     clock: Clock | None = None,
     store: SecretStore | None = None,
     notifier: Notifier | None = None,
+    config_path: Path | None = None,
 ) -> BrokerApp:
     """Wire the domain objects for ``settings``. Tests may pass the clock (e.g. the emulator's), the
-    secret store and a notifier; otherwise they come from the settings. Jobs start with ``start_jobs``."""
+    secret store and a notifier; otherwise they come from the settings. Jobs start with ``start_jobs``.
+
+    ``config_path`` is the config file whose ``[watchlists]`` table the daemon keeps; None keeps
+    watchlists in memory only (tests that must not touch a real config file).
+    """
     if settings.environment != "emulator" and isinstance(clock, EmulatorClock | RemoteEmulatorClock):
         raise ValueError(f"the emulator's clock must never drive the {settings.environment} environment")
     endpoints, emulator = _endpoints(settings)
@@ -131,6 +145,8 @@ async def build_app(
             watch_interval = settings.emulator_clock_poll
         else:
             clock = SystemClock()
+    # Before the domain objects, so that every one that reports changes (session, orders) can be given it.
+    events = EventBus(clock, instance_id=secrets.token_hex(8))
     upstream = Upstream(EtradeHttp(endpoints, timeout=settings.upstream_timeout))
     problem: str | None = None
     if store is None:
@@ -171,6 +187,8 @@ async def build_app(
     )
     market = MarketData(session, clock)
     accounts = AccountsData(session, market, clock)
+    watchlists = WatchlistBook(config_path, events)
+    watchlists.load()
     orders = OrderService(
         settings=settings,
         clock=clock,
@@ -179,6 +197,7 @@ async def build_app(
         market=market,
         accounts=accounts,
         state_dir=settings.resolved_state_dir(),
+        events=events,
         # Codes reach the desktop only when notifications are on (ETRADE_DESKTOP_NOTIFICATIONS too).
         notifier=notifier if notifier is not None else _no_desktop,
     )
@@ -195,5 +214,8 @@ async def build_app(
         started_at=clock.now(),
         keeper=keeper,
         jobs=jobs,
+        events=events,
+        watchlists=watchlists,
+        analyst=PortfolioAnalyst(accounts, clock),
         embedded_emulator=emulator,
     )

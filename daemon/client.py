@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -30,6 +30,10 @@ from protos.broker.v1 import (
     API_VERSION,
     accounts_pb2,
     accounts_pb2_grpc,
+    analytics_pb2,
+    analytics_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
     operator_pb2,
@@ -38,6 +42,8 @@ from protos.broker.v1 import (
     orders_pb2_grpc,
     session_pb2,
     session_pb2_grpc,
+    watchlists_pb2,
+    watchlists_pb2_grpc,
 )
 
 CODE_KEY = "x-etrade-error-code"
@@ -46,10 +52,13 @@ RETRY_AFTER_KEY = "x-etrade-retry-after"
 CLIENT_KEY = "x-etrade-client"
 
 DEFAULT_TIMEOUT = 30.0
+# An analysis pages through the whole portfolio; give it longer than a single call.
+ANALYSIS_TIMEOUT = 120.0
 
 log = logging.getLogger(__name__)
 
 Resp = TypeVar("Resp")
+Stub = TypeVar("Stub")
 
 
 class BrokerClient:
@@ -77,8 +86,7 @@ class BrokerClient:
         self._session: session_pb2_grpc.SessionAsyncStub | None = None
         self._market: market_pb2_grpc.MarketAsyncStub | None = None
         self._accounts: accounts_pb2_grpc.AccountsAsyncStub | None = None
-        self._orders: orders_pb2_grpc.OrdersAsyncStub | None = None
-        self._operator: operator_pb2_grpc.OperatorAsyncStub | None = None
+        self._stubs: dict[Callable[[Any], Any], Any] = {}
 
     async def __aenter__(self) -> BrokerClient:
         return self
@@ -89,6 +97,7 @@ class BrokerClient:
     async def close(self) -> None:
         if self._channel is not None:
             channel, self._channel = self._channel, None
+            self._stubs.clear()
             await channel.close()
 
     def _open(self) -> grpc.aio.Channel:
@@ -98,8 +107,6 @@ class BrokerClient:
             self._session = session_pb2_grpc.SessionStub(self._channel)
             self._market = market_pb2_grpc.MarketStub(self._channel)
             self._accounts = accounts_pb2_grpc.AccountsStub(self._channel)
-            self._orders = orders_pb2_grpc.OrdersStub(self._channel)
-            self._operator = operator_pb2_grpc.OperatorStub(self._channel)
         return self._channel
 
     @property
@@ -120,17 +127,50 @@ class BrokerClient:
         assert self._accounts is not None
         return self._accounts
 
+    def _stub(self, factory: Callable[[grpc.aio.Channel], Stub]) -> Stub:
+        """The stub of a service added after the first three, made once per channel."""
+        channel = self._open()
+        if factory not in self._stubs:
+            self._stubs[factory] = factory(channel)
+        stub: Stub = self._stubs[factory]
+        return stub
+
+    @property
+    def watchlists_stub(self) -> watchlists_pb2_grpc.WatchlistsAsyncStub:
+        return self._stub(watchlists_pb2_grpc.WatchlistsStub)
+
+    @property
+    def analytics_stub(self) -> analytics_pb2_grpc.AnalyticsAsyncStub:
+        return self._stub(analytics_pb2_grpc.AnalyticsStub)
+
+    @property
+    def events_stub(self) -> events_pb2_grpc.EventsAsyncStub:
+        return self._stub(events_pb2_grpc.EventsStub)
+
+    async def stream(self, method: Callable[..., Any], request: Any, *, timeout: float | None) -> AsyncGenerator[Any]:
+        """Iterate a server-streaming call (``timeout`` None: no deadline); raise BrokerError subclasses."""
+        if self._incompatible is not None:
+            raise self._incompatible
+        call = method(request, timeout=timeout, metadata=self._metadata)
+        try:
+            self.check_version(await call.initial_metadata())
+            async for message in call:
+                yield message
+        except grpc.aio.AioRpcError as exc:
+            error = self._translate(exc)
+            if error.code is not ErrorCode.API_VERSION_MISMATCH:
+                self.check_version(exc.initial_metadata())
+            raise error from None
+        finally:
+            call.cancel()  # no-op once finished; stops the daemon's side when the caller stops early
+
     @property
     def orders_stub(self) -> orders_pb2_grpc.OrdersAsyncStub:
-        self._open()
-        assert self._orders is not None
-        return self._orders
+        return self._stub(orders_pb2_grpc.OrdersStub)
 
     @property
     def operator_stub(self) -> operator_pb2_grpc.OperatorAsyncStub:
-        self._open()
-        assert self._operator is not None
-        return self._operator
+        return self._stub(operator_pb2_grpc.OperatorStub)
 
     async def call(
         self, method: Callable[..., grpc.aio.UnaryUnaryCall[Any, Resp]], request: Any, *, timeout: float | None = None
@@ -308,6 +348,42 @@ class BrokerClient:
     ) -> operator_pb2.JournalEntry:
         request = operator_pb2.ResolveJournalEntryRequest(id=entry_id, order_id=order_id, not_placed=not_placed)
         return await self.call(self.operator_stub.ResolveJournalEntry, request)
+
+    # --- watchlists ----------------------------------------------------------------------
+
+    async def list_watchlists(self) -> watchlists_pb2.ListWatchlistsResponse:
+        return await self.call(self.watchlists_stub.ListWatchlists, watchlists_pb2.ListWatchlistsRequest())
+
+    async def get_watchlist(self, name: str) -> watchlists_pb2.GetWatchlistResponse:
+        return await self.call(self.watchlists_stub.GetWatchlist, watchlists_pb2.GetWatchlistRequest(name=name))
+
+    async def add_to_watchlist(self, name: str, symbols: Sequence[str]) -> watchlists_pb2.WatchlistChangeResponse:
+        request = watchlists_pb2.AddToWatchlistRequest(name=name, symbols=list(symbols))
+        return await self.call(self.watchlists_stub.AddToWatchlist, request)
+
+    async def remove_from_watchlist(
+        self, name: str, symbols: Sequence[str] = ()
+    ) -> watchlists_pb2.WatchlistChangeResponse:
+        request = watchlists_pb2.RemoveFromWatchlistRequest(name=name, symbols=list(symbols))
+        return await self.call(self.watchlists_stub.RemoveFromWatchlist, request)
+
+    # --- analytics -----------------------------------------------------------------------
+
+    def analyze_portfolio(
+        self, account_id_key: str, *, timeout: float = ANALYSIS_TIMEOUT
+    ) -> AsyncGenerator[analytics_pb2.AnalyzePortfolioUpdate]:
+        """Progress updates, then one update carrying the analysis."""
+        request = analytics_pb2.AnalyzePortfolioRequest(account_id_key=account_id_key)
+        return self.stream(self.analytics_stub.AnalyzePortfolio, request, timeout=timeout)
+
+    # --- events --------------------------------------------------------------------------
+
+    def subscribe_events(
+        self, kinds: Sequence[events_pb2.EventKind.ValueType] = ()
+    ) -> AsyncGenerator[events_pb2.Event]:
+        """The daemon's events (STREAM_STARTED first) until the daemon stops or the caller stops iterating."""
+        request = events_pb2.SubscribeRequest(kinds=list(kinds))
+        return self.stream(self.events_stub.Subscribe, request, timeout=None)
 
     # --- errors --------------------------------------------------------------------------
 

@@ -72,11 +72,15 @@ class ErrorCode(enum.StrEnum):
     INVALID_SYMBOL = "INVALID_SYMBOL"
     TOO_MANY_SYMBOLS = "TOO_MANY_SYMBOLS"
     NO_SYMBOLS = "NO_SYMBOLS"
+    INVALID_WATCHLIST = "INVALID_WATCHLIST"
+    # The config file the daemon keeps (watchlists) cannot be used as it is.
+    CONFIG_FILE_PROBLEM = "CONFIG_FILE_PROBLEM"
     # Things that do not exist.
     UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
     POSITION_NOT_FOUND = "POSITION_NOT_FOUND"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     PENDING_NOT_FOUND = "PENDING_NOT_FOUND"
+    WATCHLIST_NOT_FOUND = "WATCHLIST_NOT_FOUND"
     # Throughput.
     RATE_LIMITED = "RATE_LIMITED"
     # E*TRADE.
@@ -177,6 +181,15 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ),
     ErrorCode.TOO_MANY_SYMBOLS: CodeSpec(Kind.INVALID, "ask for at most 50 symbols per call; split the list"),
     ErrorCode.NO_SYMBOLS: CodeSpec(Kind.INVALID, "give at least one ticker symbol, e.g. AAPL"),
+    ErrorCode.INVALID_WATCHLIST: CodeSpec(
+        Kind.INVALID,
+        "name watchlists with 1-32 letters, digits, '-' or '_' (starting with a letter or digit) "
+        "and give each at most 50 ticker symbols",
+    ),
+    ErrorCode.CONFIG_FILE_PROBLEM: CodeSpec(
+        Kind.INVALID,
+        "fix the [watchlists] table of the config file by hand (its path is in the message), then try again",
+    ),
     ErrorCode.UNKNOWN_ACCOUNT: CodeSpec(
         Kind.NOT_FOUND, "use an account_id_key returned by list_accounts (`etradectl accounts`)"
     ),
@@ -186,6 +199,9 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.ORDER_NOT_FOUND: CodeSpec(Kind.NOT_FOUND, "use an order id returned by list_orders"),
     ErrorCode.PENDING_NOT_FOUND: CodeSpec(
         Kind.NOT_FOUND, "the pending order does not exist or was already used; preview the order again"
+    ),
+    ErrorCode.WATCHLIST_NOT_FOUND: CodeSpec(
+        Kind.NOT_FOUND, "see the configured watchlists with `etradectl watchlist list` (or the list_watchlists tool)"
     ),
     ErrorCode.RATE_LIMITED: CodeSpec(Kind.RATE_LIMITED, "wait a moment and try again"),
     ErrorCode.UPSTREAM_UNAVAILABLE: CodeSpec(

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from daemon import paths
 from daemon.errors import BrokerError
 from daemon.log_redaction import AccountNumberFilter
 from daemon.settings import ENVIRONMENTS, Settings, load_settings
@@ -64,11 +65,11 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, config_path: Path) -> None:
     from daemon.app import build_app
     from daemon.server import serve
 
-    app = await build_app(settings)
+    app = await build_app(settings, config_path=config_path)
     try:
         await serve(app, settings.resolved_socket())
     except BaseException:
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANNOT_START
     configure_logging(settings.log_level)
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, args.config or paths.config_file()))
     except BrokerError as exc:
         log.error("%s", exc.message)
         print(f"error: {exc.message}\n\nhint: {exc.hint}", file=sys.stderr)

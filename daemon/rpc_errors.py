@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -62,5 +62,28 @@ def translate_errors(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
             error = InternalError(ErrorCode.INTERNAL, "the daemon hit an internal error; its log has the details")
         await context.abort(STATUS_BY_KIND[error.code.kind], error.message, trailing_metadata=error_metadata(error))
         raise AssertionError("context.abort returned")  # abort always raises
+
+    return wrapper
+
+
+StreamHandler = Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]]
+
+
+def translate_stream_errors(method: StreamHandler[Req, Resp]) -> StreamHandler[Req, Resp]:
+    """:func:`translate_errors` for server-streaming methods (async generators)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Req, context: grpc.aio.ServicerContext[Req, Resp]) -> AsyncIterator[Resp]:
+        try:
+            async for item in method(self, request, context):
+                yield item
+            return
+        except BrokerError as exc:
+            log.info("%s: %s %s", method.__name__, exc.code.value, exc.message)
+            error: BrokerError = exc
+        except Exception:
+            log.exception("%s failed unexpectedly", method.__name__)
+            error = InternalError(ErrorCode.INTERNAL, "the daemon hit an internal error; its log has the details")
+        await context.abort(STATUS_BY_KIND[error.code.kind], error.message, trailing_metadata=error_metadata(error))
 
     return wrapper

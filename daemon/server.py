@@ -151,6 +151,8 @@ async def serve(app: BrokerApp, socket_path: Path, *, ready: asyncio.Event | Non
     finally:
         # The handlers stay installed until cleanup is done: a second SIGTERM during the grace
         # period must not kill the process with the default action and leave the socket behind.
+        # End the event streams first: they never finish on their own and would hold the grace period.
+        app.events.close()
         await server.stop(grace=2.0)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(socket_path)

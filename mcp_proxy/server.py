@@ -23,6 +23,7 @@ from mcp_proxy.resources import register_resources
 if TYPE_CHECKING:
     from daemon.client import BrokerClient
     from daemon.errors import BrokerError
+    from mcp_proxy.live import LiveUpdates
 
 SERVER_NAME = "etrade"
 VERSION = "0.1.0"
@@ -33,6 +34,8 @@ Start with list_accounts to get account_id_key values for the account tools. Quo
 data come from E*TRADE (or, in the emulator environment, from a local simulation). When a tool
 answers with an error, it names the command the human must run (for example `etradectl auth
 login` once a day, because E*TRADE sessions end at midnight US Eastern); relay it verbatim.
+For an overview of an account use analyze_portfolio; its sectors come from a table bundled with
+etrade-mcp, not from E*TRADE, so say so when you cite them.
 Orders: preview_order prepares an order and returns a pending_id; it never places anything. Only the
 human can approve it, with a one-time code they see in `etradectl orders pending`; they confirm there
 or tell you the code for place_order_confirmed. Never invent or guess a code."""
@@ -87,11 +90,24 @@ async def _call(coro: Any) -> Any:
         raise tool_error(exc) from None
 
 
-def build_server(link: DaemonLink | None = None) -> MCPServer:
-    """The MCP server, its tools bound to ``link`` (a fresh DaemonLink on the default socket if None)."""
+def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = None) -> MCPServer:
+    """The MCP server, its tools bound to ``link`` (a fresh DaemonLink on the default socket if None).
+
+    ``live`` follows the daemon's events while the server runs (tests pass their own to wait on it).
+    """
+    from mcp_proxy.live import LiveUpdates
+
     daemon = link or DaemonLink()
+    live = live or LiveUpdates(daemon)
     server = TradingAwareServer(
-        SERVER_NAME, title="E*TRADE", version=VERSION, instructions=INSTRUCTIONS, trading_enabled=trading_probe(daemon)
+        SERVER_NAME,
+        title="E*TRADE",
+        version=VERSION,
+        instructions=INSTRUCTIONS,
+        lifespan=live.lifespan,
+        subscriptions=live.notifier.bus,
+        middleware=[live.notifier.middleware],
+        trading_enabled=trading_probe(daemon),
     )
 
     @server.tool(title="Stock quote", annotations=READ_ONLY)
@@ -149,4 +165,18 @@ def build_server(link: DaemonLink | None = None) -> MCPServer:
 
     register_order_tools(server, daemon, _call)
     register_resources(server, daemon)
+
+    from mcp_proxy.account_resources import register_account_resources
+    from mcp_proxy.completions import Completions
+    from mcp_proxy.order_resources import register_order_resources
+    from mcp_proxy.portfolio_tools import register_portfolio_tools
+    from mcp_proxy.prompts import register_prompts
+
+    completions = Completions()
+    register_portfolio_tools(server, daemon)
+    register_account_resources(server, daemon, completions)
+    register_order_resources(server, daemon, completions)
+    register_prompts(server, daemon, completions)
+    completions.install(server)
+    live.install(server)
     return server

@@ -26,10 +26,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No test writes journals, audit logs or secrets into the real home: state goes under tmp_path."""
-    state = tmp_path / "xdg-state"
-    state.mkdir()
+def private_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test writes journals, audit logs or secrets into the real home: state goes to a temporary
+    directory of its own (not the test's tmp_path, which some tests inspect)."""
+    state = tmp_path_factory.mktemp("xdg-state")
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     monkeypatch.delenv("ETRADE_MCP_STATE_DIR", raising=False)
     return state

@@ -44,6 +44,7 @@ from daemon.errors import (
     SessionError,
     UpstreamError,
 )
+from daemon.events import EventBus, EventKind
 from daemon.market import MarketData
 from daemon.models import Quote
 from daemon.orders import etrade, risk
@@ -134,6 +135,7 @@ class OrderService:
         accounts: AccountsData,
         state_dir: Path,
         notifier: Callable[[str, str], bool] = notify.notify,
+        events: EventBus | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -142,6 +144,7 @@ class OrderService:
         self._market = market
         self._accounts = accounts
         self.notifier = notifier
+        self._events = events
         self.journal = Journal(state_dir / JOURNAL_FILE)
         self.audit = AuditLog(
             state_dir / AUDIT_FILE,
@@ -237,7 +240,12 @@ class OrderService:
         task.add_done_callback(done)
         return task
 
-    # -- audit, notifications, breaker -------------------------------------------------------
+    # -- audit, notifications, events, breaker -----------------------------------------------
+    def _publish(self, kind: EventKind, subject: str, **attributes: str) -> None:
+        """Tell subscribers (the MCP proxies' live updates) what changed. Never a code."""
+        if self._events is not None:
+            self._events.publish(kind, subject, **attributes)
+
     def _now_ms(self) -> int:
         return int(self._clock.now() * 1000)
 
@@ -262,6 +270,8 @@ class OrderService:
     async def _count(self, operation: str, exc: BrokerError, context: dict[str, Any]) -> None:
         """Audit a refusal or failure and feed the circuit breaker."""
         await self.record(f"{operation}.refused", {**context, "code": exc.code.value, "reason": exc.message})
+        if exc.code is ErrorCode.CONFIRMATION_VOIDED and context.get("pending_id"):
+            self._publish(EventKind.PENDING_ORDERS_CHANGED, str(context["pending_id"]), change="voided")
         # Bad input and refusals count (a confused or probing model stops itself); the session, rate
         # limits and harmless repeats do not.
         if exc.code in _NOT_COUNTED or isinstance(exc, SessionError | RateLimited):
@@ -291,6 +301,7 @@ class OrderService:
         state = await self._run_io(self.switch.halt, reason or "halted by the operator", by, self._clock.now())
         if not already:
             log.warning("trading: HALTED by %s: %s", by, state.reason)
+            self._publish(EventKind.TRADING_STATE_CHANGED, "disabled", reason=state.reason)
             await self.record("trading.halted", {"reason": state.reason, "by": by})
             self._notify("etrade-mcp: trading halted", f"{state.reason}\nResume with: etradectl resume")
         return state
@@ -300,6 +311,8 @@ class OrderService:
         state = await self._run_io(self.switch.resume)
         if was.halted:
             log.warning("trading: resumed by %s", by)
+            if not self._settings.read_only:
+                self._publish(EventKind.TRADING_STATE_CHANGED, "enabled", reason=f"resumed by {by}")
             await self.record("trading.resumed", {"by": by, "was": was.reason})
         return state
 
@@ -475,6 +488,7 @@ class OrderService:
             },
         )
         log.info("orders: pending %s: %s (expires %s)", pending.id, order.describe(), iso_et(pending.expires_at))
+        self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="created")
         if self._settings.notify_codes:
             self._notify(
                 "etrade-mcp: approve this order?",
@@ -558,6 +572,7 @@ class OrderService:
         pending = claim()
         if value is not None:
             self._tally[pending.id] = (self._clock.now(), value)
+        self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="confirmed")
         return pending
 
     async def _send_place(self, pending: PendingOrder, *, by: str, client: str) -> PlacedOrder:
@@ -632,6 +647,7 @@ class OrderService:
             {"entry": entry.id, "pending_id": pending.id, "order_id": result.order_id, "order": canonical},
         )
         self._account_changed(key)
+        self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(result.order_id), status="OPEN")
         return PlacedOrder(result.order_id, entry.id, result.placed_at_unix_ms, result.messages, pending)
 
     async def _unknown(self, entry: Entry, pending: PendingOrder, exc: BaseException) -> UpstreamError:
@@ -690,6 +706,7 @@ class OrderService:
                 {"pending_id": pending.id, "digest": pending.digest, "client": client, "order_id": order_id},
             )
             log.info("orders: pending cancel %s of order %d (%s)", pending.id, order_id, order.symbol)
+            self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="created")
             if self._settings.notify_codes:
                 self._notify(
                     "etrade-mcp: approve this cancel?",
@@ -772,6 +789,12 @@ class OrderService:
             "order.cancel_accepted", {"entry": entry.id, "pending_id": pending.id, "order_id": order.order_id}
         )
         self._account_changed(target.account_id_key)
+        self._publish(
+            EventKind.ORDER_STATUS_CHANGED,
+            target.account_id_key,
+            order_id=str(order.order_id),
+            status="CANCEL_REQUESTED",
+        )
         return CancelledOrder(order.order_id, entry.id, result.cancel_time_unix_ms, result.messages, pending)
 
     # -- operator ----------------------------------------------------------------------------
@@ -779,6 +802,7 @@ class OrderService:
         pending = self.pending.reject(pending_id)
         await self.record("confirmation.rejected", {"pending_id": pending.id, "client": client})
         log.info("orders: pending %s rejected by the operator", pending.id)
+        self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="rejected")
         return pending
 
     async def audit_entries(self, *, limit: int, after_seq: int) -> list[AuditEntry]:
@@ -931,8 +955,11 @@ class OrderService:
         )
         if outcome.reconciled:
             self._notify("etrade-mcp: order outcome settled", f"Journal entry {entry.id}: {outcome.detail}")
-            if outcome.state is EntryState.PLACED:
+            if outcome.state is EntryState.PLACED and outcome.order_id is not None:
                 self._account_changed(entry.account_id_key)
+                self._publish(
+                    EventKind.ORDER_STATUS_CHANGED, entry.account_id_key, order_id=str(outcome.order_id), status="OPEN"
+                )
         return updated
 
 

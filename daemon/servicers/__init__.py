@@ -6,16 +6,31 @@ import grpc
 
 from daemon.app import BrokerApp
 from daemon.servicers.accounts import AccountsServicer
+from daemon.servicers.analytics import AnalyticsServicer
+from daemon.servicers.events import EventsServicer
 from daemon.servicers.market import MarketServicer
 from daemon.servicers.operator import OperatorServicer
 from daemon.servicers.orders import OrdersServicer
 from daemon.servicers.session import SessionServicer
-from protos.broker.v1 import accounts_pb2_grpc, market_pb2_grpc, operator_pb2_grpc, orders_pb2_grpc, session_pb2_grpc
+from daemon.servicers.watchlists import WatchlistsServicer
+from protos.broker.v1 import (
+    accounts_pb2_grpc,
+    analytics_pb2_grpc,
+    events_pb2_grpc,
+    market_pb2_grpc,
+    operator_pb2_grpc,
+    orders_pb2_grpc,
+    session_pb2_grpc,
+    watchlists_pb2_grpc,
+)
 
 
 def add_servicers(server: grpc.aio.Server, app: BrokerApp) -> None:
     session_pb2_grpc.add_SessionServicer_to_server(SessionServicer(app), server)
     market_pb2_grpc.add_MarketServicer_to_server(MarketServicer(app), server)
     accounts_pb2_grpc.add_AccountsServicer_to_server(AccountsServicer(app), server)
+    watchlists_pb2_grpc.add_WatchlistsServicer_to_server(WatchlistsServicer(app), server)
+    analytics_pb2_grpc.add_AnalyticsServicer_to_server(AnalyticsServicer(app), server)
+    events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(app), server)
     orders_pb2_grpc.add_OrdersServicer_to_server(OrdersServicer(app), server)
     operator_pb2_grpc.add_OperatorServicer_to_server(OperatorServicer(app), server)

@@ -350,3 +350,31 @@ async def test_the_human_gets_the_code_in_a_desktop_notification(session_emu: ob
         await trader.app.orders.drain()
     [(title, body)] = shown
     assert "approve" in title and code in body and pending_id in body and "BUY 2 KO MARKET" in body
+
+
+async def test_order_activity_is_published_for_live_updates(trader: Trader) -> None:
+    from daemon.events import EventKind
+
+    kinds = [EventKind.PENDING_ORDERS_CHANGED, EventKind.ORDER_STATUS_CHANGED, EventKind.TRADING_STATE_CHANGED]
+    subscription = trader.app.events.subscribe(kinds)
+    key = trader.account_key()
+    pending_id, code = await preview(trader)
+    placed = await trader.model.place_confirmed(pending_id, code)
+    guessed, _ = await preview(trader, symbol="PEP")
+    for wrong in ("AAAA-AAAA", "BBBB-BBBB", "CCCC-CCCC"):
+        with pytest.raises(PolicyRefused):
+            await trader.model.place_confirmed(guessed, wrong)
+    await trader.operator.halt("lunch")
+    await trader.operator.resume()
+    subscription.close()
+    seen = [(e.kind, e.subject, dict(e.attributes)) async for e in subscription][1:]  # after STREAM_STARTED
+    assert seen == [
+        (EventKind.PENDING_ORDERS_CHANGED, pending_id, {"change": "created"}),
+        (EventKind.PENDING_ORDERS_CHANGED, pending_id, {"change": "confirmed"}),
+        (EventKind.ORDER_STATUS_CHANGED, key, {"order_id": str(placed.order_id), "status": "OPEN"}),
+        (EventKind.PENDING_ORDERS_CHANGED, guessed, {"change": "created"}),
+        (EventKind.PENDING_ORDERS_CHANGED, guessed, {"change": "voided"}),
+        (EventKind.TRADING_STATE_CHANGED, "disabled", {"reason": "lunch"}),
+        (EventKind.TRADING_STATE_CHANGED, "enabled", {"reason": "resumed by etradectl/test"}),
+    ]
+    assert all(code not in str(item) for item in seen)

@@ -237,3 +237,24 @@ async def test_twenty_concurrent_place_order_confirmed_calls_place_one_order(tra
     assert all("CONFIRMATION_USED" in text_of(r) for r in results if r.is_error)
     assert requests_to(trader.emulator, "order_place") == 1
     assert [o.order_id for o in trader.orders_at_emulator()] == [placed[0].structured_content["order_id"]]
+
+
+@ERAS
+async def test_the_recent_orders_resource(trader: Trader, mode: str) -> None:
+    key = trader.account_key()
+    client, link = await connect(trader, mode)
+    async with client as mcp:
+        preview = await mcp.call_tool(
+            "preview_order",
+            {"account_id_key": key, "symbol": "KO", "order_action": "BUY", "quantity": 1, "price_type": "MARKET"},
+        )
+        pending_id = preview.structured_content["pending_id"]
+        placed = await mcp.call_tool(
+            "place_order_confirmed", {"pending_id": pending_id, "confirmation_code": await trader.code_of(pending_id)}
+        )
+        templates = {t.uri_template for t in (await mcp.list_resource_templates()).resource_templates}
+        assert "orders://{account_id_key}/recent" in templates
+        read = await mcp.read_resource(f"orders://{key}/recent")
+    await link.close()
+    document = json.loads(read.contents[0].text)  # type: ignore[union-attr]
+    assert [o["order_id"] for o in document["orders"]] == [placed.structured_content["order_id"]]

@@ -22,6 +22,8 @@ TOOLS = {
     "get_account_balance",
     "get_portfolio",
     "get_position_details",
+    "analyze_portfolio",
+    "list_watchlists",
     # Order reading is offered in read-only mode too (the daemon's default); see test_order_tools.py.
     "list_orders",
     "get_order_details",

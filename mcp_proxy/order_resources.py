@@ -1,0 +1,44 @@
+"""MCP resource ``orders://{account_id_key}/recent``: an account's orders of the last 30 days.
+
+The application-controlled twin of ``list_orders`` (the user's plan, §3.2): a client attaches it
+to a conversation, and subscribers are told when an order's status changes (the daemon publishes
+ORDER_STATUS_CHANGED; ``mcp_proxy/live.py`` turns it into ``notifications/resources/updated``).
+Read-only: nothing here can place or cancel anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from mcp_proxy import order_models
+from mcp_proxy.account_resources import JSON, _read, account_keys
+from mcp_proxy.live import ORDERS_RECENT
+from mcp_proxy.models import message_to_dict
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+    from mcp_proxy.completions import Completions
+    from mcp_proxy.server import DaemonLink
+
+RECENT_LIMIT = 100
+
+
+def register_order_resources(server: MCPServer, daemon: DaemonLink, completions: Completions) -> None:
+    @server.resource(
+        ORDERS_RECENT,
+        name="orders_recent",
+        title="Recent orders",
+        description="One account's orders at E*TRADE from the last 30 days, newest first (status, "
+        "quantities ordered and filled, prices, average fill price). account_id_key comes from list_accounts.",
+        mime_type=JSON,
+    )
+    async def orders_recent(account_id_key: str) -> str:
+        response = await _read(daemon.client().list_orders(account_id_key, limit=RECENT_LIMIT))
+        return order_models.OrderList.model_validate(message_to_dict(response)).model_dump_json(indent=2)
+
+    async def complete_accounts(partial: str, chosen: Mapping[str, str]) -> Sequence[str]:
+        return await account_keys(daemon)
+
+    completions.for_template(ORDERS_RECENT, "account_id_key", complete_accounts)
