@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING
 from daemon.accounts import AccountsData
 from daemon.clock import Clock, SystemClock
 from daemon.errors import BrokerError
+from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
+from daemon.quote_cache import QuoteTtl
+from daemon.ratelimit import ModuleRate, RateLimiter
+from daemon.retry import RetryPolicy
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import SessionManager
 from daemon.settings import Settings
@@ -32,6 +36,8 @@ class BrokerApp:
     clock: Clock
     upstream: Upstream
     session: SessionManager
+    #: Every E*TRADE REST request: rate limited per module; reads retried, ``once()`` never.
+    gateway: EtradeGateway
     market: MarketData
     accounts: AccountsData
     started_at: float
@@ -42,6 +48,7 @@ class BrokerApp:
         return self.settings.environment
 
     async def close(self) -> None:
+        await self.market.cache.close()
         self.upstream.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
@@ -92,15 +99,42 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
         store_problem=problem,
     )
     await session.load()
-    market = MarketData(session, clock)
+    gateway = build_gateway(settings, session, upstream.http)
+    market = MarketData(
+        gateway,
+        clock,
+        ttl=QuoteTtl(market_open=settings.quote_ttl_open, market_closed=settings.quote_ttl_closed),
+        override_symbol_count=settings.quote_override_symbol_count,
+        gather_seconds=settings.quote_batch_window_ms / 1000.0,
+        refresh_ahead=settings.quote_refresh_ahead,
+    )
     return BrokerApp(
         settings=settings,
         endpoints=endpoints,
         clock=clock,
         upstream=upstream,
         session=session,
+        gateway=gateway,
         market=market,
-        accounts=AccountsData(session, market, clock),
+        accounts=AccountsData(
+            gateway, market, clock, ttl=settings.account_cache_ttl, list_ttl=settings.account_list_cache_ttl
+        ),
         started_at=clock.now(),
         embedded_emulator=emulator,
+    )
+
+
+def build_gateway(settings: Settings, session: SessionManager, http: EtradeHttp) -> EtradeGateway:
+    """The rate limiter (per E*TRADE module, under the overall ceiling) and the retry policy."""
+    burst = settings.rate_limit_burst
+    limiter = RateLimiter(
+        {
+            "market": ModuleRate(settings.market_requests_per_second, burst),
+            "accounts": ModuleRate(settings.accounts_requests_per_second, burst),
+            "orders": ModuleRate(settings.orders_requests_per_second, burst),
+        },
+        requests_per_minute=settings.requests_per_minute,
+    )
+    return EtradeGateway(
+        session, http, limiter, RetryPolicy(retries=settings.upstream_retries, base_delay=settings.retry_backoff)
     )

@@ -9,8 +9,12 @@ from google.protobuf.message import Message
 
 from daemon import models
 from daemon.clock import iso_et, iso_local
+from daemon.gateway import RetryStats
+from daemon.quote_cache import QuoteCacheStats
+from daemon.ratelimit import ModuleLimitStats
 from daemon.session import SessionInfo
-from protos.broker.v1 import accounts_pb2, market_pb2, session_pb2
+from daemon.ttl_cache import CacheStats
+from protos.broker.v1 import accounts_pb2, market_pb2, performance_pb2, session_pb2
 
 M = TypeVar("M", bound=Message)
 
@@ -89,4 +93,18 @@ def session_info(info: SessionInfo) -> session_pb2.SessionInfo:
         expires_at_et=iso_et(info.expires_at) if info.expires_at else "",
         expires_at_local=iso_local(info.expires_at) if info.expires_at else "",
         logged_in_at_unix_ms=_ms(info.logged_in_at),
+    )
+
+
+def performance(
+    quotes: QuoteCacheStats, caches: list[CacheStats], limits: list[ModuleLimitStats], retries: RetryStats
+) -> performance_pb2.PerformanceStats:
+    """The caches' (quotes first), the rate limiter's and the retries' counters."""
+    return performance_pb2.PerformanceStats(
+        caches=[
+            to_message(performance_pb2.CacheStats, quotes, name="quotes"),
+            *[to_message(performance_pb2.CacheStats, c) for c in caches],
+        ],
+        rate_limits=[to_message(performance_pb2.RateLimitStats, m) for m in limits],
+        retries=to_message(performance_pb2.RetryStats, retries),
     )

@@ -28,6 +28,12 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
             read_only=self.app.settings.read_only,
             started_at_unix_ms=int(self.app.started_at * 1000),
             upstream_base_url=self.app.endpoints.api_base,
+            performance=convert.performance(
+                self.app.market.cache.stats(),
+                self.app.accounts.cache_stats(),
+                self.app.gateway.limiter.stats(),
+                self.app.gateway.stats(),
+            ),
         )
 
     @translate_errors

@@ -22,35 +22,36 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from protos.broker.v1 import performance_pb2 as protos_dot_broker_dot_v1_dot_performance__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/broker/v1/session.proto\x12\x14\x65trade_mcp.broker.v1\"\x92\x02\n\x0bSessionInfo\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".etrade_mcp.broker.v1.SessionState\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x13\n\x0b\x66ix_command\x18\x03 \x01(\t\x12\"\n\x1alast_upstream_call_unix_ms\x18\x04 \x01(\x03\x12\x1c\n\x14next_renewal_unix_ms\x18\x05 \x01(\x03\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x06 \x01(\x03\x12\x15\n\rexpires_at_et\x18\x07 \x01(\t\x12\x18\n\x10\x65xpires_at_local\x18\x08 \x01(\t\x12\x1c\n\x14logged_in_at_unix_ms\x18\t \x01(\x03\"\x12\n\x10GetStatusRequest\"\xd3\x01\n\x11GetStatusResponse\x12\x16\n\x0e\x64\x61\x65mon_version\x18\x01 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x32\n\x07session\x18\x04 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x11\n\tread_only\x18\x05 \x01(\x08\x12\x1a\n\x12started_at_unix_ms\x18\x06 \x01(\x03\x12\x19\n\x11upstream_base_url\x18\x07 \x01(\t\"\x13\n\x11\x42\x65ginLoginRequest\"G\n\x12\x42\x65ginLoginResponse\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x02 \x01(\x03\"(\n\x14\x43ompleteLoginRequest\x12\x10\n\x08verifier\x18\x01 \x01(\t\"K\n\x15\x43ompleteLoginResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\"\x0f\n\rLogoutRequest\"^\n\x0eLogoutResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x18\n\x10revoked_upstream\x18\x02 \x01(\x08*\xda\x01\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12 \n\x1cSESSION_STATE_NO_CREDENTIALS\x10\x01\x12\x1d\n\x19SESSION_STATE_NEEDS_LOGIN\x10\x02\x12\x18\n\x14SESSION_STATE_ACTIVE\x10\x03\x12\x1a\n\x16SESSION_STATE_INACTIVE\x10\x04\x12\x19\n\x15SESSION_STATE_EXPIRED\x10\x05\x12\x19\n\x15SESSION_STATE_REVOKED\x10\x06\x32\x87\x03\n\x07Session\x12\\\n\tGetStatus\x12&.etrade_mcp.broker.v1.GetStatusRequest\x1a\'.etrade_mcp.broker.v1.GetStatusResponse\x12_\n\nBeginLogin\x12\'.etrade_mcp.broker.v1.BeginLoginRequest\x1a(.etrade_mcp.broker.v1.BeginLoginResponse\x12h\n\rCompleteLogin\x12*.etrade_mcp.broker.v1.CompleteLoginRequest\x1a+.etrade_mcp.broker.v1.CompleteLoginResponse\x12S\n\x06Logout\x12#.etrade_mcp.broker.v1.LogoutRequest\x1a$.etrade_mcp.broker.v1.LogoutResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/broker/v1/session.proto\x12\x14\x65trade_mcp.broker.v1\x1a\"protos/broker/v1/performance.proto\"\x92\x02\n\x0bSessionInfo\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".etrade_mcp.broker.v1.SessionState\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x13\n\x0b\x66ix_command\x18\x03 \x01(\t\x12\"\n\x1alast_upstream_call_unix_ms\x18\x04 \x01(\x03\x12\x1c\n\x14next_renewal_unix_ms\x18\x05 \x01(\x03\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x06 \x01(\x03\x12\x15\n\rexpires_at_et\x18\x07 \x01(\t\x12\x18\n\x10\x65xpires_at_local\x18\x08 \x01(\t\x12\x1c\n\x14logged_in_at_unix_ms\x18\t \x01(\x03\"\x12\n\x10GetStatusRequest\"\x90\x02\n\x11GetStatusResponse\x12\x16\n\x0e\x64\x61\x65mon_version\x18\x01 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x32\n\x07session\x18\x04 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x11\n\tread_only\x18\x05 \x01(\x08\x12\x1a\n\x12started_at_unix_ms\x18\x06 \x01(\x03\x12\x19\n\x11upstream_base_url\x18\x07 \x01(\t\x12;\n\x0bperformance\x18\x14 \x01(\x0b\x32&.etrade_mcp.broker.v1.PerformanceStats\"\x13\n\x11\x42\x65ginLoginRequest\"G\n\x12\x42\x65ginLoginResponse\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x02 \x01(\x03\"(\n\x14\x43ompleteLoginRequest\x12\x10\n\x08verifier\x18\x01 \x01(\t\"K\n\x15\x43ompleteLoginResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\"\x0f\n\rLogoutRequest\"^\n\x0eLogoutResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x18\n\x10revoked_upstream\x18\x02 \x01(\x08*\xda\x01\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12 \n\x1cSESSION_STATE_NO_CREDENTIALS\x10\x01\x12\x1d\n\x19SESSION_STATE_NEEDS_LOGIN\x10\x02\x12\x18\n\x14SESSION_STATE_ACTIVE\x10\x03\x12\x1a\n\x16SESSION_STATE_INACTIVE\x10\x04\x12\x19\n\x15SESSION_STATE_EXPIRED\x10\x05\x12\x19\n\x15SESSION_STATE_REVOKED\x10\x06\x32\x87\x03\n\x07Session\x12\\\n\tGetStatus\x12&.etrade_mcp.broker.v1.GetStatusRequest\x1a\'.etrade_mcp.broker.v1.GetStatusResponse\x12_\n\nBeginLogin\x12\'.etrade_mcp.broker.v1.BeginLoginRequest\x1a(.etrade_mcp.broker.v1.BeginLoginResponse\x12h\n\rCompleteLogin\x12*.etrade_mcp.broker.v1.CompleteLoginRequest\x1a+.etrade_mcp.broker.v1.CompleteLoginResponse\x12S\n\x06Logout\x12#.etrade_mcp.broker.v1.LogoutRequest\x1a$.etrade_mcp.broker.v1.LogoutResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.broker.v1.session_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SESSIONSTATE']._serialized_start=894
-  _globals['_SESSIONSTATE']._serialized_end=1112
-  _globals['_SESSIONINFO']._serialized_start=57
-  _globals['_SESSIONINFO']._serialized_end=331
-  _globals['_GETSTATUSREQUEST']._serialized_start=333
-  _globals['_GETSTATUSREQUEST']._serialized_end=351
-  _globals['_GETSTATUSRESPONSE']._serialized_start=354
-  _globals['_GETSTATUSRESPONSE']._serialized_end=565
-  _globals['_BEGINLOGINREQUEST']._serialized_start=567
-  _globals['_BEGINLOGINREQUEST']._serialized_end=586
-  _globals['_BEGINLOGINRESPONSE']._serialized_start=588
-  _globals['_BEGINLOGINRESPONSE']._serialized_end=659
-  _globals['_COMPLETELOGINREQUEST']._serialized_start=661
-  _globals['_COMPLETELOGINREQUEST']._serialized_end=701
-  _globals['_COMPLETELOGINRESPONSE']._serialized_start=703
-  _globals['_COMPLETELOGINRESPONSE']._serialized_end=778
-  _globals['_LOGOUTREQUEST']._serialized_start=780
-  _globals['_LOGOUTREQUEST']._serialized_end=795
-  _globals['_LOGOUTRESPONSE']._serialized_start=797
-  _globals['_LOGOUTRESPONSE']._serialized_end=891
-  _globals['_SESSION']._serialized_start=1115
-  _globals['_SESSION']._serialized_end=1506
+  _globals['_SESSIONSTATE']._serialized_start=991
+  _globals['_SESSIONSTATE']._serialized_end=1209
+  _globals['_SESSIONINFO']._serialized_start=93
+  _globals['_SESSIONINFO']._serialized_end=367
+  _globals['_GETSTATUSREQUEST']._serialized_start=369
+  _globals['_GETSTATUSREQUEST']._serialized_end=387
+  _globals['_GETSTATUSRESPONSE']._serialized_start=390
+  _globals['_GETSTATUSRESPONSE']._serialized_end=662
+  _globals['_BEGINLOGINREQUEST']._serialized_start=664
+  _globals['_BEGINLOGINREQUEST']._serialized_end=683
+  _globals['_BEGINLOGINRESPONSE']._serialized_start=685
+  _globals['_BEGINLOGINRESPONSE']._serialized_end=756
+  _globals['_COMPLETELOGINREQUEST']._serialized_start=758
+  _globals['_COMPLETELOGINREQUEST']._serialized_end=798
+  _globals['_COMPLETELOGINRESPONSE']._serialized_start=800
+  _globals['_COMPLETELOGINRESPONSE']._serialized_end=875
+  _globals['_LOGOUTREQUEST']._serialized_start=877
+  _globals['_LOGOUTREQUEST']._serialized_end=892
+  _globals['_LOGOUTRESPONSE']._serialized_start=894
+  _globals['_LOGOUTRESPONSE']._serialized_end=988
+  _globals['_SESSION']._serialized_start=1212
+  _globals['_SESSION']._serialized_end=1603
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ The daemon's session with E*TRADE: status, login (OAuth 1.0a out-of-band) and lo
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from protos.broker.v1 import performance_pb2 as _performance_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -123,6 +124,7 @@ class GetStatusResponse(_message.Message):
     READ_ONLY_FIELD_NUMBER: _builtins.int
     STARTED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
     UPSTREAM_BASE_URL_FIELD_NUMBER: _builtins.int
+    PERFORMANCE_FIELD_NUMBER: _builtins.int
     daemon_version: _builtins.str
     api_version: _builtins.str
     """"MAJOR.MINOR" of this contract; clients refuse a different MAJOR."""
@@ -133,6 +135,10 @@ class GetStatusResponse(_message.Message):
     upstream_base_url: _builtins.str
     @_builtins.property
     def session(self) -> Global___SessionInfo: ...
+    @_builtins.property
+    def performance(self) -> _performance_pb2.PerformanceStats:
+        """Caches, rate limiter and retries (issue 5 range: 20-29)."""
+
     def __init__(
         self,
         *,
@@ -143,10 +149,11 @@ class GetStatusResponse(_message.Message):
         read_only: _builtins.bool = ...,
         started_at_unix_ms: _builtins.int = ...,
         upstream_base_url: _builtins.str = ...,
+        performance: _performance_pb2.PerformanceStats | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["performance", b"performance", "session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "daemon_version", b"daemon_version", "environment", b"environment", "read_only", b"read_only", "session", b"session", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "daemon_version", b"daemon_version", "environment", b"environment", "performance", b"performance", "read_only", b"read_only", "session", b"session", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
