@@ -19,18 +19,30 @@ from protos.broker.v1 import accounts_pb2, market_pb2, performance_pb2, session_
 M = TypeVar("M", bound=Message)
 
 
+def _shared_fields(cls: type[Message], kind: type) -> tuple[str, ...]:
+    """The field names a dataclass type and a message type have in common (memoized: hot path)."""
+    key = (cls, kind)
+    names = _SHARED_FIELDS.get(key)
+    if names is None:
+        declared = cls.DESCRIPTOR.fields_by_name
+        names = tuple(f.name for f in dataclasses.fields(kind) if f.name in declared)
+        _SHARED_FIELDS[key] = names
+    return names
+
+
+_SHARED_FIELDS: dict[tuple[type[Message], type], tuple[str, ...]] = {}
+
+
 def to_message(cls: type[M], obj: Any, **overrides: Any) -> M:
     """Copy the scalar fields of a dataclass that the message declares; None leaves a field unset."""
-    declared = cls.DESCRIPTOR.fields_by_name
-    values = {
-        f.name: getattr(obj, f.name)
-        for f in dataclasses.fields(obj)
-        if f.name in declared
-        and f.name not in overrides
-        and getattr(obj, f.name) is not None
-        and not dataclasses.is_dataclass(getattr(obj, f.name))
-        and not isinstance(getattr(obj, f.name), tuple)
-    }
+    values = {}
+    for name in _shared_fields(cls, type(obj)):
+        if name in overrides:
+            continue
+        value = getattr(obj, name)
+        if value is None or isinstance(value, tuple) or dataclasses.is_dataclass(value):
+            continue
+        values[name] = value
     values.update(overrides)
     return cls(**values)
 

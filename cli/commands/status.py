@@ -21,7 +21,8 @@ def register(commands: Any) -> None:
         description="Ask the daemon for its version, environment and E*TRADE session state.\n"
         "Exit status 0 when the session is active, 4 when a human must act (the fix is printed),\n"
         "3 when the daemon is not running.",
-        examples="  etradectl status\n  etradectl --json status | jq .session.state",
+        examples="  etradectl status\n  etradectl --json status | jq .session.state\n"
+        "  etradectl --json status | jq .performance   # caches, rate limits, retries",
     )
     parser.set_defaults(handler=run)
 
@@ -42,6 +43,7 @@ def when(unix_ms: int) -> str:
 
 
 async def run(ctx: Context, args: argparse.Namespace) -> int:
+    from cli.performance_view import render_performance
     from daemon.wire import message_to_dict
     from protos.broker.v1 import session_pb2
 
@@ -68,6 +70,7 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
         if session.next_renewal_unix_ms:
             rows.append(("next renewal", when(session.next_renewal_unix_ms)))
         ctx.out.pairs(rows)
+        render_performance(ctx.out, status.performance)
         if session.fix_command:
             ctx.out.info(f"\nhint: run `{session.fix_command}`")
     return exit_codes.OK if active else exit_codes.SESSION
