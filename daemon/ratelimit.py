@@ -13,8 +13,8 @@ Reservation keeps callers in arrival order and never lets two of them share one 
 
 When E*TRADE answers "rate limit exceeded" anyway (another program using the same consumer key,
 limits lower than published), :meth:`RateLimiter.upstream_refused` halves that module's rate and
-empties its bucket; the rate then recovers linearly to the configured one over
-``recovery_seconds``. Defaults sit a little under E*TRADE's numbers so the hourly limits hold
+holds every caller of the module back for ``refusal_pause`` (1 s: E*TRADE's limits are per
+second); the rate then recovers linearly to the configured one over ``recovery_seconds``. Defaults sit a little under E*TRADE's numbers so the hourly limits hold
 too (3.5/s × 3,600 s = 12,600 < 14,000).
 
 Pure asyncio, no gRPC; the time source is injectable so tests wait on a fake clock.
@@ -107,11 +107,12 @@ class _Bucket:
         # A hair of float error must not turn "available" into a microsecond sleep.
         return 0.0 if missing <= 1e-9 else missing / self.current_rate(now)
 
-    def slow_down(self, now: float) -> None:
+    def slow_down(self, now: float, pause: float) -> None:
         self.refill(now)
         self.slow_fraction = max(MIN_SLOWDOWN_FRACTION, self.fraction(now) / 2)
         self.slowed_at = now
-        self.tokens = min(self.tokens, 0.0)
+        # Nobody sends for ``pause`` seconds: the next slot is that far away at the slower rate.
+        self.tokens = min(self.tokens, 1.0 - pause * self.current_rate(now))
         self.upstream_rate_limited += 1
 
     def stats(self, now: float) -> ModuleLimitStats:
@@ -137,11 +138,13 @@ class RateLimiter:
         *,
         requests_per_minute: int,
         recovery_seconds: float = 30.0,
+        refusal_pause: float = 1.0,
         time_source: TimeSource = REAL_TIME,
     ) -> None:
         if requests_per_minute <= 0:
             raise ValueError("requests_per_minute must be positive")
         self._time = time_source
+        self._refusal_pause = refusal_pause
         now = time_source.monotonic()
         per_second = requests_per_minute / 60.0
         # The overall ceiling allows at most one second's worth of requests at once.
@@ -211,7 +214,7 @@ class RateLimiter:
         """E*TRADE answered "rate limit exceeded": slow ``module`` down (it recovers over time)."""
         now = self._time.monotonic()
         bucket = self._modules.get(module)
-        (bucket or self._overall).slow_down(now)
+        (bucket or self._overall).slow_down(now, self._refusal_pause)
 
     def stats(self) -> list[ModuleLimitStats]:
         """Every module's counters, then the overall ceiling's."""
