@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Sequence
 
 from daemon.clock import Clock
-from daemon.deadline import Deadline
+from daemon.deadline import REAL_TIME, Deadline, TimeSource
 from daemon.errors import ErrorCode, InvalidRequest
 from daemon.etrade_json import parse_lookup, parse_quotes
 from daemon.gateway import EtradeGateway
@@ -39,8 +39,9 @@ class MarketData:
         *,
         ttl: QuoteTtl,
         override_symbol_count: bool = True,
-        gather_seconds: float = 0.002,
+        gather_seconds: float = 0.003,
         refresh_ahead: bool = True,
+        time_source: TimeSource = REAL_TIME,
     ) -> None:
         self._gateway = gateway
         self._clock = clock
@@ -53,6 +54,7 @@ class MarketData:
             batch_size=UPSTREAM_BATCH_OVERRIDE if override_symbol_count else UPSTREAM_BATCH,
             gather_seconds=gather_seconds,
             refresh_ahead=refresh_ahead,
+            time_source=time_source,
         )
         gateway.on_new_session(self.cache.clear)
 

@@ -8,10 +8,11 @@ Every proxy and the CLI ask this one cache, so it is where E*TRADE calls are sav
   ``fetched_at_unix_ms`` of their fetch, so every answer says how old it is.
 - **Single flight.** A symbol already being fetched is never fetched twice: later callers wait
   for the call under way (``coalesced`` in the statistics).
-- **Batching.** Misses go to a per-detail-flag queue. A batcher waits a moment (``gather``) for
-  concurrent misses, reserves a rate-limit slot (misses keep queuing while it waits), then sends
-  everything queued in calls of up to ``batch_size`` symbols (25, or 50 with E*TRADE's
-  ``overrideSymbolCount``). Answers are per symbol: one unknown symbol fails alone.
+- **Batching.** Misses go to a per-detail-flag queue. A batcher waits while misses keep arriving
+  (until ``gather`` passes without a new one, a few milliseconds), reserves a rate-limit slot
+  (misses keep queuing while it waits), then sends everything queued in calls of up to
+  ``batch_size`` symbols (25, or 50 with E*TRADE's ``overrideSymbolCount``). Answers are per
+  symbol: one unknown symbol fails alone.
 - **Refresh ahead.** A call with room left also carries symbols that callers asked for recently
   and whose quotes are at least half-way through their TTL. E*TRADE counts a multi-symbol quote
   as one request, so this costs no extra request, and a working set of up to 50 symbols ends up
@@ -29,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from daemon.clock import Clock
-from daemon.deadline import Deadline
+from daemon.deadline import REAL_TIME, Deadline, TimeSource
 from daemon.errors import BrokerError, ErrorCode, RateLimited, UpstreamError
 from daemon.market_hours import in_regular_session
 from daemon.models import Quote, SymbolError
@@ -42,6 +43,8 @@ Fetch = Callable[[list[str], str, Deadline], Awaitable[tuple[list[Quote], list[S
 #: Reserve one rate-limit slot for the next call, waiting at most until the deadline.
 Reserve = Callable[[Deadline], Awaitable[None]]
 
+#: Most quiet periods a batch waits for more misses (so at most GATHER_LIMIT x gather seconds).
+GATHER_LIMIT = 8
 #: A quote at least this far through its TTL rides along in a call made for other symbols.
 REFRESH_AHEAD_FRACTION = 0.5
 #: A symbol counts as "in use" (worth refreshing ahead) if asked for within this many TTLs.
@@ -106,9 +109,10 @@ class QuoteCache:
         ttl: QuoteTtl,
         *,
         batch_size: int,
-        gather_seconds: float = 0.002,
+        gather_seconds: float = 0.003,
         refresh_ahead: bool = True,
         max_entries: int = 5000,
+        time_source: TimeSource = REAL_TIME,
     ) -> None:
         if not 1 <= batch_size <= 50:
             raise ValueError("batch_size must be 1-50 (E*TRADE's limit with overrideSymbolCount)")
@@ -119,6 +123,7 @@ class QuoteCache:
         self.ttl = ttl
         self.batch_size = batch_size
         self._gather = gather_seconds
+        self._time = time_source
         self._refresh_ahead = refresh_ahead
         self._max_entries = max_entries
         self._entries: dict[tuple[str, str], _Entry] = {}
@@ -204,7 +209,7 @@ class QuoteCache:
         """Send everything queued for ``detail``, one rate-limit slot per call."""
         queue = self._queues.setdefault(detail, {})
         try:
-            await asyncio.sleep(self._gather)  # let misses arriving together share the call
+            await self._gather_misses(queue)
             while queue:
                 deadline = _latest(q.deadline for q in queue.values())
                 try:
@@ -220,6 +225,19 @@ class QuoteCache:
                 call.add_done_callback(self._calls.discard)
         finally:
             self._batchers.pop(detail, None)
+
+    async def _gather_misses(self, queue: dict[str, _Queued]) -> None:
+        """Wait while misses keep arriving: until ``gather`` seconds pass without a new one, or
+        ``GATHER_LIMIT`` gatherings in all. Clients asking together (one proxy each) reach the
+        daemon a few milliseconds apart; this lets them share one upstream request, while a lone
+        miss waits only ``gather``."""
+        rounds = 0
+        while True:
+            seen = len(queue)
+            await (self._time.sleep(self._gather) if self._gather > 0 else asyncio.sleep(0))
+            rounds += 1
+            if len(queue) == seen or rounds >= GATHER_LIMIT or self._gather <= 0:
+                return
 
     def _add_refresh_ahead(self, detail: str, batch: dict[str, _Queued], deadline: Deadline) -> None:
         room = self.batch_size - len(batch)

@@ -248,10 +248,11 @@ class Settings:
         doc="batch up to 50 symbols per quote request (E*TRADE's overrideSymbolCount) instead of 25",
     )
     quote_batch_window_ms: float = setting(
-        2.0,
+        3.0,
         env="ETRADE_QUOTE_BATCH_WINDOW_MS",
         parse=parse_non_negative_float,
-        doc="milliseconds a quote miss waits for concurrent misses to share its request",
+        doc="a quote miss waits until no other miss arrived for this many milliseconds (at most 8 times"
+        " over) so that concurrent misses share one request",
     )
     quote_refresh_ahead: bool = setting(
         True,

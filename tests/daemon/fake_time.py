@@ -43,6 +43,16 @@ class FakeTime:
         for _ in range(20):
             await asyncio.sleep(0)
 
+    async def wake_next(self) -> None:
+        """Move the clock to the earliest sleeper's wake-up time, wake it, and let it run."""
+        await self.settle()
+        waiting = sorted((w for w in self._wakeups if not w[2].done()), key=lambda w: (w[0], w[1]))
+        assert waiting, "nobody is sleeping"
+        at, _, future = waiting[0]
+        self.now = max(self.now, at)
+        future.set_result(None)
+        await self.settle()
+
     async def run_until_idle(self) -> None:
         """Wake sleepers one by one in time order, moving the clock, until nobody sleeps."""
         await self.settle()

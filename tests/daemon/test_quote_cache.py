@@ -12,10 +12,13 @@ import pytest
 from daemon.client import BrokerClient
 from daemon.deadline import Deadline
 from daemon.errors import ErrorCode, RateLimited, SessionError, UpstreamError
+from daemon.market import MarketData
+from daemon.quote_cache import GATHER_LIMIT, QuoteTtl
 from daemon.ratelimit import ModuleRate, RateLimiter
 from emulator import Emulator, universe
 from tests.conftest import RunningDaemon
 from tests.daemon.domain_app import MARKET_CLOSED, logged_in_app
+from tests.daemon.fake_time import FakeTime
 from tests.support import read_verifier, requests_to
 
 pytestmark = pytest.mark.anyio
@@ -196,3 +199,38 @@ async def test_rate_limited_reaches_a_grpc_client_with_retry_after(broker: Broke
     assert caught.value.code is ErrorCode.RATE_LIMITED
     assert caught.value.retry_after is not None and caught.value.retry_after > 60
     assert "retry in" in caught.value.message
+
+
+async def test_misses_arriving_a_few_milliseconds_apart_share_one_call(emulator: Emulator) -> None:
+    """Proxies asking together reach the daemon a little apart: the batch waits while misses keep
+    coming (a quiet period of ``gather`` seconds), on a fake clock here."""
+    async with logged_in_app(emulator) as app:
+        time = FakeTime(auto_advance=False)
+        market = MarketData(app.gateway, app.clock, ttl=QuoteTtl(5, 5), gather_seconds=0.003, time_source=time)
+        first = asyncio.create_task(market.quotes(["AAPL"]))
+        await time.settle()  # the batcher waits its first quiet period
+        second = asyncio.create_task(market.quotes(["MSFT"]))
+        await time.wake_next()  # a miss arrived meanwhile: it waits another period
+        third = asyncio.create_task(market.quotes(["NVDA"]))
+        await time.wake_next()  # and another
+        await time.wake_next()  # a quiet period without a new miss: the call goes out
+        batches = await asyncio.gather(first, second, third)
+        assert [b.quotes[0].symbol for b in batches] == ["AAPL", "MSFT", "NVDA"]
+        assert quote_calls(emulator) == 1
+        assert time.sleeps == [0.003, 0.003, 0.003]
+
+
+async def test_a_steady_stream_of_misses_waits_at_most_the_gather_limit(emulator: Emulator) -> None:
+    async with logged_in_app(emulator) as app:
+        time = FakeTime(auto_advance=False)
+        market = MarketData(app.gateway, app.clock, ttl=QuoteTtl(5, 5), gather_seconds=0.003, time_source=time)
+        wanted = symbols(GATHER_LIMIT + 2)
+        tasks = [asyncio.create_task(market.quotes([wanted[0]]))]
+        for symbol in wanted[1 : GATHER_LIMIT + 1]:
+            await time.settle()
+            tasks.append(asyncio.create_task(market.quotes([symbol])))  # a new miss every period
+            await time.wake_next()
+        # Without the limit the batcher would still be waiting for a quiet period (bounded here).
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+        assert len(time.sleeps) == GATHER_LIMIT
+        assert quote_calls(emulator) == 1
