@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCRIPTS = ["bench.startup"]
+SCRIPTS = ["bench.startup", "bench.quote_latency", "bench.throughput", "bench.upstream_efficiency"]
 
 
 def main() -> int:
