@@ -118,6 +118,21 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def memory_mb(pid: int) -> dict[str, float]:
+    """RSS, PSS (shared pages divided among their users) and USS (private pages only), in MiB."""
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB":
+            values[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    return {
+        "rss": values["Rss"],
+        "pss": values["Pss"],
+        "uss": values["Private_Clean"] + values["Private_Dirty"],
+        "shared": values["Shared_Clean"] + values["Shared_Dirty"],
+    }
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -45,7 +45,7 @@ from bench.harness import (
     BenchSystem,
     bench_system,
     load_average,
-    rss_mb,
+    memory_mb,
     timed_call,
     verdict,
 )
@@ -92,7 +92,7 @@ class Outcome:
     upstream_calls: int
     rate_limited: int
     per_window: list[int]
-    server_rss_mb: list[float] = field(default_factory=list)
+    server_memory: list[dict[str, float]] = field(default_factory=list)
 
 
 def run(
@@ -132,7 +132,7 @@ def run(
     duration = time.perf_counter() - began
     stats = system.emulator_stats()
     windows[-1] += stats["requests_by_route"].get("quote", 0) - seen
-    rss = [rss_mb(s.proc.pid) for s in servers]
+    memory = [memory_mb(s.proc.pid) for s in servers]
     for server in servers:
         server.close()
     flat = [r for server_results in results for r in server_results]
@@ -144,7 +144,7 @@ def run(
         upstream_calls=stats["requests_by_route"].get("quote", 0),
         rate_limited=stats["rate_limited_total"],
         per_window=windows,
-        server_rss_mb=rss,
+        server_memory=memory,
     )
 
 
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         system.configure_emulator(latency=args.latency, limits=ETRADE_LIMITS)
         naive_env = system.naive_env(requests_per_minute=60)  # the plan's default
-        proxy_rss: list[float] = []
+        proxy_memory: list[dict[str, float]] = []
         for shape in SHAPES:
             plans = workload(shape, symbols)
             print(f"\n{shape}:")
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             naive = run(system, system.naive_args(), naive_env, plans, think)
             report("naive (plan's design)", naive)
             time.sleep(1.5)
-            proxy_rss.extend(ours.server_rss_mb)
+            proxy_memory.extend(ours.server_memory)
             judged = ours.per_window if shape == "watchlist screens" else ours.per_window[1:]
             if shape != "watchlist screens":
                 print(f"  first window (discovering the symbols): {ours.per_window[0]} upstream requests")
@@ -200,21 +200,28 @@ def main(argv: list[str] | None = None) -> int:
             )
             checks.append((f"{shape}: upstream rate-limit errors {ours.rate_limited} == 0", ours.rate_limited == 0))
             checks.append((f"{shape}: failed tool calls {ours.failed} == 0", ours.failed == 0))
-        daemon_rss = rss_mb(system.daemon.popen.pid)
-        naive_rss = max(naive.server_rss_mb)
-        floor = StdioServer(FLOOR, system.env)
-        floor.initialize()
-        floor.call_tool("get_stock_quote", {"symbol": "AAPL"})
-        floor_rss = rss_mb(floor.proc.pid)
-        floor.close()
+        daemon = memory_mb(system.daemon.popen.pid)
+        floor_server = StdioServer(FLOOR, system.env)
+        floor_server.initialize()
+        floor_server.call_tool("get_stock_quote", {"symbol": "AAPL"})
+        floor = memory_mb(floor_server.proc.pid)
+        floor_server.close()
+    proxy = max(proxy_memory, key=lambda m: m["rss"])
+    naive_memory = max(naive.server_memory, key=lambda m: m["rss"])
+    daemon_rss, proxy_rss = daemon["rss"], proxy["rss"]
 
-    print(
-        f"\nresident memory after the runs: daemon {daemon_rss:.1f} MiB, largest proxy {max(proxy_rss):.1f} MiB;"
-        f" for reference: a naive server {naive_rss:.1f} MiB, the SDK's floor (a bare one-tool MCPServer,"
-        f" bench/floor_server.py) {floor_rss:.1f} MiB"
-    )
-    checks.append((f"daemon RSS {daemon_rss:.1f} MiB <= 80 MB", daemon_rss * 1.048576 <= 80))
-    checks.append((f"proxy RSS {max(proxy_rss):.1f} MiB <= 70 MB", max(proxy_rss) * 1.048576 <= 70))
+    print("\nmemory after the runs (MiB; PSS splits shared pages among the processes using them, USS is private):")
+    for name, m in (
+        ("daemon", daemon),
+        ("largest etrade-mcp proxy", proxy),
+        ("naive server (largest)", naive_memory),
+        ("SDK floor: bare MCPServer", floor),
+    ):
+        print(
+            f"  {name:<27} RSS {m['rss']:5.1f}   PSS {m['pss']:5.1f}   USS {m['uss']:5.1f}   shared {m['shared']:5.1f}"
+        )
+    for name, rss, bar in (("daemon", daemon_rss, 80), ("proxy", proxy_rss, 70)):
+        checks.append((f"{name} RSS {rss:.1f} MiB = {rss * 1.048576:.1f} MB <= {bar} MB", rss * 1.048576 <= bar))
     for text, ok in checks:
         print(f"  {verdict(ok)}  {text}")
     return 0 if all(ok for _, ok in checks) else 1
