@@ -126,12 +126,11 @@ async def build_app(settings: Settings, *, clock: Clock | None = None, store: Se
 
 def build_gateway(settings: Settings, session: SessionManager, http: EtradeHttp) -> EtradeGateway:
     """The rate limiter (per E*TRADE module, under the overall ceiling) and the retry policy."""
-    burst = settings.rate_limit_burst
     limiter = RateLimiter(
         {
-            "market": ModuleRate(settings.market_requests_per_second, burst),
-            "accounts": ModuleRate(settings.accounts_requests_per_second, burst),
-            "orders": ModuleRate(settings.orders_requests_per_second, burst),
+            "market": ModuleRate(settings.market_requests_per_second, settings.market_burst),
+            "accounts": ModuleRate(settings.accounts_requests_per_second, settings.accounts_burst),
+            "orders": ModuleRate(settings.orders_requests_per_second, settings.orders_burst),
         },
         requests_per_minute=settings.requests_per_minute,
     )

@@ -211,11 +211,24 @@ class Settings:
         parse=parse_positive_float,
         doc="requests per second to E*TRADE's orders API; E*TRADE allows 2",
     )
-    rate_limit_burst: float = setting(
-        2.0,
-        env="ETRADE_RATE_LIMIT_BURST",
+    market_burst: float = setting(
+        1.0,
+        env="ETRADE_MARKET_BURST",
         parse=parse_burst,
-        doc="requests each API module may send back to back before its per-second rate applies",
+        doc="market requests that may go back to back; at 1, quote misses arriving within one slot"
+        " (about 0.3 s) of each other share the next request",
+    )
+    accounts_burst: float = setting(
+        2.0,
+        env="ETRADE_ACCOUNTS_BURST",
+        parse=parse_burst,
+        doc="accounts requests that may go back to back (a balance and a portfolio, say)",
+    )
+    orders_burst: float = setting(
+        2.0,
+        env="ETRADE_ORDERS_BURST",
+        parse=parse_burst,
+        doc="order requests that may go back to back (a preview and its placement, say)",
     )
     upstream_retries: int = setting(
         2,

@@ -101,7 +101,7 @@ async def test_the_rate_limit_page_slows_the_module_down_and_the_read_is_retried
 
 async def test_the_daemon_limiter_refuses_before_anything_is_sent(emulator: Emulator) -> None:
     async with logged_in_app(
-        emulator, market_requests_per_second=0.2, rate_limit_burst=1.0, requests_per_minute=600
+        emulator, market_requests_per_second=0.2, market_burst=1.0, requests_per_minute=600
     ) as app:
         await app.gateway.get_json("market", QUOTE, {}, Deadline.after(10))
         with pytest.raises(RateLimited) as caught:

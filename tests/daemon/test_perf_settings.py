@@ -13,7 +13,7 @@ def test_defaults_stay_under_etrade_limits() -> None:
     settings = load_settings(environ={}, config_path=Path("/nonexistent/config.toml"))
     assert settings.market_requests_per_second < 4
     assert settings.accounts_requests_per_second < 2 and settings.orders_requests_per_second < 2
-    assert settings.rate_limit_burst <= 2
+    assert settings.market_burst <= 4 and settings.accounts_burst <= 2 and settings.orders_burst <= 2
     assert 0 < settings.quote_ttl_open <= settings.quote_ttl_closed
 
 
@@ -40,7 +40,7 @@ def test_environment_and_file_values_are_parsed(tmp_path: Path) -> None:
     [
         ("ETRADE_QUOTE_TTL_OPEN", "-1"),
         ("ETRADE_MARKET_REQUESTS_PER_SECOND", "0"),
-        ("ETRADE_RATE_LIMIT_BURST", "0.5"),
+        ("ETRADE_MARKET_BURST", "0.5"),
         ("ETRADE_UPSTREAM_RETRIES", "-2"),
         ("ETRADE_QUOTE_REFRESH_AHEAD", "maybe"),
     ],

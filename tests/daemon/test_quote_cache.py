@@ -166,7 +166,7 @@ async def test_symbols_nobody_asked_for_lately_are_not_refreshed(emulator: Emula
 
 async def test_a_caller_whose_deadline_ends_before_the_next_slot_is_refused(emulator: Emulator) -> None:
     async with logged_in_app(
-        emulator, market_requests_per_second=0.5, rate_limit_burst=1.0, requests_per_minute=600
+        emulator, market_requests_per_second=0.5, market_burst=1.0, requests_per_minute=600
     ) as app:
         await app.market.quotes(["AAPL"])  # takes the only slot; the next is 2 s away
         with pytest.raises(RateLimited) as caught:
