@@ -66,6 +66,9 @@ class TtlCache(Generic[K, V]):
         self._misses += 1
         self._loads += 1
         task = asyncio.ensure_future(self._load(key, load, self._generation))
+        # Callers may all give up (deadline); reading the outcome here keeps a failure of the load
+        # from being logged as "never retrieved" when it was already reported or nobody waits.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._loading[key] = (self._generation, task)
         return await asyncio.shield(task)
 

@@ -234,3 +234,13 @@ async def test_a_steady_stream_of_misses_waits_at_most_the_gather_limit(emulator
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
         assert len(time.sleeps) == GATHER_LIMIT
         assert quote_calls(emulator) == 1
+
+
+async def test_a_caller_whose_deadline_allows_waits_for_the_next_slot(emulator: Emulator) -> None:
+    async with logged_in_app(emulator, market_requests_per_second=20.0, market_burst=1.0) as app:
+        await app.market.quotes(["AAPL"])  # takes the only slot; the next is 50 ms away
+        batch = await app.market.quotes(["MSFT"], deadline=Deadline.after(10))
+        assert [q.symbol for q in batch.quotes] == ["MSFT"]
+        market = next(s for s in app.gateway.limiter.stats() if s.module == "market")
+        assert (market.granted, market.waits, market.rejections) == (2, 1, 0)
+        assert quote_calls(emulator) == 2
