@@ -237,8 +237,8 @@ async def test_a_steady_stream_of_misses_waits_at_most_the_gather_limit(emulator
 
 
 async def test_a_caller_whose_deadline_allows_waits_for_the_next_slot(emulator: Emulator) -> None:
-    async with logged_in_app(emulator, market_requests_per_second=20.0, market_burst=1.0) as app:
-        await app.market.quotes(["AAPL"])  # takes the only slot; the next is 50 ms away
+    async with logged_in_app(emulator, market_requests_per_second=2.0, market_burst=1.0) as app:
+        await app.market.quotes(["AAPL"])  # takes the only slot; the next is 0.5 s away
         batch = await app.market.quotes(["MSFT"], deadline=Deadline.after(10))
         assert [q.symbol for q in batch.quotes] == ["MSFT"]
         market = next(s for s in app.gateway.limiter.stats() if s.module == "market")
