@@ -16,7 +16,11 @@ from daemon.clock import Clock, SystemClock
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
 from daemon.events import EventBus
+from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
+from daemon.quote_cache import QuoteTtl
+from daemon.ratelimit import ModuleRate, RateLimiter
+from daemon.retry import RetryPolicy
 from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import SessionManager
@@ -43,6 +47,8 @@ class BrokerApp:
     clock: Clock
     upstream: Upstream
     session: SessionManager
+    #: Every E*TRADE REST request: rate limited per module; reads retried, ``once()`` never.
+    gateway: EtradeGateway
     market: MarketData
     accounts: AccountsData
     started_at: float
@@ -69,6 +75,7 @@ class BrokerApp:
     async def close(self) -> None:
         self.events.close()
         self.jobs.shutdown()
+        await self.market.cache.close()
         self.upstream.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
@@ -178,8 +185,18 @@ async def build_app(
         watch=ClockWatch(clock),
         watch_interval=watch_interval,
     )
-    market = MarketData(session, clock)
-    accounts = AccountsData(session, market, clock)
+    gateway = build_gateway(settings, session, upstream.http)
+    market = MarketData(
+        gateway,
+        clock,
+        ttl=QuoteTtl(market_open=settings.quote_ttl_open, market_closed=settings.quote_ttl_closed),
+        override_symbol_count=settings.quote_override_symbol_count,
+        gather_seconds=settings.quote_batch_window_ms / 1000.0,
+        refresh_ahead=settings.quote_refresh_ahead,
+    )
+    accounts = AccountsData(
+        gateway, market, clock, ttl=settings.account_cache_ttl, list_ttl=settings.account_list_cache_ttl
+    )
     watchlists = WatchlistBook(config_path, events)
     watchlists.load()
     return BrokerApp(
@@ -188,6 +205,7 @@ async def build_app(
         clock=clock,
         upstream=upstream,
         session=session,
+        gateway=gateway,
         market=market,
         accounts=accounts,
         started_at=clock.now(),
@@ -197,4 +215,19 @@ async def build_app(
         watchlists=watchlists,
         analyst=PortfolioAnalyst(accounts, clock),
         embedded_emulator=emulator,
+    )
+
+
+def build_gateway(settings: Settings, session: SessionManager, http: EtradeHttp) -> EtradeGateway:
+    """The rate limiter (per E*TRADE module, under the overall ceiling) and the retry policy."""
+    limiter = RateLimiter(
+        {
+            "market": ModuleRate(settings.market_requests_per_second, settings.market_burst),
+            "accounts": ModuleRate(settings.accounts_requests_per_second, settings.accounts_burst),
+            "orders": ModuleRate(settings.orders_requests_per_second, settings.orders_burst),
+        },
+        requests_per_minute=settings.requests_per_minute,
+    )
+    return EtradeGateway(
+        session, http, limiter, RetryPolicy(retries=settings.upstream_retries, base_delay=settings.retry_backoff)
     )
