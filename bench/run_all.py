@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCRIPTS = ["bench.startup", "bench.cli_startup"]
+SCRIPTS = [
+    "bench.startup",
+    "bench.cli_startup",
+    "bench.quote_latency",
+    "bench.throughput",
+    "bench.upstream_efficiency",
+]
 
 
 def main() -> int:

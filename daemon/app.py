@@ -16,8 +16,12 @@ from daemon.clock import Clock, SystemClock
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
 from daemon.events import EventBus
+from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
 from daemon.orders.service import OrderService
+from daemon.quote_cache import QuoteTtl
+from daemon.ratelimit import ModuleRate, RateLimiter
+from daemon.retry import RetryPolicy
 from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import SessionManager
@@ -44,6 +48,8 @@ class BrokerApp:
     clock: Clock
     upstream: Upstream
     session: SessionManager
+    #: Every E*TRADE REST request: rate limited per module; reads retried, ``once()`` never.
+    gateway: EtradeGateway
     market: MarketData
     accounts: AccountsData
     orders: OrderService
@@ -72,6 +78,7 @@ class BrokerApp:
         await self.orders.close()  # first: in-flight orders record their outcome
         self.events.close()
         self.jobs.shutdown()
+        await self.market.cache.close()
         self.upstream.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
@@ -185,14 +192,24 @@ async def build_app(
         watch=ClockWatch(clock),
         watch_interval=watch_interval,
     )
-    market = MarketData(session, clock)
-    accounts = AccountsData(session, market, clock)
+    gateway = build_gateway(settings, session, upstream.http)
+    market = MarketData(
+        gateway,
+        clock,
+        ttl=QuoteTtl(market_open=settings.quote_ttl_open, market_closed=settings.quote_ttl_closed),
+        override_symbol_count=settings.quote_override_symbol_count,
+        gather_seconds=settings.quote_batch_window_ms / 1000.0,
+        refresh_ahead=settings.quote_refresh_ahead,
+    )
+    accounts = AccountsData(
+        gateway, market, clock, ttl=settings.account_cache_ttl, list_ttl=settings.account_list_cache_ttl
+    )
     watchlists = WatchlistBook(config_path, events)
     watchlists.load()
     orders = OrderService(
         settings=settings,
         clock=clock,
-        session=session,
+        gateway=gateway,
         http=upstream.http,
         market=market,
         accounts=accounts,
@@ -208,6 +225,7 @@ async def build_app(
         clock=clock,
         upstream=upstream,
         session=session,
+        gateway=gateway,
         market=market,
         accounts=accounts,
         orders=orders,
@@ -218,4 +236,19 @@ async def build_app(
         watchlists=watchlists,
         analyst=PortfolioAnalyst(accounts, clock),
         embedded_emulator=emulator,
+    )
+
+
+def build_gateway(settings: Settings, session: SessionManager, http: EtradeHttp) -> EtradeGateway:
+    """The rate limiter (per E*TRADE module, under the overall ceiling) and the retry policy."""
+    limiter = RateLimiter(
+        {
+            "market": ModuleRate(settings.market_requests_per_second, settings.market_burst),
+            "accounts": ModuleRate(settings.accounts_requests_per_second, settings.accounts_burst),
+            "orders": ModuleRate(settings.orders_requests_per_second, settings.orders_burst),
+        },
+        requests_per_minute=settings.requests_per_minute,
+    )
+    return EtradeGateway(
+        session, http, limiter, RetryPolicy(retries=settings.upstream_retries, base_delay=settings.retry_backoff)
     )

@@ -9,31 +9,62 @@ from google.protobuf.message import Message
 
 from daemon import models
 from daemon.clock import iso_et, iso_local
+from daemon.gateway import RetryStats
+from daemon.quote_cache import QuoteCacheStats
+from daemon.ratelimit import ModuleLimitStats
 from daemon.scheduler import ScheduledJob
 from daemon.session import SessionInfo
-from protos.broker.v1 import accounts_pb2, market_pb2, session_pb2
+from daemon.ttl_cache import CacheStats
+from protos.broker.v1 import accounts_pb2, market_pb2, performance_pb2, session_pb2
 
 M = TypeVar("M", bound=Message)
 
 
+def _shared_fields(cls: type[Message], kind: type) -> tuple[str, ...]:
+    """The field names a dataclass type and a message type have in common (memoized: hot path)."""
+    key = (cls, kind)
+    names = _SHARED_FIELDS.get(key)
+    if names is None:
+        declared = cls.DESCRIPTOR.fields_by_name
+        names = tuple(f.name for f in dataclasses.fields(kind) if f.name in declared)
+        _SHARED_FIELDS[key] = names
+    return names
+
+
+_SHARED_FIELDS: dict[tuple[type[Message], type], tuple[str, ...]] = {}
+
+
 def to_message(cls: type[M], obj: Any, **overrides: Any) -> M:
     """Copy the scalar fields of a dataclass that the message declares; None leaves a field unset."""
-    declared = cls.DESCRIPTOR.fields_by_name
-    values = {
-        f.name: getattr(obj, f.name)
-        for f in dataclasses.fields(obj)
-        if f.name in declared
-        and f.name not in overrides
-        and getattr(obj, f.name) is not None
-        and not dataclasses.is_dataclass(getattr(obj, f.name))
-        and not isinstance(getattr(obj, f.name), tuple)
-    }
+    values = {}
+    for name in _shared_fields(cls, type(obj)):
+        if name in overrides:
+            continue
+        value = getattr(obj, name)
+        if value is None or isinstance(value, tuple) or dataclasses.is_dataclass(value):
+            continue
+        values[name] = value
     values.update(overrides)
     return cls(**values)
 
 
 def quote(q: models.Quote) -> market_pb2.Quote:
-    return to_message(market_pb2.Quote, q)
+    """The message for a quote. Cached quotes are answered many times over, so their messages are
+    kept (by the identity of the immutable Quote): building one costs ~20 us, a lookup ~0.1 us.
+    The returned message is shared: copy it (as repeated fields and ``CopyFrom`` do), never change it.
+    """
+    kept = _QUOTE_MESSAGES.get(id(q))
+    if kept is not None and kept[0] is q:
+        return kept[1]
+    message = to_message(market_pb2.Quote, q)
+    if len(_QUOTE_MESSAGES) >= _QUOTE_MESSAGES_MAX:
+        _QUOTE_MESSAGES.clear()
+    _QUOTE_MESSAGES[id(q)] = (q, message)  # holding q keeps its id from being reused
+    return message
+
+
+_QUOTE_MESSAGES: dict[int, tuple[models.Quote, market_pb2.Quote]] = {}
+_QUOTE_MESSAGES_MAX = 1024
 
 
 def quote_batch(batch: models.QuoteBatch) -> market_pb2.GetQuotesResponse:
@@ -118,4 +149,18 @@ def session_info(info: SessionInfo) -> session_pb2.SessionInfo:
 def scheduled_job(job: ScheduledJob) -> session_pb2.ScheduledJob:
     return session_pb2.ScheduledJob(
         id=job.id, description=job.description, next_run_unix_ms=_ms(job.next_run), trigger=job.trigger
+    )
+
+
+def performance(
+    quotes: QuoteCacheStats, caches: list[CacheStats], limits: list[ModuleLimitStats], retries: RetryStats
+) -> performance_pb2.PerformanceStats:
+    """The caches' (quotes first), the rate limiter's and the retries' counters."""
+    return performance_pb2.PerformanceStats(
+        caches=[
+            to_message(performance_pb2.CacheStats, quotes, name="quotes"),
+            *[to_message(performance_pb2.CacheStats, c) for c in caches],
+        ],
+        rate_limits=[to_message(performance_pb2.RateLimitStats, m) for m in limits],
+        retries=to_message(performance_pb2.RetryStats, retries),
     )

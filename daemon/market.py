@@ -1,4 +1,9 @@
-"""Market data: quotes and symbol lookup, validated before anything goes upstream."""
+"""Market data: quotes and symbol lookup, validated before anything goes upstream.
+
+Quotes are served through the daemon's :class:`~daemon.quote_cache.QuoteCache` (cached, coalesced,
+batched); every E*TRADE request goes through the :class:`~daemon.gateway.EtradeGateway` under the
+``market`` rate limit.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import urllib.parse
 from collections.abc import Sequence
 
 from daemon.clock import Clock
+from daemon.deadline import REAL_TIME, Deadline, TimeSource
 from daemon.errors import ErrorCode, InvalidRequest
 from daemon.etrade_json import parse_lookup, parse_quotes
+from daemon.gateway import EtradeGateway
 from daemon.models import Product, Quote, QuoteBatch, SymbolError
-from daemon.session import SessionManager
+from daemon.quote_cache import QuoteCache, QuoteTtl
 from daemon.symbols import normalize_symbols
 from daemon.upstream import EtradeApiError
 
@@ -25,31 +32,60 @@ _INVALID_SYMBOL_CODES = {1019, 1002}
 class MarketData:
     """Quotes for the daemon's clients."""
 
-    def __init__(self, session: SessionManager, clock: Clock) -> None:
-        self._session = session
+    def __init__(
+        self,
+        gateway: EtradeGateway,
+        clock: Clock,
+        *,
+        ttl: QuoteTtl,
+        override_symbol_count: bool = True,
+        gather_seconds: float = 0.003,
+        refresh_ahead: bool = True,
+        time_source: TimeSource = REAL_TIME,
+    ) -> None:
+        self._gateway = gateway
         self._clock = clock
+        self.cache = QuoteCache(
+            self._fetch,
+            self._reserve,
+            lambda: gateway.limiter.estimated_wait("market"),
+            clock,
+            ttl,
+            batch_size=UPSTREAM_BATCH_OVERRIDE if override_symbol_count else UPSTREAM_BATCH,
+            gather_seconds=gather_seconds,
+            refresh_ahead=refresh_ahead,
+            time_source=time_source,
+        )
+        gateway.on_new_session(self.cache.clear)
 
-    async def quotes(self, raw_symbols: Sequence[str], detail: str = "ALL") -> QuoteBatch:
+    async def quotes(
+        self, raw_symbols: Sequence[str], detail: str = "ALL", *, deadline: Deadline | None = None
+    ) -> QuoteBatch:
+        """Quotes for 1-50 symbols; malformed and unknown symbols are reported one by one."""
         if detail not in DETAIL_FLAGS:
             raise InvalidRequest(
                 ErrorCode.INVALID_ARGUMENT, f"unknown quote detail {detail!r}; use one of {', '.join(DETAIL_FLAGS)}"
             )
         symbols, errors = normalize_symbols(raw_symbols, limit=MAX_SYMBOLS_PER_REQUEST)
-        quotes: list[Quote] = []
-        if symbols:
-            found, missing = await self._fetch(symbols, detail)
-            quotes.extend(found)
-            errors.extend(missing)
-        return QuoteBatch(quotes=tuple(quotes), errors=tuple(errors))
+        if not symbols:
+            return QuoteBatch(quotes=(), errors=tuple(errors))
+        await self._gateway.require_session()
+        found, missing = await self.cache.get(symbols, detail, deadline or Deadline.after(None))
+        return QuoteBatch(quotes=tuple(found), errors=(*errors, *missing))
 
-    async def _fetch(self, symbols: list[str], detail: str) -> tuple[list[Quote], list[SymbolError]]:
-        """One upstream request for up to 50 symbols (override above 25)."""
+    async def _reserve(self, deadline: Deadline) -> None:
+        await self._gateway.reserve("market", deadline)
+
+    async def _fetch(
+        self, symbols: list[str], detail: str, deadline: Deadline
+    ) -> tuple[list[Quote], list[SymbolError]]:
+        """One upstream request for up to 50 symbols (override above 25); the slot is reserved."""
         params = {"detailFlag": detail}
         if len(symbols) > UPSTREAM_BATCH:
             params["overrideSymbolCount"] = "true"
         path = "/v1/market/quote/" + ",".join(urllib.parse.quote(s, safe=".-") for s in symbols)
         try:
-            payload = await self._session.get_json(path, params)
+            payload = await self._gateway.get_json("market", path, params, deadline, reserved=True)
         except EtradeApiError as exc:
             if exc.etrade_code in _INVALID_SYMBOL_CODES:
                 # E*TRADE answers 400/1019 when none of the symbols is valid.
@@ -60,7 +96,7 @@ class MarketData:
             raise
         return parse_quotes(payload, symbols, int(self._clock.now() * 1000))
 
-    async def lookup(self, search: str) -> list[Product]:
+    async def lookup(self, search: str, *, deadline: Deadline | None = None) -> list[Product]:
         text = search.strip()
         if not text or len(text) > 64:
             raise InvalidRequest(
@@ -68,7 +104,7 @@ class MarketData:
             )
         path = "/v1/market/lookup/" + urllib.parse.quote(text, safe="")
         try:
-            payload = await self._session.get_json(path, {})
+            payload = await self._gateway.get_json("market", path, {}, deadline or Deadline.after(None))
         except EtradeApiError as exc:
             if exc.etrade_code in {10033, 10043}:
                 return []

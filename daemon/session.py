@@ -316,6 +316,16 @@ class SessionManager:
         fix = info.fix_command or LOGIN_COMMAND
         return SessionError(code, f"{info.detail}; run `{fix}`", hint=hint)
 
+    async def usable_access(self) -> AccessToken:
+        """The current token if the session can serve — ACTIVE, or INACTIVE (renewed on the next
+        request) — else the SessionError that tells the human what to run. A token found dead at
+        midnight is deleted on the way, as the call path does."""
+        state = self.state
+        if state in (SessionState.ACTIVE, SessionState.INACTIVE) and self._consumer and self._access is not None:
+            return self._access
+        await self.expire_if_due()
+        raise self.state_error()
+
     def require_active(self) -> tuple[ConsumerCredentials, AccessToken]:
         """The credentials to sign with, or the SessionError that tells the human what to run."""
         if self.state is SessionState.ACTIVE and self._consumer is not None and self._access is not None:

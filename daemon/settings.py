@@ -67,6 +67,27 @@ def parse_symbol_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().upper() for part in raw.split(",") if part.strip())
 
 
+def parse_non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError(f"expected zero or a positive number, got {raw!r}")
+    return value
+
+
+def parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected zero or a positive whole number, got {raw!r}")
+    return value
+
+
+def parse_burst(raw: str) -> float:
+    value = float(raw)
+    if not value >= 1:
+        raise ValueError(f"expected a number of requests of at least 1, got {raw!r}")
+    return value
+
+
 def parse_environment(raw: str) -> Environment:
     value = raw.strip().lower()
     if value not in ENVIRONMENTS:
@@ -207,6 +228,100 @@ class Settings:
         env="ETRADE_REQUESTS_PER_MINUTE",
         parse=parse_positive_int,
         doc="overall ceiling on requests to E*TRADE per minute, across all modules",
+    )
+    # E*TRADE publishes Market 4/s and Accounts/Orders 2/s per consumer key (and 14,000/7,000 per
+    # hour); the defaults stay under both so that the daemon never sees the "rate limit" page.
+    market_requests_per_second: float = setting(
+        3.5,
+        env="ETRADE_MARKET_REQUESTS_PER_SECOND",
+        parse=parse_positive_float,
+        doc="requests per second to E*TRADE's market API (quotes, lookup); E*TRADE allows 4",
+    )
+    accounts_requests_per_second: float = setting(
+        1.8,
+        env="ETRADE_ACCOUNTS_REQUESTS_PER_SECOND",
+        parse=parse_positive_float,
+        doc="requests per second to E*TRADE's accounts API (lists, balances, portfolios); E*TRADE allows 2",
+    )
+    orders_requests_per_second: float = setting(
+        1.8,
+        env="ETRADE_ORDERS_REQUESTS_PER_SECOND",
+        parse=parse_positive_float,
+        doc="requests per second to E*TRADE's orders API; E*TRADE allows 2",
+    )
+    market_burst: float = setting(
+        1.0,
+        env="ETRADE_MARKET_BURST",
+        parse=parse_burst,
+        doc="market requests that may go back to back; at 1, quote misses arriving within one slot"
+        " (about 0.3 s) of each other share the next request",
+    )
+    accounts_burst: float = setting(
+        2.0,
+        env="ETRADE_ACCOUNTS_BURST",
+        parse=parse_burst,
+        doc="accounts requests that may go back to back (a balance and a portfolio, say)",
+    )
+    orders_burst: float = setting(
+        2.0,
+        env="ETRADE_ORDERS_BURST",
+        parse=parse_burst,
+        doc="order requests that may go back to back (a preview and its placement, say)",
+    )
+    upstream_retries: int = setting(
+        2,
+        env="ETRADE_UPSTREAM_RETRIES",
+        parse=parse_non_negative_int,
+        doc="extra attempts for a read that failed transiently (5xx, timeout, code 163); orders never retry",
+    )
+    retry_backoff: float = setting(
+        0.25,
+        env="ETRADE_RETRY_BACKOFF",
+        parse=parse_positive_float,
+        doc="seconds before the first retry of a read; doubles each retry (with jitter), within the deadline",
+    )
+    quote_ttl_open: float = setting(
+        5.0,
+        env="ETRADE_QUOTE_TTL_OPEN",
+        parse=parse_non_negative_float,
+        doc="seconds a quote is served from the cache during the regular session (0: no caching)",
+    )
+    quote_ttl_closed: float = setting(
+        60.0,
+        env="ETRADE_QUOTE_TTL_CLOSED",
+        parse=parse_non_negative_float,
+        doc="seconds a quote is served from the cache outside the regular session (09:30-16:00 ET)",
+    )
+    quote_override_symbol_count: bool = setting(
+        True,
+        env="ETRADE_QUOTE_OVERRIDE_SYMBOL_COUNT",
+        parse=parse_bool,
+        doc="batch up to 50 symbols per quote request (E*TRADE's overrideSymbolCount) instead of 25",
+    )
+    quote_batch_window_ms: float = setting(
+        3.0,
+        env="ETRADE_QUOTE_BATCH_WINDOW_MS",
+        parse=parse_non_negative_float,
+        doc="a quote miss waits until no other miss arrived for this many milliseconds (at most 8 times"
+        " over) so that concurrent misses share one request",
+    )
+    quote_refresh_ahead: bool = setting(
+        True,
+        env="ETRADE_QUOTE_REFRESH_AHEAD",
+        parse=parse_bool,
+        doc="fill quote requests with recently asked symbols that are half-way to stale",
+    )
+    account_cache_ttl: float = setting(
+        10.0,
+        env="ETRADE_ACCOUNT_CACHE_TTL",
+        parse=parse_non_negative_float,
+        doc="seconds balances and portfolios are served from the cache (dropped on the daemon's own orders)",
+    )
+    account_list_cache_ttl: float = setting(
+        60.0,
+        env="ETRADE_ACCOUNT_LIST_CACHE_TTL",
+        parse=parse_non_negative_float,
+        doc="seconds the list of accounts is served from the cache",
     )
     upstream_timeout: float = setting(
         15.0,

@@ -179,10 +179,19 @@ class EtradeHttp:
     # REST --------------------------------------------------------------------------------
 
     def get_json(
-        self, consumer: ConsumerCredentials, access: AccessToken, path: str, params: Mapping[str, str]
+        self,
+        consumer: ConsumerCredentials,
+        access: AccessToken,
+        path: str,
+        params: Mapping[str, str],
+        timeout: float | None = None,
     ) -> JSON | None:
-        """GET ``{api_base}{path}.json``; ``None`` for HTTP 204 (E*TRADE's "nothing matched")."""
-        response = self._send(consumer, access.token, access.secret, f"{self.endpoints.api_base}{path}.json", params)
+        """GET ``{api_base}{path}.json``; ``None`` for HTTP 204 (E*TRADE's "nothing matched").
+
+        ``timeout`` (seconds) shortens the configured one, to fit the caller's deadline.
+        """
+        url = f"{self.endpoints.api_base}{path}.json"
+        response = self._send(consumer, access.token, access.secret, url, params, timeout=timeout)
         self._raise_for_status(response)
         if response.status_code == 204 or not response.content:
             return None
@@ -260,16 +269,19 @@ class EtradeHttp:
         secret: str | None,
         url: str,
         params: Mapping[str, str],
+        *,
+        timeout: float | None = None,
     ) -> requests.Response:
         session = self._session(consumer, token, secret)
         host = urllib.parse.urlsplit(url).netloc
+        limit = self.timeout if timeout is None else max(0.001, min(self.timeout, timeout))
         try:
             response: requests.Response = session.request(
-                "GET", url, header_auth=True, params=dict(params), timeout=self.timeout
+                "GET", url, header_auth=True, params=dict(params), timeout=limit
             )
         except requests.Timeout:
             raise UpstreamError(
-                ErrorCode.UPSTREAM_TIMEOUT, f"E*TRADE ({host}) did not answer within {self.timeout:g} s"
+                ErrorCode.UPSTREAM_TIMEOUT, f"E*TRADE ({host}) did not answer within {limit:.3g} s"
             ) from None
         except requests.RequestException as exc:
             raise UpstreamError(

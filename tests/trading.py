@@ -75,6 +75,11 @@ async def trading_daemon(
 ) -> AsyncIterator[Trader]:
     """A daemon on a fresh socket under ``directory``, trading unless told otherwise, logged in."""
     overrides.setdefault("notify_codes", False)  # no desktop pop-ups from test runs
+    # The emulator here has no rate limits; the daemon's own (E*TRADE's 2/s for orders) would only
+    # make these tests wait. The limiter has tests of its own.
+    for module in ("market", "accounts", "orders"):
+        overrides.setdefault(f"{module}_requests_per_second", 100.0)
+        overrides.setdefault(f"{module}_burst", 100.0)
     settings = daemon_settings(emulator, read_only=read_only, **overrides)
     store = MemorySecretStore()
     # The daemon reasons on the emulator's clock: moving one moves both (expiry, daily limits).

@@ -21,7 +21,8 @@ def register(commands: Any) -> None:
         description="Ask the daemon for its version, environment and E*TRADE session state.\n"
         "Exit status 0 when the session is active, 4 when a human must act (the fix is printed),\n"
         "3 when the daemon is not running.",
-        examples="  etradectl status\n  etradectl --json status | jq .session.state",
+        examples="  etradectl status\n  etradectl --json status | jq .session.state\n"
+        "  etradectl --json status | jq .performance   # caches, rate limits, retries",
     )
     parser.set_defaults(handler=run)
 
@@ -81,6 +82,7 @@ def session_rows(session: Any) -> list[tuple[str, str]]:
 
 
 async def run(ctx: Context, args: argparse.Namespace) -> int:
+    from cli.performance_view import render_performance
     from daemon.wire import message_to_dict
     from protos.broker.v1 import session_pb2
 
@@ -102,6 +104,7 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
             rows.append(("clock", status.clock))
         rows.extend(session_rows(session))
         ctx.out.pairs(rows)
+        render_performance(ctx.out, status.performance)
         if session.fix_command:
             ctx.out.info(f"\nhint: run `{session.fix_command}`")
     # INACTIVE is fine for scripts: the daemon renews it on the next request.

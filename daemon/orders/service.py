@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from daemon import notify
 from daemon.accounts import AccountsData, check_account_key
 from daemon.clock import ET, Clock, iso_et, last_midnight_et
+from daemon.deadline import Deadline
 from daemon.errors import (
     BrokerError,
     ErrorCode,
@@ -45,6 +46,7 @@ from daemon.errors import (
     UpstreamError,
 )
 from daemon.events import EventBus, EventKind
+from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
 from daemon.models import Quote
 from daemon.orders import etrade, risk
@@ -57,7 +59,6 @@ from daemon.orders.model import EtradeMessage, Order, decimal_text, money_text
 from daemon.orders.pending import CancelTarget, PendingKind, PendingOrder, PendingState, PendingStore, format_code
 from daemon.orders.reconcile import Outcome, settle_cancel, settle_place
 from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order
-from daemon.session import SessionManager
 from daemon.settings import Settings
 from daemon.upstream import EtradeApiError, EtradeHttp
 
@@ -129,7 +130,7 @@ class OrderService:
         *,
         settings: Settings,
         clock: Clock,
-        session: SessionManager,
+        gateway: EtradeGateway,
         http: EtradeHttp,
         market: MarketData,
         accounts: AccountsData,
@@ -139,7 +140,7 @@ class OrderService:
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._session = session
+        self._gateway = gateway
         self._http = http
         self._market = market
         self._accounts = accounts
@@ -339,12 +340,22 @@ class OrderService:
         risk.refuse_on_hard(risk.daily(value, self._today(), self.risk_limits))
 
     # -- reading -----------------------------------------------------------------------------
-    async def _account_json(self, key: str, method: str, suffix: str, body: dict[str, Any] | None) -> Any:
+    def _deadline(self) -> Deadline:
+        """The budget of one order request: E*TRADE's timeout plus room for a rate-limit slot."""
+        return Deadline.after(self._settings.upstream_timeout + 5.0)
+
+    async def _read(self, path: str, params: dict[str, str]) -> Any:
+        """A GET of the Orders module: rate limited, retried when transient (reads are idempotent)."""
+        return await self._gateway.get_json("orders", path, params, self._deadline())
+
+    async def _send(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        """A POST/PUT of the Orders module: rate limited, sent exactly once, never retried here."""
+        return await self._gateway.once("orders", self._http.send_json, method, path, body, deadline=self._deadline())
+
+    async def _account_json(self, key: str, method: str, suffix: str, body: dict[str, Any]) -> Any:
         path = f"/v1/accounts/{key}{suffix}"
         try:
-            if body is None:
-                return await self._session.get_json(path, {})
-            return await self._session.call(self._http.send_json, method, path, body)
+            return await self._send(method, path, body)
         except EtradeApiError as exc:
             if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
                 raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
@@ -384,7 +395,7 @@ class OrderService:
             if marker:
                 page_params["marker"] = marker
             try:
-                payload = await self._session.get_json(f"/v1/accounts/{key}/orders", page_params)
+                payload = await self._read(f"/v1/accounts/{key}/orders", page_params)
             except EtradeApiError as exc:
                 if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
                     raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
@@ -420,7 +431,7 @@ class OrderService:
                 ErrorCode.INVALID_ARGUMENT, "order_id must be a positive order number from list_orders"
             )
         try:
-            payload = await self._session.get_json(f"/v1/accounts/{key}/orders/{order_id}", {})
+            payload = await self._read(f"/v1/accounts/{key}/orders/{order_id}", {})
         except EtradeApiError as exc:
             if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
                 raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
@@ -622,7 +633,7 @@ class OrderService:
             raise InternalError(ErrorCode.INTERNAL, "the audit log could not be written; nothing was sent") from exc
         body = etrade.place_body(order, pending.client_order_id, preview.preview_ids)
         try:
-            payload = await self._session.call(self._http.send_json, "POST", f"/v1/accounts/{key}/orders/place", body)
+            payload = await self._send("POST", f"/v1/accounts/{key}/orders/place", body)
             result = etrade.parse_place(payload)
         except (EtradeApiError, SessionError, RateLimited) as exc:
             if isinstance(exc, EtradeApiError) and exc.http_status >= 500:
@@ -657,6 +668,7 @@ class OrderService:
             lambda: self.journal.resolve(entry.id, EntryState.UNKNOWN, at=self._clock.now(), detail=detail)
         )
         log.warning("journal: entry %d has an UNKNOWN outcome: %s", entry.id, detail)
+        self._account_changed(entry.account_id_key)  # it may have moved cash or positions
         await self.record("order.unknown", {"entry": entry.id, "pending_id": pending.id, "reason": what})
         self._notify(
             "etrade-mcp: order outcome unknown",
@@ -673,14 +685,8 @@ class OrderService:
         )
 
     def _account_changed(self, key: str) -> None:
-        """ISSUE-5 HOOK: order activity changes balances and positions; drop cached account data.
-
-        The performance work (issue 5) adds caches to ``daemon/accounts.py``; when it provides an
-        invalidation method, call it here. Until then there is nothing to invalidate.
-        """
-        invalidate = getattr(self._accounts, "invalidate_account", None)
-        if callable(invalidate):
-            invalidate(key)
+        """Order activity moves cash and positions: no client may see a cached balance from before."""
+        self._accounts.invalidate_after_order_activity(key)
 
     # -- cancel ------------------------------------------------------------------------------
     async def request_cancel(self, account_id_key: str, order_id: int, *, client: str = "") -> PendingOrder:
@@ -762,7 +768,7 @@ class OrderService:
         )
         path = f"/v1/accounts/{target.account_id_key}/orders/cancel"
         try:
-            payload = await self._session.call(self._http.send_json, "PUT", path, etrade.cancel_body(order.order_id))
+            payload = await self._send("PUT", path, etrade.cancel_body(order.order_id))
             result = etrade.parse_cancel(payload)
         except (EtradeApiError, SessionError, RateLimited) as exc:
             if isinstance(exc, EtradeApiError) and exc.http_status >= 500:

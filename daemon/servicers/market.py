@@ -4,6 +4,7 @@ import grpc
 
 from daemon import convert
 from daemon.app import BrokerApp
+from daemon.deadline import Deadline
 from daemon.rpc_errors import translate_errors
 from protos.broker.v1 import market_pb2, market_pb2_grpc
 
@@ -28,7 +29,10 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
         request: market_pb2.GetQuotesRequest,
         context: Ctx[market_pb2.GetQuotesRequest, market_pb2.GetQuotesResponse],
     ) -> market_pb2.GetQuotesResponse:
-        batch = await self.app.market.quotes(list(request.symbols), _DETAIL.get(request.detail, "ALL"))
+        deadline = Deadline.after(context.time_remaining())
+        batch = await self.app.market.quotes(
+            list(request.symbols), _DETAIL.get(request.detail, "ALL"), deadline=deadline
+        )
         return convert.quote_batch(batch)
 
     @translate_errors
@@ -37,5 +41,5 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
         request: market_pb2.LookupProductRequest,
         context: Ctx[market_pb2.LookupProductRequest, market_pb2.LookupProductResponse],
     ) -> market_pb2.LookupProductResponse:
-        products = await self.app.market.lookup(request.search)
+        products = await self.app.market.lookup(request.search, deadline=Deadline.after(context.time_remaining()))
         return market_pb2.LookupProductResponse(products=[convert.to_message(market_pb2.Product, p) for p in products])

@@ -31,6 +31,12 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
             upstream_base_url=self.app.endpoints.api_base,
             jobs=[convert.scheduled_job(job) for job in self.app.jobs.describe()],
             clock=self.app.clock_description(),
+            performance=convert.performance(
+                self.app.market.cache.stats(),
+                self.app.accounts.cache_stats(),
+                self.app.gateway.limiter.stats(),
+                self.app.gateway.stats(),
+            ),
         )
         process_info.fill_status(response, self.app)
         return response

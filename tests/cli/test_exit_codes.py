@@ -72,9 +72,12 @@ def test_3_daemon_unavailable(short_dir: Path) -> None:
     assert "hint: start the broker daemon" in result.stderr
 
 
-def _admin(url: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+def _admin(
+    url: str, path: str, body: dict[str, object] | None = None, *, method: str | None = None
+) -> dict[str, object]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{url}/_emulator/{path}", data=data, method="GET" if body is None else "POST")
+    method = method or ("GET" if body is None else "POST")
+    request = urllib.request.Request(f"{url}/_emulator/{path}", data=data, method=method)
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"{}")  # type: ignore[no-any-return]
 
@@ -90,10 +93,12 @@ def test_4_session_5_invalid_6_upstream_and_130_interrupted(short_dir: Path) -> 
         invalid = system.ctl("balance", "nosuchaccountkey12345")
         assert invalid.code == exit_codes.INVALID == 5
 
-        _admin(system.emulator_url, "faults", {"match": "quote", "status": 500, "count": 1})
+        # Reads are retried, so E*TRADE must keep failing for the failure to reach the user.
+        _admin(system.emulator_url, "faults", {"match": "quote", "status": 500})
         upstream = system.ctl("quote", "AAPL")
         assert upstream.code == exit_codes.UPSTREAM == 6
         assert "E*TRADE" in upstream.stderr
+        _admin(system.emulator_url, "faults", method="DELETE")
 
         # Ctrl-C while etradectl waits for an answer that E*TRADE is slow to give.
         _admin(system.emulator_url, "faults", {"match": "quote", "latency_ms": 20_000, "count": 1})

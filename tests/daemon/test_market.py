@@ -6,7 +6,9 @@ import pytest
 
 from daemon.client import BrokerClient
 from daemon.errors import ErrorCode, InvalidRequest, UpstreamError
+from daemon.retry import RetryPolicy
 from tests.conftest import RunningDaemon
+from tests.support import requests_to
 
 pytestmark = pytest.mark.anyio
 
@@ -66,12 +68,17 @@ async def test_zero_or_more_than_50_symbols_are_refused(broker: BrokerClient, co
 
 
 async def test_an_emulator_500_becomes_a_clear_upstream_error(broker: BrokerClient, daemon: RunningDaemon) -> None:
-    daemon.emulator.faults.add({"match": "quote", "status": 500, "count": 1})
+    daemon.app.gateway.policy = RetryPolicy(retries=2, base_delay=0.001)
+    daemon.emulator.faults.add({"match": "quote", "status": 500})  # until cleared
+    before = requests_to(daemon.emulator, "quote")
     with pytest.raises(UpstreamError) as caught:
         await broker.get_quotes(["AAPL"])
     assert caught.value.code is ErrorCode.UPSTREAM_ERROR
     assert "E*TRADE error 100" in caught.value.message
-    # The next call works again.
+    assert "after 3 attempts" in caught.value.message
+    assert requests_to(daemon.emulator, "quote") - before == 3  # the first attempt and two retries
+    daemon.emulator.faults.clear()
+    # The failure was not cached: the next call works again.
     assert (await broker.get_quotes(["AAPL"])).quotes
 
 

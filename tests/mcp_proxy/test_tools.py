@@ -10,6 +10,7 @@ import pytest
 from mcp import Client
 
 from daemon.client import BrokerClient
+from daemon.retry import RetryPolicy
 from mcp_proxy.server import DaemonLink, build_server
 from tests.conftest import RunningDaemon
 
@@ -113,7 +114,8 @@ async def test_bad_input_is_a_clear_tool_error(
 
 
 async def test_an_upstream_500_is_a_tool_error_that_says_to_retry(mcp: Client, daemon: RunningDaemon) -> None:
-    daemon.emulator.faults.add({"match": "quote", "status": 500, "count": 1})
+    daemon.app.gateway.policy = RetryPolicy(retries=1, base_delay=0.001)
+    daemon.emulator.faults.add({"match": "quote", "status": 500, "count": 2})  # outlasts the daemon's retry
     result = await mcp.call_tool("get_stock_quote", {"symbol": "AAPL"})
     assert result.is_error
     assert "UPSTREAM_ERROR" in text_of(result)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from protos.broker.v1 import performance_pb2 as _performance_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -214,6 +215,7 @@ class GetStatusResponse(_message.Message):
     PID_FIELD_NUMBER: _builtins.int
     EXECUTABLE_FIELD_NUMBER: _builtins.int
     SOCKET_PATH_FIELD_NUMBER: _builtins.int
+    PERFORMANCE_FIELD_NUMBER: _builtins.int
     daemon_version: _builtins.str
     api_version: _builtins.str
     """"MAJOR.MINOR" of this contract; clients refuse a different MAJOR."""
@@ -238,6 +240,10 @@ class GetStatusResponse(_message.Message):
     def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScheduledJob]:
         """The daemon's timers and their next run times."""
 
+    @_builtins.property
+    def performance(self) -> _performance_pb2.PerformanceStats:
+        """Caches, rate limiter and retries (issue 5 range: 20-29)."""
+
     def __init__(
         self,
         *,
@@ -253,10 +259,11 @@ class GetStatusResponse(_message.Message):
         pid: _builtins.int = ...,
         executable: _builtins.str = ...,
         socket_path: _builtins.str = ...,
+        performance: _performance_pb2.PerformanceStats | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["performance", b"performance", "session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "jobs", b"jobs", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "jobs", b"jobs", "performance", b"performance", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
