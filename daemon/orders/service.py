@@ -180,6 +180,8 @@ class OrderService:
         self._tasks: set[asyncio.Task[Any]] = set()
         # pending id (or journal entry) -> (sent at, estimated value) of recent sends, for the daily limits
         self._tally: dict[str, tuple[float, Decimal]] = {}
+        # order id -> the last status this daemon saw, to notice fills and cancellations it hears of
+        self._seen_status: dict[int, str] = {}
         self._wake: asyncio.Event | None = None
         self._reconcile_lock: asyncio.Lock | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -340,6 +342,19 @@ class OrderService:
         risk.refuse_on_hard(risk.daily(value, self._today(), self.risk_limits))
 
     # -- reading -----------------------------------------------------------------------------
+    def _observe(self, key: str, orders: list[Order]) -> None:
+        """A status that changed since this daemon last saw the order (a fill, a cancel completing,
+        an expiry) moves cash or positions: drop cached account data and tell subscribers."""
+        changed = False
+        for order in orders:
+            before = self._seen_status.get(order.order_id)
+            self._seen_status[order.order_id] = order.status
+            if before is not None and before != order.status:
+                changed = True
+                self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(order.order_id), status=order.status)
+        if changed:
+            self._account_changed(key)
+
     def _deadline(self) -> Deadline:
         """The budget of one order request: E*TRADE's timeout plus room for a rate-limit slot."""
         return Deadline.after(self._settings.upstream_timeout + 5.0)
@@ -401,6 +416,7 @@ class OrderService:
                     raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
                 raise
             page, marker = etrade.parse_orders(payload, key)
+            self._observe(key, page)
             orders.extend(page)
             if not marker or len(orders) >= limit:
                 break
@@ -439,6 +455,7 @@ class OrderService:
                 raise NotFound(ErrorCode.ORDER_NOT_FOUND, f"E*TRADE has no order {order_id} in this account") from None
             raise
         orders, _ = etrade.parse_orders(payload, key)
+        self._observe(key, orders)
         found = next((o for o in orders if o.order_id == order_id), None)
         if found is None:
             raise NotFound(ErrorCode.ORDER_NOT_FOUND, f"E*TRADE has no order {order_id} in this account")
@@ -658,6 +675,7 @@ class OrderService:
             {"entry": entry.id, "pending_id": pending.id, "order_id": result.order_id, "order": canonical},
         )
         self._account_changed(key)
+        self._seen_status[result.order_id] = "OPEN"
         self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(result.order_id), status="OPEN")
         return PlacedOrder(result.order_id, entry.id, result.placed_at_unix_ms, result.messages, pending)
 

@@ -378,3 +378,21 @@ async def test_order_activity_is_published_for_live_updates(trader: Trader) -> N
         (EventKind.TRADING_STATE_CHANGED, "enabled", {"reason": "resumed by etradectl/test"}),
     ]
     assert all(code not in str(item) for item in seen)
+
+
+async def test_a_fill_the_daemon_hears_of_is_published_and_refreshes_the_balance(trader: Trader) -> None:
+    from daemon.events import EventKind
+
+    key = trader.account_key()
+    pending_id, code = await preview(trader, quantity=5)
+    order_id = (await trader.model.place_confirmed(pending_id, code)).order_id
+    cash_before = (await trader.model.get_balance(key)).balance.cash_balance
+    subscription = trader.app.events.subscribe([EventKind.ORDER_STATUS_CHANGED])
+    trader.emulator.clock.advance(timedelta(seconds=2))  # fills at the next price; balances stay cached 10 s
+    [order] = (await trader.model.list_orders(key)).orders
+    assert order.status == "EXECUTED"
+    subscription.close()
+    seen = [(e.subject, dict(e.attributes)) async for e in subscription][1:]
+    assert seen == [(key, {"order_id": str(order_id), "status": "EXECUTED"})]
+    cash_after = (await trader.model.get_balance(key)).balance.cash_balance  # not the cached balance
+    assert cash_after < cash_before
