@@ -15,7 +15,7 @@ from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
-from daemon.events import EventBus
+from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
 from daemon.orders.service import OrderService
@@ -24,7 +24,7 @@ from daemon.ratelimit import ModuleRate, RateLimiter
 from daemon.retry import RetryPolicy
 from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
 from daemon.secret_store import SecretStore, open_secret_store
-from daemon.session import SessionManager
+from daemon.session import SessionManager, SessionState
 from daemon.session_keeper import Notifier, SessionKeeper
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
@@ -192,6 +192,10 @@ async def build_app(
         watch=ClockWatch(clock),
         watch_interval=watch_interval,
     )
+    def publish_session_state(old: SessionState, new: SessionState, reason: str) -> None:
+        events.publish(EventKind.SESSION_STATE_CHANGED, new.value, previous=old.value, reason=reason)
+
+    session.add_state_listener(publish_session_state)  # the proxy re-offers its tools on each change
     gateway = build_gateway(settings, session, upstream.http)
     market = MarketData(
         gateway,

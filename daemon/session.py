@@ -141,6 +141,8 @@ class SessionInfo:
 
 
 Listener = Callable[[], None]
+#: Called as ``listener(old, new, reason)`` after each change of state.
+StateListener = Callable[["SessionState", "SessionState", str], None]
 
 
 class SessionManager:
@@ -184,6 +186,7 @@ class SessionManager:
         self._renewal: asyncio.Future[None] | None = None
         self._renew_epoch = 0
         self._listeners: list[Listener] = []
+        self._state_listeners: list[StateListener] = []
 
     # state -------------------------------------------------------------------------------
 
@@ -209,6 +212,10 @@ class SessionManager:
         """Call ``listener()`` after every state change, login and renewal (the scheduler re-arms)."""
         self._listeners.append(listener)
 
+    def add_state_listener(self, listener: StateListener) -> None:
+        """Call ``listener(old, new, reason)`` after each change of state (reasons carry no secrets)."""
+        self._state_listeners.append(listener)
+
     def _changed(self) -> None:
         for listener in self._listeners:
             try:
@@ -226,6 +233,11 @@ class SessionManager:
         log.info("session: %s -> %s (%s)", old.value, new.value, reason)
         if new is SessionState.ACTIVE:
             self._reminder = ""
+        for state_listener in self._state_listeners:
+            try:
+                state_listener(old, new, reason)
+            except Exception:  # a listener's bug must not break the session
+                log.exception("session: a state listener failed")
         self._changed()
 
     def _refresh_state(self) -> None:

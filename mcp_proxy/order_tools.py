@@ -83,8 +83,14 @@ class TradingAwareServer(MCPServer):
         return [tool for tool in tools if tool.name not in ORDER_CHANGING]
 
 
+#: Session states in which the daemon can reach E*TRADE (an idle session is renewed on use).
+USABLE_SESSION_STATES = ("SESSION_STATE_ACTIVE", "SESSION_STATE_INACTIVE")
+
+
 def trading_probe(link: DaemonLink) -> Callable[[], Awaitable[bool]]:
-    """Ask the daemon whether it trades; when it cannot say, assume not (the safe answer)."""
+    """Ask the daemon whether it can trade now — not read-only, not halted, a usable E*TRADE session;
+    when it cannot say, assume not (the safe answer). The daemon announces every change of these
+    (tools/list_changed), so clients refetch the list."""
 
     async def trading_enabled() -> bool:
         from daemon.errors import BrokerError
@@ -94,7 +100,10 @@ def trading_probe(link: DaemonLink) -> Callable[[], Awaitable[bool]]:
         except BrokerError as exc:
             log.info("tools/list: the daemon's trading mode is unknown (%s); order tools left out", exc.code.value)
             return False
-        return not status.read_only
+        from protos.broker.v1 import session_pb2
+
+        session_usable = session_pb2.SessionState.Name(status.session.state) in USABLE_SESSION_STATES
+        return not status.read_only and not status.trading_halted and session_usable
 
     return trading_enabled
 

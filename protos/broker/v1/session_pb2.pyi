@@ -215,6 +215,7 @@ class GetStatusResponse(_message.Message):
     PID_FIELD_NUMBER: _builtins.int
     EXECUTABLE_FIELD_NUMBER: _builtins.int
     SOCKET_PATH_FIELD_NUMBER: _builtins.int
+    TRADING_HALTED_FIELD_NUMBER: _builtins.int
     PERFORMANCE_FIELD_NUMBER: _builtins.int
     daemon_version: _builtins.str
     api_version: _builtins.str
@@ -234,6 +235,10 @@ class GetStatusResponse(_message.Message):
     """The absolute path of the running etrade-daemon (tells apart two installations)."""
     socket_path: _builtins.str
     """The unix socket the daemon serves on, as it resolved it."""
+    trading_halted: _builtins.bool
+    """40-49: trading (issue 4/6).
+    True while the operator's halt (or the circuit breaker) refuses all order activity.
+    """
     @_builtins.property
     def session(self) -> Global___SessionInfo: ...
     @_builtins.property
@@ -259,11 +264,12 @@ class GetStatusResponse(_message.Message):
         pid: _builtins.int = ...,
         executable: _builtins.str = ...,
         socket_path: _builtins.str = ...,
+        trading_halted: _builtins.bool = ...,
         performance: _performance_pb2.PerformanceStats | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["performance", b"performance", "session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "jobs", b"jobs", "performance", b"performance", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "jobs", b"jobs", "performance", b"performance", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "trading_halted", b"trading_halted", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
