@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,6 @@ import pytest
 from cli import exit_codes
 from cli.commands import add_command
 from cli.main import build_parser, main
-from daemon.errors import ErrorCode, PolicyRefused
 from emulator import Emulator
 from emulator.local_system import ROOT, child_env
 from protos.broker.v1 import API_VERSION
@@ -83,7 +81,7 @@ def _admin(
 
 
 @pytest.mark.e2e
-def test_4_session_5_invalid_6_upstream_and_130_interrupted(short_dir: Path) -> None:
+def test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted(short_dir: Path) -> None:
     with running_system(short_dir) as system:
         not_logged_in = system.ctl("quote", "AAPL")
         assert not_logged_in.code == exit_codes.SESSION == 4
@@ -100,9 +98,14 @@ def test_4_session_5_invalid_6_upstream_and_130_interrupted(short_dir: Path) -> 
         assert "E*TRADE" in upstream.stderr
         _admin(system.emulator_url, "faults", method="DELETE")
 
-        # Ctrl-C while etradectl waits for an answer that E*TRADE is slow to give.
-        _admin(system.emulator_url, "faults", {"match": "quote", "latency_ms": 20_000, "count": 1})
-        before = _admin(system.emulator_url, "stats")["requests_by_route"].get("quote", 0)  # type: ignore[attr-defined]
+        # Exit 7: the daemon is read-only (the default), so the safety policy refuses a cancel.
+        key = system.ctl("--json", "accounts").json()["accounts"][0]["account_id_key"]
+        refused = system.ctl("orders", "cancel", "--account", key, "--yes", "12345")
+        assert refused.code == exit_codes.POLICY == 7
+        assert "ETRADE_READ_ONLY" in refused.stderr
+
+        # Ctrl-C while etradectl waits for an answer E*TRADE is holding back.
+        _admin(system.emulator_url, "faults", {"match": "quote", "hold": True, "count": 1})
         waiting = subprocess.Popen(
             [sys.executable, "-m", "cli", "--socket", str(system.socket), "quote", "MSFT"],
             env=system.env,
@@ -111,25 +114,13 @@ def test_4_session_5_invalid_6_upstream_and_130_interrupted(short_dir: Path) -> 
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 30
-        while _admin(system.emulator_url, "stats")["requests_by_route"].get("quote", 0) == before:  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, "the quote request never reached E*TRADE"
-            time.sleep(0.02)  # polling the emulator's counter, bounded by the deadline
+        held = _admin(system.emulator_url, "holds?wait=30")  # returns once the quote's answer is parked
+        assert held, "the quote request never reached E*TRADE"
         waiting.send_signal(signal.SIGINT)
         _, err = waiting.communicate(timeout=30)
+        _admin(system.emulator_url, "holds/release", {})
         assert waiting.returncode == exit_codes.INTERRUPTED == 130
         assert "interrupted" in err
-
-
-def test_7_policy_refusal(capsys: pytest.CaptureFixture[str]) -> None:
-    # No command in this branch can be refused by the safety policy yet (orders arrive with
-    # issue 4); this drives the daemon's refusal, as the client raises it, through the handler.
-    async def refused(ctx: object, args: object) -> int:
-        raise PolicyRefused(ErrorCode.READ_ONLY, "orders are disabled: the daemon is read-only")
-
-    assert main(["order"], parser=parser_with("order", refused)) == exit_codes.POLICY == 7
-    err = capsys.readouterr().err
-    assert "error: orders are disabled" in err and "hint: trading is disabled (read-only mode)" in err
 
 
 @pytest.mark.anyio
@@ -159,13 +150,13 @@ SCENARIOS = {
     1: test_1_unexpected_failure_is_reported_as_a_bug,
     2: test_2_usage,
     3: test_3_daemon_unavailable,
-    4: test_4_session_5_invalid_6_upstream_and_130_interrupted,
-    5: test_4_session_5_invalid_6_upstream_and_130_interrupted,
-    6: test_4_session_5_invalid_6_upstream_and_130_interrupted,
-    7: test_7_policy_refusal,
+    4: test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted,
+    5: test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted,
+    6: test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted,
+    7: test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted,
     8: test_8_incompatible_versions,
     9: test_9_audit_log_integrity,
-    130: test_4_session_5_invalid_6_upstream_and_130_interrupted,
+    130: test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted,
 }
 
 

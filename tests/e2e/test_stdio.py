@@ -58,3 +58,28 @@ async def test_daemon_exits_0_on_sigterm_and_removes_its_socket(short_dir: Path)
         assert system.daemon.terminate() == 0
         assert not system.socket.exists()
         assert "server: stopped" in system.daemon.stderr_text
+
+
+def test_a_second_sigterm_during_shutdown_still_exits_0_and_removes_the_socket(short_dir: Path) -> None:
+    import signal
+    import subprocess
+
+    with running_system(short_dir) as system:
+        login_with_etradectl(system.env, system.socket)
+        # Keep a quote RPC in flight, so the daemon's graceful stop has something to wait for.
+        system.admin("POST", "/faults", {"match": "quote", "hold": True, "count": 1})
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "cli", "--socket", str(system.socket), "quote", "AAPL"],
+            env=system.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert system.admin("GET", "/holds?wait=30")  # the quote's answer is parked at the emulator
+        mark = system.daemon.mark()
+        system.daemon.popen.send_signal(signal.SIGTERM)
+        system.daemon.wait_for_stderr(r"server: stopping", after=mark)
+        system.daemon.popen.send_signal(signal.SIGTERM)  # impatient operator, or systemd's stop timeout
+        system.admin("POST", "/holds/release", {})
+        assert system.daemon.terminate() == 0
+        assert not system.socket.exists()
+        waiting.wait(30)
