@@ -192,6 +192,7 @@ async def build_app(
         watch=ClockWatch(clock),
         watch_interval=watch_interval,
     )
+
     def publish_session_state(old: SessionState, new: SessionState, reason: str) -> None:
         events.publish(EventKind.SESSION_STATE_CHANGED, new.value, previous=old.value, reason=reason)
 
