@@ -68,15 +68,43 @@ def _price(value: Decimal | None) -> str:
 
 
 class TradingAwareServer(MCPServer):
-    """An MCPServer whose ``tools/list`` offers the order-changing tools only when the daemon trades."""
+    """An MCPServer whose ``tools/list`` offers the order-changing tools only when the daemon trades,
+    and which registers its tools on first need rather than at start-up.
+
+    The SDK builds a pydantic model and JSON schemas for every tool as it is added (1-5 ms each,
+    about 45 ms for the proxy's tools); none of that is needed to answer ``initialize``. So
+    ``add_tool`` only records the call, and the first ``tools/list``, ``tools/call`` or input-schema
+    lookup registers them all, in order. A mistake in a tool's signature therefore surfaces at the
+    first ``tools/list`` (every test lists the tools) instead of at start-up.
+    """
 
     def __init__(self, *args: Any, trading_enabled: Callable[[], Awaitable[bool]], **kwargs: Any) -> None:
         # ttlMs 0: a 2026-07-28 client must ask again rather than trust a list from another mode.
         kwargs.setdefault("cache_hints", {"tools/list": CacheHint(ttl_ms=0, scope="private")})
+        self._deferred_tools: list[tuple[Callable[..., Any], dict[str, Any]]] = []
         super().__init__(*args, **kwargs)
         self._trading_enabled = trading_enabled
 
+    def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if args:
+            raise TypeError("pass add_tool's options by keyword")
+        self._deferred_tools.append((fn, kwargs))
+
+    def _register_deferred_tools(self) -> None:
+        deferred, self._deferred_tools = self._deferred_tools, []
+        for fn, kwargs in deferred:
+            super().add_tool(fn, **kwargs)
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        self._register_deferred_tools()
+        return super()._tool_input_schema(name)
+
+    async def call_tool(self, *args: Any, **kwargs: Any) -> Any:
+        self._register_deferred_tools()
+        return await super().call_tool(*args, **kwargs)
+
     async def list_tools(self) -> list[MCPTool]:
+        self._register_deferred_tools()
         tools = await super().list_tools()
         if await self._trading_enabled():
             return tools
