@@ -192,16 +192,7 @@ class EtradeHttp:
         """
         url = f"{self.endpoints.api_base}{path}.json"
         response = self._send(consumer, access.token, access.secret, url, params, timeout=timeout)
-        self._raise_for_status(response)
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            data = response.json()
-        except ValueError:
-            raise UpstreamError(ErrorCode.UPSTREAM_ERROR, "E*TRADE answered with something that is not JSON") from None
-        if not isinstance(data, dict):
-            raise UpstreamError(ErrorCode.UPSTREAM_ERROR, "E*TRADE answered with an unexpected JSON document")
-        return data
+        return self._json_document(response)
 
     def send_json(
         self, consumer: ConsumerCredentials, access: AccessToken, method: str, path: str, body: JSON
@@ -213,26 +204,22 @@ class EtradeHttp:
         (UPSTREAM_TIMEOUT / UPSTREAM_UNAVAILABLE): for a place request that means "outcome unknown".
         """
         url = f"{self.endpoints.api_base}{path}.json"
-        session = self._session(consumer, access.token, access.secret)
-        host = urllib.parse.urlsplit(url).netloc
-        try:
-            response: requests.Response = session.request(
-                method,
-                url,
-                header_auth=True,
-                params={},
-                data=json.dumps(body),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-                timeout=self.timeout,
-            )
-        except requests.Timeout:
-            raise UpstreamError(
-                ErrorCode.UPSTREAM_TIMEOUT, f"E*TRADE ({host}) did not answer within {self.timeout:g} s"
-            ) from None
-        except requests.RequestException as exc:
-            raise UpstreamError(
-                ErrorCode.UPSTREAM_UNAVAILABLE, f"lost the connection to E*TRADE at {host} ({type(exc).__name__})"
-            ) from None
+        response = self._send(
+            consumer,
+            access.token,
+            access.secret,
+            url,
+            {},
+            method=method,
+            body=json.dumps(body),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            # For a place request a lost connection means "outcome unknown", not "not sent".
+            lost="lost the connection to",
+        )
+        return self._json_document(response)
+
+    def _json_document(self, response: requests.Response) -> JSON | None:
+        """The JSON object E*TRADE answered, None for HTTP 204; errors become our exceptions."""
         self._raise_for_status(response)
         if response.status_code == 204 or not response.content:
             return None
@@ -271,13 +258,24 @@ class EtradeHttp:
         params: Mapping[str, str],
         *,
         timeout: float | None = None,
+        method: str = "GET",
+        body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        lost: str = "cannot reach",
     ) -> requests.Response:
+        """One signed request; transport failures become UPSTREAM_TIMEOUT / UPSTREAM_UNAVAILABLE with
+        our own words (requests' messages carry URLs, and the access-token URL carries the verifier)."""
         session = self._session(consumer, token, secret)
         host = urllib.parse.urlsplit(url).netloc
         limit = self.timeout if timeout is None else max(0.001, min(self.timeout, timeout))
+        extra: dict[str, Any] = {}
+        if body is not None:
+            extra["data"] = body
+        if headers is not None:
+            extra["headers"] = dict(headers)
         try:
             response: requests.Response = session.request(
-                "GET", url, header_auth=True, params=dict(params), timeout=limit
+                method, url, header_auth=True, params=dict(params), timeout=limit, **extra
             )
         except requests.Timeout:
             raise UpstreamError(
@@ -285,7 +283,7 @@ class EtradeHttp:
             ) from None
         except requests.RequestException as exc:
             raise UpstreamError(
-                ErrorCode.UPSTREAM_UNAVAILABLE, f"cannot reach E*TRADE at {host} ({type(exc).__name__})"
+                ErrorCode.UPSTREAM_UNAVAILABLE, f"{lost} E*TRADE at {host} ({type(exc).__name__})"
             ) from None
         return response
 
