@@ -77,7 +77,12 @@ def check_era(era: str, socket: Path, env: dict[str, str]) -> list[str]:
     ], resources
     lines.append(f"resources/list: {resources}")
     templates = inspect(era, socket, env, "--method", "resources/templates/list")["resourceTemplates"]
-    assert len(templates) == 3, templates
+    assert {t["uriTemplate"] for t in templates} == {
+        "account://{account_id_key}/summary",
+        "portfolio://{account_id_key}/positions",
+        "market://watchlist/{name}",
+        "orders://{account_id_key}/recent",
+    }, templates
     lines.append(f"resources/templates/list: {[t['uriTemplate'] for t in templates]}")
     prompts = [p["name"] for p in inspect(era, socket, env, "--method", "prompts/list")["prompts"]]
     assert len(prompts) == 6, prompts
