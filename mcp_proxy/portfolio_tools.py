@@ -8,7 +8,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from mcp_proxy.analytics_models import PortfolioAnalysis, WatchlistList
 from mcp_proxy.models import message_to_dict
-from mcp_proxy.server import READ_ONLY, AccountKeyArg, DaemonLink, tool_error
+from mcp_proxy.server import READ_ONLY, AccountKeyArg, DaemonLink, call_daemon, tool_errors
 
 
 def register_portfolio_tools(server: MCPServer, daemon: DaemonLink) -> None:
@@ -20,17 +20,13 @@ def register_portfolio_tools(server: MCPServer, daemon: DaemonLink) -> None:
         portfolio (all pages) and balance. Sectors are NOT E*TRADE data: they come from a table
         bundled with etrade-mcp (see sector_source and notes; unknown symbols are 'Unknown').
         Reports progress while it fetches when the client asks for it."""
-        from daemon.errors import BrokerError
-
-        try:
+        with tool_errors():
             async for update in daemon.client().analyze_portfolio(account_id_key):
                 if update.HasField("progress"):
                     step = update.progress
                     await ctx.report_progress(step.done, step.total or None, step.message)
                 elif update.HasField("analysis"):
                     return PortfolioAnalysis.model_validate(message_to_dict(update.analysis))
-        except BrokerError as exc:
-            raise tool_error(exc) from None
         raise ToolError(
             "the daemon ended the analysis without a result. Next step: try again; "
             "the daemon's log has the details. [INTERNAL]"
@@ -41,10 +37,5 @@ def register_portfolio_tools(server: MCPServer, daemon: DaemonLink) -> None:
         """List the user's watchlists (name and symbols), as configured in the daemon's config file
         and edited with `etradectl watchlist add|remove`. Quote a watchlist with get_multiple_quotes,
         or read the resource market://watchlist/{name}."""
-        from daemon.errors import BrokerError
-
-        try:
-            response = await daemon.client().list_watchlists()
-        except BrokerError as exc:
-            raise tool_error(exc) from None
+        response = await call_daemon(daemon.client().list_watchlists())
         return WatchlistList.model_validate(message_to_dict(response))

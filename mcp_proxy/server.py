@@ -9,6 +9,8 @@ first tool call, so the proxy starts as fast as a bare MCP server.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server import MCPServer
@@ -81,13 +83,21 @@ def tool_error(exc: BrokerError) -> ToolError:
     return ToolError(f"{exc.message}. Next step: {exc.hint}. [{exc.code.value}]")
 
 
-async def _call(coro: Any) -> Any:
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """Turn the daemon's typed errors raised inside the block into tool errors (streams included)."""
     from daemon.errors import BrokerError
 
     try:
-        return await coro
+        yield
     except BrokerError as exc:
         raise tool_error(exc) from None
+
+
+async def call_daemon(coro: Awaitable[Any]) -> Any:
+    """Await one daemon call; its errors become tool errors."""
+    with tool_errors():
+        return await coro
 
 
 def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = None) -> MCPServer:
@@ -114,7 +124,7 @@ def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = N
     async def get_stock_quote(symbol: SymbolArg) -> models.Quote:
         """Get the latest quote for one stock or ETF: last trade, change, bid/ask with sizes,
         open/high/low, volume and the 52-week range. Use get_multiple_quotes for several symbols."""
-        response = await _call(daemon.client().get_quotes([symbol]))
+        response = await call_daemon(daemon.client().get_quotes([symbol]))
         if not response.quotes:
             problem = response.errors[0] if response.errors else None
             message = problem.message if problem else f"no quote for {symbol}"
@@ -132,38 +142,38 @@ def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = N
     ) -> models.QuoteList:
         """Get quotes for up to 50 symbols in one call. Every symbol is answered: a quote, or an
         entry in `errors` saying why not (for example an unknown symbol); nothing is dropped."""
-        response = await _call(daemon.client().get_quotes(symbols))
+        response = await call_daemon(daemon.client().get_quotes(symbols))
         return models.QuoteList.model_validate(models.message_to_dict(response))
 
     @server.tool(title="List accounts", annotations=READ_ONLY)
     async def list_accounts() -> models.AccountList:
         """List the user's open E*TRADE brokerage accounts with their account_id_key (needed by the
         other account tools), type (e.g. INDIVIDUAL, IRA) and mode (CASH or MARGIN)."""
-        response = await _call(daemon.client().list_accounts())
+        response = await call_daemon(daemon.client().list_accounts())
         return models.AccountList.model_validate(models.message_to_dict(response))
 
     @server.tool(title="Account balance", annotations=READ_ONLY)
     async def get_account_balance(account_id_key: AccountKeyArg) -> models.Balance:
         """Get an account's balances: total value, cash, buying power (cash and margin), long and
         short market value, funds held for open orders. Amounts in USD."""
-        response = await _call(daemon.client().get_balance(account_id_key))
+        response = await call_daemon(daemon.client().get_balance(account_id_key))
         return models.Balance.model_validate(models.message_to_dict(response.balance))
 
     @server.tool(title="Portfolio", annotations=READ_ONLY)
     async def get_portfolio(account_id_key: AccountKeyArg) -> models.Portfolio:
         """Get every position of an account (all pages) with quantity, cost basis, market value,
         today's and total gain, share of the portfolio, and the account totals."""
-        response = await _call(daemon.client().get_portfolio(account_id_key))
+        response = await call_daemon(daemon.client().get_portfolio(account_id_key))
         return models.Portfolio.model_validate(models.message_to_dict(response))
 
     @server.tool(title="Position details", annotations=READ_ONLY)
     async def get_position_details(account_id_key: AccountKeyArg, symbol: SymbolArg) -> models.PositionDetails:
         """Get the account's position(s) in one symbol with each tax lot (acquisition date, price,
         quantity, gain, short/long term) and a fresh quote."""
-        response = await _call(daemon.client().get_position(account_id_key, symbol))
+        response = await call_daemon(daemon.client().get_position(account_id_key, symbol))
         return models.PositionDetails.model_validate(models.message_to_dict(response))
 
-    register_order_tools(server, daemon, _call)
+    register_order_tools(server, daemon, call_daemon)
     register_resources(server, daemon)
 
     from mcp_proxy.account_resources import register_account_resources

@@ -42,4 +42,4 @@ def admin(base_url: str, path: str, body: dict[str, Any] | None = None, *, metho
         f"{base_url}/_emulator/{path.lstrip('/')}", data=data, method=method or ("GET" if data is None else "POST")
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read().decode("utf-8"))
+        return json.loads(response.read().decode("utf-8") or "{}")

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from emulator.local_system import ROOT, child_env
 from protos.broker.v1 import API_VERSION
 from tests.processes import etradectl, login_with_etradectl, running_system
 from tests.service.support import daemon_speaking
+from tests.support import admin
 
 README = ROOT / "README.md"
 
@@ -70,16 +70,6 @@ def test_3_daemon_unavailable(short_dir: Path) -> None:
     assert "hint: start the broker daemon" in result.stderr
 
 
-def _admin(
-    url: str, path: str, body: dict[str, object] | None = None, *, method: str | None = None
-) -> dict[str, object]:
-    data = None if body is None else json.dumps(body).encode()
-    method = method or ("GET" if body is None else "POST")
-    request = urllib.request.Request(f"{url}/_emulator/{path}", data=data, method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"{}")  # type: ignore[no-any-return]
-
-
 @pytest.mark.e2e
 def test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted(short_dir: Path) -> None:
     with running_system(short_dir) as system:
@@ -92,11 +82,11 @@ def test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted(short_dir: 
         assert invalid.code == exit_codes.INVALID == 5
 
         # Reads are retried, so E*TRADE must keep failing for the failure to reach the user.
-        _admin(system.emulator_url, "faults", {"match": "quote", "status": 500})
+        admin(system.emulator_url, "faults", {"match": "quote", "status": 500})
         upstream = system.ctl("quote", "AAPL")
         assert upstream.code == exit_codes.UPSTREAM == 6
         assert "E*TRADE" in upstream.stderr
-        _admin(system.emulator_url, "faults", method="DELETE")
+        admin(system.emulator_url, "faults", method="DELETE")
 
         # Exit 7: the daemon is read-only (the default), so the safety policy refuses a cancel.
         key = system.ctl("--json", "accounts").json()["accounts"][0]["account_id_key"]
@@ -105,7 +95,7 @@ def test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted(short_dir: 
         assert "ETRADE_READ_ONLY" in refused.stderr
 
         # Ctrl-C while etradectl waits for an answer E*TRADE is holding back.
-        _admin(system.emulator_url, "faults", {"match": "quote", "hold": True, "count": 1})
+        admin(system.emulator_url, "faults", {"match": "quote", "hold": True, "count": 1})
         waiting = subprocess.Popen(
             [sys.executable, "-m", "cli", "--socket", str(system.socket), "quote", "MSFT"],
             env=system.env,
@@ -114,11 +104,11 @@ def test_4_session_5_invalid_6_upstream_7_policy_and_130_interrupted(short_dir: 
             stderr=subprocess.PIPE,
             text=True,
         )
-        held = _admin(system.emulator_url, "holds?wait=30")  # returns once the quote's answer is parked
+        held = admin(system.emulator_url, "holds?wait=30")  # returns once the quote's answer is parked
         assert held, "the quote request never reached E*TRADE"
         waiting.send_signal(signal.SIGINT)
         _, err = waiting.communicate(timeout=30)
-        _admin(system.emulator_url, "holds/release", {})
+        admin(system.emulator_url, "holds/release", {})
         assert waiting.returncode == exit_codes.INTERRUPTED == 130
         assert "interrupted" in err
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from daemon.log_redaction import AccountNumberFilter, mask_account_numbers
 from emulator import DEFAULT_CONSUMER_SECRET
 from tests.processes import etradectl, read_verifier, running_system
+from tests.support import admin
 
 ACCOUNT_NUMBER = "845120337"
 
@@ -46,12 +46,6 @@ def test_the_filter_masks_messages_arguments_and_tracebacks() -> None:
     assert "ValueError" in text  # the traceback is still there
 
 
-def _admin(url: str, path: str, body: dict[str, object]) -> None:
-    request = urllib.request.Request(f"{url}/_emulator/{path}", data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-
-
 @pytest.mark.e2e
 def test_the_daemon_at_debug_logs_no_secret_and_no_account_number(short_dir: Path) -> None:
     with running_system(short_dir, "--log-level", "DEBUG") as system:
@@ -65,7 +59,7 @@ def test_the_daemon_at_debug_logs_no_secret_and_no_account_number(short_dir: Pat
         assert system.ctl("quote", "AAPL").code == 0
         key = system.ctl("--json", "accounts").json()["accounts"][0]["account_id_key"]
         # E*TRADE's own error text can carry an account number; it reaches the log masked.
-        _admin(
+        admin(
             system.emulator_url,
             "faults",
             {"match": "balance", "status": 400, "code": 9999, "message": f"Account {ACCOUNT_NUMBER} is restricted"},

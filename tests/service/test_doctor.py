@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from cli import exit_codes
 from daemon.secret_store import ACCESS_TOKEN, ACCESS_TOKEN_ISSUED_AT, ACCESS_TOKEN_SECRET, FileSecretStore
 from emulator.local_system import ROOT, Proc, child_env
 from tests.processes import etradectl, login_with_etradectl, running_system
+from tests.support import admin
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +28,6 @@ def doctor(env: dict[str, str], socket: Path, *args: str) -> tuple[int, dict[str
     text = etradectl(env, socket, "doctor", *args)
     assert text.code == as_json.code == document["exit_status"]
     return as_json.code, {c["name"]: c for c in document["checks"]}, text.stdout
-
-
-def admin(url: str, path: str, body: dict[str, object]) -> None:
-    request = urllib.request.Request(f"{url}/_emulator/{path}", data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
 
 
 def test_a_healthy_setup_passes_every_check(short_dir: Path) -> None:
