@@ -42,7 +42,7 @@ import asyncio
 import enum
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -688,10 +688,6 @@ class SessionManager:
             return await self._send(fn, consumer, access, args)
         except OAuthProblem as exc:
             raise await self._fail(exc, access, after_renewal=True) from None
-
-    async def get_json(self, path: str, params: Mapping[str, str]) -> dict[str, Any] | None:
-        """A signed GET of an E*TRADE v1 resource; None for HTTP 204."""
-        return await self.call(self._upstream.http.get_json, path, params)
 
     async def _send(
         self, fn: Callable[..., T], consumer: ConsumerCredentials, access: AccessToken, args: tuple[Any, ...]
