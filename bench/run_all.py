@@ -11,6 +11,7 @@ SCRIPTS = [
     "bench.quote_latency",
     "bench.throughput",
     "bench.upstream_efficiency",
+    "bench.proxy_memory",
 ]
 
 

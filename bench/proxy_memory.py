@@ -1,0 +1,130 @@
+"""Where a proxy's resident memory goes: the layers of etrade-mcp, against the SDK's own floor.
+
+Issue 5 bars a proxy at 70 MB RSS after a run. ``bench.upstream_efficiency`` measures that figure;
+this script explains it, so the bar can be judged on data:
+
+1. import layers, each in a fresh interpreter, cumulative: the interpreter, pydantic, the SDK's
+   wire types (both protocol eras), the SDK's server package (which also loads its HTTP transports'
+   dependencies), etrade-mcp's server built with every tool, then grpcio and the daemon client;
+2. what each HTTP-only dependency that ``mcp.server`` imports costs on top of the wire types,
+   measured alone (they overlap, so the figures do not add up);
+3. live processes against one emulator + daemon: the SDK floor (``bench/floor_server.py``, one tool)
+   and etrade-mcp, after ``initialize``, after ``tools/list`` and after 100 warm quote calls.
+
+RSS counts shared-library pages in full in every process that maps them; PSS splits them among the
+processes. Both are printed for the live processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.harness import bench_system, load_average, memory_mb, verdict
+from bench.startup import FLOOR
+from bench.stdio_driver import StdioServer
+
+BAR_MB = 70
+MIB = 1.048576  # MB per MiB
+
+_RSS = "int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1]) / 1024"
+
+#: Cumulative import layers: (label, Python statements run after the previous layers').
+LAYERS: list[tuple[str, str]] = [
+    ("interpreter", "pass"),
+    ("+ pydantic", "import pydantic"),
+    ("+ SDK wire types (mcp_types, both eras)", "import mcp_types"),
+    ("+ SDK server package (mcp.server)", "import mcp.server, mcp.server.stdio"),
+    (
+        "+ etrade-mcp server, every tool registered",
+        "from mcp_proxy.server import DaemonLink, build_server; build_server(DaemonLink('/nonexistent'))",
+    ),
+    ("+ grpcio", "import grpc, grpc.aio"),
+    ("+ daemon client and generated protos", "import daemon.client"),
+]
+
+#: Packages ``mcp.server`` imports that only its HTTP transports (or auth) use.
+HTTP_ONLY = [
+    "uvicorn",
+    "starlette.applications",
+    "sse_starlette",
+    "httpx2",
+    "cryptography.hazmat.primitives.ciphers.aead",
+]
+
+
+def rss_after(statements: str) -> float:
+    """RSS (MiB) of a fresh interpreter after running ``statements``."""
+    code = f"{statements}\nprint({_RSS})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def import_layers() -> list[tuple[str, float]]:
+    figures = []
+    statements: list[str] = []
+    for label, statement in LAYERS:
+        statements.append(statement)
+        figures.append((label, rss_after("\n".join(statements))))
+    return figures
+
+
+def http_only_costs(base: float) -> list[tuple[str, float]]:
+    return [(name, rss_after(f"import mcp_types\nimport {name}") - base) for name in HTTP_ONLY]
+
+
+def live_processes() -> dict[str, dict[str, dict[str, float]]]:
+    """RSS/PSS/USS of the floor and of etrade-mcp at three moments, against one daemon."""
+    figures: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="etm-bench-", dir="/tmp") as tmp, bench_system(Path(tmp)) as system:
+        for name, args in (("SDK floor (one tool)", FLOOR), ("etrade-mcp", system.proxy_args())):
+            server = StdioServer(args, system.env)
+            try:
+                stages = figures[name] = {}
+                server.initialize()
+                stages["after initialize"] = memory_mb(server.proc.pid)
+                server.request("tools/list")
+                stages["after tools/list"] = memory_mb(server.proc.pid)
+                for i in range(100):
+                    server.call_tool("get_stock_quote", {"symbol": ("AAPL", "MSFT", "NVDA", "SPY")[i % 4]})
+                stages["after 100 quote calls"] = memory_mb(server.proc.pid)
+            finally:
+                server.close()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    print(f"proxy memory, layer by layer (MiB; 1 MiB = {MIB} MB); {load_average()}")
+
+    print("\nimport layers (fresh interpreter each, cumulative):")
+    layers = import_layers()
+    previous = 0.0
+    for label, rss in layers:
+        print(f"  {label:<45} RSS {rss:5.1f}   (+{rss - previous:4.1f})")
+        previous = rss
+    wire_types = layers[2][1]
+    print("\nHTTP-only dependencies mcp.server imports, each alone on top of the wire types (they overlap):")
+    for name, cost in http_only_costs(wire_types):
+        print(f"  {name:<45} +{cost:4.1f}")
+
+    print("\nlive processes (MiB):")
+    live = live_processes()
+    for name, stages in live.items():
+        for stage, m in stages.items():
+            print(f"  {name:<22} {stage:<22} RSS {m['rss']:5.1f}   PSS {m['pss']:5.1f}   USS {m['uss']:5.1f}")
+    floor = live["SDK floor (one tool)"]["after 100 quote calls"]["rss"]
+    proxy = live["etrade-mcp"]["after 100 quote calls"]["rss"]
+    print(f"\n  room the bar leaves above the SDK floor: {BAR_MB / MIB - floor:.1f} MiB")
+    print(f"  etrade-mcp above the SDK floor:          {proxy - floor:.1f} MiB")
+    ok = proxy * MIB <= BAR_MB
+    print(f"  {verdict(ok)}  etrade-mcp RSS {proxy:.1f} MiB = {proxy * MIB:.1f} MB <= {BAR_MB} MB")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
