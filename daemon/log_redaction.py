@@ -6,6 +6,10 @@ read by more people and programs than the account owner. A handler filter rewrit
 (message, arguments and traceback) so such numbers keep their last four digits only, the same
 form as ``account_number_masked`` (``****1234``).
 
+The same masking applies to E*TRADE's error and order-message texts before they leave the daemon
+(``daemon/upstream.py``, ``daemon/orders/etrade.py``), so etradectl and the model see the masked
+form too.
+
 Secrets are a different matter: they are never passed to a logger in the first place (tests run
 the daemon at DEBUG and search its output for every secret); this filter is not what keeps them out.
 """

@@ -31,6 +31,7 @@ from daemon.errors import (
     RateLimited,
     UpstreamError,
 )
+from daemon.log_redaction import mask_account_numbers
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,9 @@ class EtradeApiError(UpstreamError):
 
     def __init__(self, http_status: int, etrade_code: int | None, etrade_message: str) -> None:
         code = ErrorCode.UPSTREAM_ERROR if http_status >= 500 else ErrorCode.UPSTREAM_REJECTED
+        # E*TRADE's texts can name the account by number; what we pass on (to etradectl and to the
+        # model) uses the same masked form as everywhere else.
+        etrade_message = mask_account_numbers(etrade_message)
         shown = f"E*TRADE error {etrade_code}: {etrade_message}" if etrade_code is not None else etrade_message
         super().__init__(code, shown or f"E*TRADE answered HTTP {http_status}")
         self.http_status = http_status

@@ -13,6 +13,7 @@ from typing import Any
 
 from daemon.errors import ErrorCode, UpstreamError
 from daemon.etrade_json import JSON, as_list, obj, text, whole
+from daemon.log_redaction import mask_account_numbers
 from daemon.orders.model import (
     CancelResult,
     EtradeMessage,
@@ -85,7 +86,7 @@ def _messages(container: Any) -> tuple[EtradeMessage, ...]:
     found = []
     for raw in as_list(obj(container).get("Message")):
         m = obj(raw)
-        description = text(m.get("description")).strip()
+        description = mask_account_numbers(text(m.get("description")).strip())
         if description:
             found.append(EtradeMessage(code=whole(m.get("code")), type=text(m.get("type")), description=description))
     return tuple(found)

@@ -122,6 +122,25 @@ async def test_an_upstream_500_is_a_tool_error_that_says_to_retry(mcp: Client, d
     assert "try again" in text_of(result)
 
 
+async def test_an_account_number_in_etrade_error_text_reaches_the_model_masked(
+    mcp: Client, daemon: RunningDaemon
+) -> None:
+    accounts = (await mcp.call_tool("list_accounts", {})).structured_content
+    assert accounts is not None
+    account = accounts["accounts"][0]
+    emulator_account = daemon.emulator.book.account(account["account_id_key"])
+    assert emulator_account is not None
+    number = emulator_account.account_id
+    daemon.emulator.faults.add(
+        {"match": "balance", "status": 400, "code": 9999, "message": f"Account {number} is restricted"}
+    )
+    result = await mcp.call_tool("get_account_balance", {"account_id_key": account["account_id_key"]})
+    assert result.is_error
+    assert f"Account ****{number[-4:]} is restricted" in text_of(result)
+    assert number not in text_of(result)
+    assert account["account_number_masked"] == f"****{number[-4:]}"  # the form the model already knows
+
+
 async def test_not_logged_in_names_the_login_command(daemon: RunningDaemon) -> None:
     async with daemon.client() as client:
         await client.logout()
