@@ -25,10 +25,11 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from daemon.errors import ErrorCode, InvalidRequest, NotFound
 
@@ -125,30 +126,12 @@ class NewEntry:
     order_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One journal row."""
+@dataclass(frozen=True, kw_only=True)
+class Entry(NewEntry):
+    """One journal row: the request as journaled, and what became of it."""
 
     id: int
-    kind: EntryKind
     state: EntryState
-    pending_id: str
-    digest: str
-    account_id_key: str
-    client_order_id: str
-    symbol: str
-    action: str
-    quantity: str
-    price_type: str
-    limit_price: str
-    stop_price: str
-    order_term: str
-    market_session: str
-    all_or_none: bool
-    preview_ids: str
-    estimated_value: str
-    order_id: int | None
-    created_at: float
     resolved_at: float | None
     detail: str
     candidates: str
@@ -165,34 +148,28 @@ class Entry:
         return tuple(int(x) for x in self.candidates.split(",") if x.strip().isdigit())
 
 
+#: The columns a new entry fills, in the dataclass's order (they have the same names).
+_NEW_COLUMNS = tuple(f.name for f in fields(NewEntry))
+_INSERT = (
+    f"INSERT INTO entries (state, {', '.join(_NEW_COLUMNS)}) VALUES ('SENDING', {', '.join('?' for _ in _NEW_COLUMNS)})"
+)
+#: SQLite hands these back as text or integers.
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "kind": EntryKind,
+    "state": EntryState,
+    "all_or_none": bool,
+    "reconciled": bool,
+    "acknowledged": bool,
+}
+
+
 def _entry(row: sqlite3.Row) -> Entry:
-    return Entry(
-        id=row["id"],
-        kind=EntryKind(row["kind"]),
-        state=EntryState(row["state"]),
-        pending_id=row["pending_id"],
-        digest=row["digest"],
-        account_id_key=row["account_id_key"],
-        client_order_id=row["client_order_id"],
-        symbol=row["symbol"],
-        action=row["action"],
-        quantity=row["quantity"],
-        price_type=row["price_type"],
-        limit_price=row["limit_price"],
-        stop_price=row["stop_price"],
-        order_term=row["order_term"],
-        market_session=row["market_session"],
-        all_or_none=bool(row["all_or_none"]),
-        preview_ids=row["preview_ids"],
-        estimated_value=row["estimated_value"],
-        order_id=row["order_id"],
-        created_at=row["created_at"],
-        resolved_at=row["resolved_at"],
-        detail=row["detail"],
-        candidates=row["candidates"],
-        reconciled=bool(row["reconciled"]),
-        acknowledged=bool(row["acknowledged"]),
-    )
+    values = {f.name: _CONVERT.get(f.name, _same)(row[f.name]) for f in fields(Entry)}
+    return Entry(**values)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class Journal:
@@ -254,32 +231,8 @@ class Journal:
     def begin(self, new: NewEntry) -> Entry:
         """Record a request about to be sent (state SENDING). Durable when this returns."""
         with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO entries (kind, state, pending_id, digest, account_id_key, client_order_id, symbol,"
-                " action, quantity, price_type, limit_price, stop_price, order_term, market_session, all_or_none,"
-                " preview_ids, estimated_value, order_id, created_at)"
-                " VALUES (?, 'SENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new.kind.value,
-                    new.pending_id,
-                    new.digest,
-                    new.account_id_key,
-                    new.client_order_id,
-                    new.symbol,
-                    new.action,
-                    new.quantity,
-                    new.price_type,
-                    new.limit_price,
-                    new.stop_price,
-                    new.order_term,
-                    new.market_session,
-                    int(new.all_or_none),
-                    new.preview_ids,
-                    new.estimated_value,
-                    new.order_id,
-                    new.created_at,
-                ),
-            )
+            values = tuple(getattr(new, name) for name in _NEW_COLUMNS)
+            cursor = db.execute(_INSERT, tuple(int(v) if isinstance(v, bool) else v for v in values))
             entry_id = cursor.lastrowid
         assert entry_id is not None
         return self.get(entry_id)
