@@ -188,6 +188,10 @@ class Journal:
         # FULL: a commit is on disk (WAL fsync) before it returns — the point of a journal.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # Entries whose outcome is not settled, kept in memory under their own lock so the order
+        # service can ask from the event loop, in the same synchronous step as a claim.
+        self._unsettled_lock = threading.Lock()
+        self._unsettled: dict[int, Entry] = {e.id: e for e in self.in_states(*OPEN_STATES)}
 
     @staticmethod
     def _take_ownership(lock_path: Path) -> int:
@@ -235,7 +239,7 @@ class Journal:
             cursor = db.execute(_INSERT, tuple(int(v) if isinstance(v, bool) else v for v in values))
             entry_id = cursor.lastrowid
         assert entry_id is not None
-        return self.get(entry_id)
+        return self._track(self.get(entry_id))
 
     def resolve(
         self,
@@ -263,7 +267,24 @@ class Journal:
                     entry_id,
                 ),
             )
-        return self.get(entry_id)
+        return self._track(self.get(entry_id))
+
+    def _track(self, entry: Entry) -> Entry:
+        with self._unsettled_lock:
+            if entry.state in OPEN_STATES:
+                self._unsettled[entry.id] = entry
+            else:
+                self._unsettled.pop(entry.id, None)
+        return entry
+
+    def unsettled(self, account_id_key: str, symbol: str) -> Entry | None:
+        """The oldest entry for this account and symbol that is in flight or has an unknown outcome.
+
+        Answered from memory (no database access), so it is safe to call on the event loop.
+        """
+        with self._unsettled_lock:
+            found = [e for e in self._unsettled.values() if e.account_id_key == account_id_key and e.symbol == symbol]
+        return min(found, key=lambda e: e.id, default=None)
 
     def acknowledge(self, entry_id: int) -> Entry:
         """The operator has seen a reconciled outcome."""

@@ -54,7 +54,7 @@ from daemon.orders.audit import FILE_NAME as AUDIT_FILE
 from daemon.orders.audit import HEAD_KEY, AuditEntry, AuditLog, Verification
 from daemon.orders.breaker import CircuitBreaker, HaltState, TradingSwitch
 from daemon.orders.journal import FILE_NAME as JOURNAL_FILE
-from daemon.orders.journal import Entry, EntryKind, EntryState, Journal, NewEntry
+from daemon.orders.journal import OPEN_STATES, Entry, EntryKind, EntryState, Journal, NewEntry
 from daemon.orders.model import EtradeMessage, Order, decimal_text, money_text
 from daemon.orders.pending import CancelTarget, PendingKind, PendingOrder, PendingState, PendingStore, format_code
 from daemon.orders.reconcile import Outcome, settle_cancel, settle_place
@@ -107,6 +107,14 @@ class TradingState:
     pending: int
     attention: int
     breaker_recent: int
+
+
+def _pair(pending: PendingOrder) -> tuple[str, str]:
+    """The account and symbol a pending place or cancel is about."""
+    if pending.order is not None:
+        return pending.order.account_id_key, pending.order.symbol
+    assert pending.cancel is not None
+    return pending.cancel.account_id_key, pending.cancel.order.symbol
 
 
 def confirm_instructions(pending: PendingOrder) -> str:
@@ -182,6 +190,10 @@ class OrderService:
         self._tally: dict[str, tuple[float, Decimal]] = {}
         # order id -> the last status this daemon saw, to notice fills and cancellations it hears of
         self._seen_status: dict[int, str] = {}
+        # pending id -> (account, symbol) of every place or cancel claimed and not yet finished sending
+        # (journaled or not): no second order for that pair is claimed meanwhile, and a SENDING journal
+        # entry whose pending id is not here was stranded (its outcome could not be recorded).
+        self._sending: dict[str, tuple[str, str]] = {}
         self._wake: asyncio.Event | None = None
         self._reconcile_lock: asyncio.Lock | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -472,7 +484,7 @@ class OrderService:
         order = parse_order(raw, max_quantity=self._settings.max_order_quantity)
         self.policy.check_static(order)
         await self._reconcile_before_trading()
-        await self._refuse_if_unresolved(order.account_id_key, order.symbol)
+        self._refuse_if_unsettled(order.account_id_key, order.symbol)
         await self._require_open_account(order.account_id_key)
         quote, balance, portfolio = await self._gather(
             self._quote(order.symbol),
@@ -547,15 +559,26 @@ class OrderService:
         if not found.is_open:
             raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"account {key} is closed")
 
-    async def _refuse_if_unresolved(self, key: str, symbol: str) -> None:
-        for entry in await self._run_io(self.journal.in_states, EntryState.SENDING, EntryState.UNKNOWN):
-            if entry.account_id_key == key and entry.symbol == symbol:
-                what = "is still in flight" if entry.state is EntryState.SENDING else "has an unknown outcome"
-                raise PolicyRefused(
-                    ErrorCode.OUTCOME_UNRESOLVED,
-                    f"journal entry {entry.id} ({entry.kind.value} {entry.action} {entry.quantity} {entry.symbol}) "
-                    f"{what}; nothing more is sent for this symbol until it is settled",
-                )
+    def _refuse_if_unsettled(self, key: str, symbol: str) -> None:
+        """No new order for an account and symbol while an earlier request's outcome is open.
+
+        Synchronous (memory only), so a claim can check it in the same step as it claims: a human
+        who approves a second order believing the first failed must not get two.
+        """
+        if (key, symbol) in self._sending.values():
+            raise PolicyRefused(
+                ErrorCode.OUTCOME_UNRESOLVED,
+                f"another request for {symbol} in this account is being sent right now; "
+                "try again once it has E*TRADE's answer",
+            )
+        entry = self.journal.unsettled(key, symbol)
+        if entry is not None:
+            what = "is still in flight" if entry.state is EntryState.SENDING else "has an unknown outcome"
+            raise PolicyRefused(
+                ErrorCode.OUTCOME_UNRESOLVED,
+                f"journal entry {entry.id} ({entry.kind.value} {entry.action} {entry.quantity} {entry.symbol}) "
+                f"{what}; nothing more is sent for this symbol until it is settled (`etradectl orders journal`)",
+            )
 
     # -- place -------------------------------------------------------------------------------
     async def place_confirmed(self, pending_id: str, code: str, *, client: str = "") -> PlacedOrder:
@@ -597,7 +620,9 @@ class OrderService:
         value = Decimal(peek.estimated_value or "0") if peek.kind is PendingKind.PLACE else None
         if value is not None and peek.state is PendingState.PENDING:
             self._check_daily(value)
+            self._refuse_if_unsettled(*_pair(peek))
         pending = claim()
+        self._sending[pending.id] = _pair(pending)
         if value is not None:
             self._tally[pending.id] = (self._clock.now(), value)
         self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="confirmed")
@@ -606,7 +631,9 @@ class OrderService:
     async def _send_place(self, pending: PendingOrder, *, by: str, client: str) -> PlacedOrder:
         # Spawned at once after the (synchronous) claim and shielded: if the caller's deadline cancels
         # us, the placement still runs to its journaled end.
-        return await asyncio.shield(self._spawn(self._place(pending, by=by, client=client)))
+        return await asyncio.shield(
+            self._spawn(self._finally_sent(pending, self._place(pending, by=by, client=client)))
+        )
 
     async def _place(self, pending: PendingOrder, *, by: str, client: str) -> PlacedOrder:
         await self.record("confirmation.accepted", {"pending_id": pending.id, "by": by, "client": client})
@@ -664,11 +691,20 @@ class OrderService:
             raise
         except Exception as exc:  # timeouts, lost connections, unreadable answers: we cannot know
             raise await self._unknown(entry, pending, exc) from None
-        await self._run_io(
-            lambda: self.journal.resolve(
-                entry.id, EntryState.PLACED, at=self._clock.now(), order_id=result.order_id, detail="placed"
+        try:
+            await self._run_io(
+                lambda: self.journal.resolve(
+                    entry.id, EntryState.PLACED, at=self._clock.now(), order_id=result.order_id, detail="placed"
+                )
             )
-        )
+        except Exception:
+            # The order IS placed: say so to the caller rather than an internal error. The entry stays
+            # SENDING (stranded); it keeps the symbol blocked until reconciliation or the operator settles it.
+            log.exception(
+                "journal: entry %d: order %d WAS placed but the journal could not record it", entry.id, result.order_id
+            )
+            if self._wake is not None:
+                self._wake.set()
         log.info("orders: placed order %d (journal entry %d): %s", result.order_id, entry.id, order.describe())
         await self.record(
             "order.placed",
@@ -754,7 +790,16 @@ class OrderService:
         return await self._guard("cancel", context, work())
 
     async def _send_cancel(self, pending: PendingOrder, *, by: str, client: str) -> CancelledOrder:
-        return await asyncio.shield(self._spawn(self._cancel(pending, by=by, client=client)))
+        return await asyncio.shield(
+            self._spawn(self._finally_sent(pending, self._cancel(pending, by=by, client=client)))
+        )
+
+    async def _finally_sent(self, pending: PendingOrder, send: Awaitable[T]) -> T:
+        """Run a claimed request's send; whatever happens, it no longer holds its account and symbol."""
+        try:
+            return await send
+        finally:
+            self._sending.pop(pending.id, None)
 
     async def _cancel(self, pending: PendingOrder, *, by: str, client: str) -> CancelledOrder:
         await self.record("confirmation.accepted", {"pending_id": pending.id, "by": by, "client": client})
@@ -846,9 +891,17 @@ class OrderService:
             return await self._run_io(lambda: self.journal.entries(limit=limit)), problem
         return await self._run_io(self.journal.attention), problem
 
+    def _stranded(self, entry: Entry) -> bool:
+        """SENDING, but no send of this daemon is working on it: its outcome was never recorded."""
+        return entry.state is EntryState.SENDING and entry.pending_id not in self._sending
+
     async def acknowledge(self, entry_id: int, *, client: str = "") -> Entry:
         entry = await self._run_io(self.journal.get, entry_id)
-        if entry.state in (EntryState.SENDING, EntryState.UNKNOWN):
+        if entry.state is EntryState.SENDING and not self._stranded(entry):
+            raise InvalidRequest(
+                ErrorCode.INVALID_ARGUMENT, f"entry {entry_id} is being sent right now; look again in a moment"
+            )
+        if entry.state in OPEN_STATES:
             raise InvalidRequest(
                 ErrorCode.INVALID_ARGUMENT,
                 f"entry {entry_id}'s outcome is still unknown; record it with `etradectl orders resolve {entry_id}`",
@@ -860,7 +913,7 @@ class OrderService:
     async def resolve_entry(self, entry_id: int, *, order_id: int, not_placed: bool, client: str = "") -> Entry:
         """The operator checked at E*TRADE and says what became of an unknown outcome."""
         entry = await self._run_io(self.journal.get, entry_id)
-        if entry.state is not EntryState.UNKNOWN:
+        if entry.state is not EntryState.UNKNOWN and not self._stranded(entry):
             raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, f"entry {entry_id} is {entry.state.value}, not UNKNOWN")
         if not_placed == bool(order_id):
             raise InvalidRequest(
@@ -902,18 +955,26 @@ class OrderService:
 
     async def _reconcile_before_trading(self) -> None:
         """The next opportunity: before another preview, settle what can be settled (quietly)."""
-        if not await self._run_io(self.journal.in_states, EntryState.UNKNOWN):
+        entries = await self._run_io(self.journal.in_states, *OPEN_STATES)
+        if not any(e.state is EntryState.UNKNOWN or self._stranded(e) for e in entries):
             return
         try:
             await self.reconcile()
         except BrokerError as exc:
             log.info("journal: reconciliation before the preview failed: %s", exc.message)
+        except Exception:
+            # Best effort: what stays unsettled still refuses the preview just after this.
+            log.exception("journal: reconciliation before the preview failed")
 
     async def reconcile(self) -> list[Entry]:
-        """Look up every UNKNOWN entry at E*TRADE; record what can be told. Returns the changed entries."""
+        """Look up every UNKNOWN (or stranded SENDING) entry at E*TRADE; record what can be told.
+
+        Returns the changed entries.
+        """
         assert self._reconcile_lock is not None, "start() first"
         async with self._reconcile_lock:
-            unknown = await self._run_io(lambda: self.journal.in_states(EntryState.UNKNOWN))
+            open_entries = await self._run_io(lambda: self.journal.in_states(*OPEN_STATES))
+            unknown = [e for e in open_entries if e.state is EntryState.UNKNOWN or self._stranded(e)]
             if not unknown:
                 return []
             now = self._clock.now()

@@ -325,6 +325,70 @@ async def test_a_request_that_never_arrived_is_reported_not_placed(short_dir: ob
             assert trader.orders_at_emulator() == []
 
 
+async def test_an_order_approved_before_another_became_unknown_waits_until_that_is_settled(short_dir: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(short_dir, Path)
+    with session_emulator() as emu:
+        async with trading_daemon(emu, short_dir, reconcile_grace_seconds=600) as trader:
+            first, first_code = await preview(trader)
+            second, second_code = await preview(trader)  # previewed while nothing was open
+            emu.faults.add({"match": "order_place", "drop": True, "count": 1})
+            with pytest.raises(UpstreamError) as unknown:
+                await trader.model.place_confirmed(first, first_code)
+            assert unknown.value.code is ErrorCode.ORDER_OUTCOME_UNKNOWN
+            sent = requests_to(emu, "order_place")
+            # The human, believing the first failed, approves the second: refused, nothing sent.
+            with pytest.raises(PolicyRefused) as blocked:
+                await trader.model.place_confirmed(second, second_code)
+            assert blocked.value.code is ErrorCode.OUTCOME_UNRESOLVED
+            assert "has an unknown outcome" in blocked.value.message
+            assert requests_to(emu, "order_place") == sent
+            # Once the operator has settled the first, the second's code (not used up) places it.
+            [entry] = (await trader.operator.journal()).entries
+            await trader.operator.resolve_journal_entry(entry.id, order_id=0, not_placed=True)
+            placed = await trader.model.place_confirmed(second, second_code)
+            assert [o.order_id for o in trader.orders_at_emulator()] == [placed.order_id]
+
+
+async def test_a_second_order_for_the_symbol_is_refused_while_the_first_is_being_sent(trader: Trader) -> None:
+    first, first_code = await preview(trader)
+    second, second_code = await preview(trader)
+    trader.emulator.faults.add({"match": "order_place", "hold": True, "count": 1})
+    placing = asyncio.ensure_future(trader.model.place_confirmed(first, first_code))
+    assert await asyncio.to_thread(trader.emulator.wait_for_hold, 10)
+    with pytest.raises(PolicyRefused) as blocked:
+        await trader.model.place_confirmed(second, second_code)
+    assert blocked.value.code is ErrorCode.OUTCOME_UNRESOLVED
+    trader.emulator.release_holds()
+    first_order = (await placing).order_id
+    second_order = (await trader.model.place_confirmed(second, second_code)).order_id
+    assert sorted(o.order_id for o in trader.orders_at_emulator()) == sorted([first_order, second_order])
+
+
+async def test_a_placed_order_the_journal_could_not_record_is_reported_placed_and_reconciled(trader: Trader) -> None:
+    pending_id, code = await preview(trader)
+    trader.emulator.faults.add({"match": "order_place", "hold": True, "count": 1})
+    placing = asyncio.ensure_future(trader.model.place_confirmed(pending_id, code))
+    assert await asyncio.to_thread(trader.emulator.wait_for_hold, 10)
+    journal = trader.app.orders.journal
+    journal._db.execute("PRAGMA query_only = 1")  # the journal's disk refuses writes from now on
+    trader.emulator.release_holds()
+    placed = await placing
+    # The caller hears the truth: the order is placed (not "internal error").
+    [at_emulator] = trader.orders_at_emulator()
+    assert placed.order_id == at_emulator.order_id
+    with pytest.raises(PolicyRefused) as blocked:  # the unrecorded entry keeps KO closed
+        await preview(trader)
+    assert blocked.value.code is ErrorCode.OUTCOME_UNRESOLVED
+    journal._db.execute("PRAGMA query_only = 0")
+    report = await trader.operator.journal()  # reconciles first
+    [entry] = report.entries
+    assert entry.state == "PLACED" and entry.order_id == at_emulator.order_id and entry.reconciled
+    await trader.operator.acknowledge_journal_entry(entry.id)
+    await preview(trader)  # KO is open again
+
+
 async def test_logins_are_audited(trader: Trader) -> None:
     events = [e.event for e in (await trader.operator.list_audit()).entries]
     assert "session.login" in events
