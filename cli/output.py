@@ -8,9 +8,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
+
+# C0 controls but newline and tab, DEL, and the C1 controls (0x9b is a one-byte CSI on some terminals).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_IN_CELL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, *, cell: bool = False) -> str:
+    """``text`` with control characters shown as ``\\xNN``, never sent to the terminal.
+
+    What etradectl prints can come from the model (a refused symbol or account key in the audit
+    log) or from E*TRADE; an escape sequence in it must not move the cursor, erase lines or retitle
+    the window. Table cells and key/value pairs lose newlines and tabs as well.
+    """
+    pattern = _CONTROL_IN_CELL if cell else _CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def use_color(stream: TextIO) -> bool:
@@ -38,12 +54,17 @@ class Output:
         self.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
 
     def line(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
+        self.stdout.write(printable(text) + "\n")
+
+    def marked_line(self, mark: str, color: str, text: str) -> None:
+        """A line led by ``mark`` in ``color`` (on a terminal); the rest is printed as ``line`` would."""
+        self.stdout.write(self._paint(printable(mark), color, err=False) + printable(text) + "\n")
 
     def heading(self, text: str) -> None:
-        self.line(self._paint(text, "1", err=False))
+        self.stdout.write(self._paint(printable(text), "1", err=False) + "\n")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> None:
+        rows = [[printable(cell, cell=True) for cell in row] for row in rows]
         widths = [len(h) for h in headers]
         for row in rows:
             for i, cell in enumerate(row):
@@ -53,27 +74,27 @@ class Output:
             parts = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)]
             return "  ".join(parts).rstrip()
 
-        self.line(self._paint(fmt(headers), "1", err=False))
+        self.stdout.write(self._paint(fmt(headers), "1", err=False) + "\n")
         for row in rows:
             self.line(fmt(row))
 
     def pairs(self, items: Sequence[tuple[str, str]]) -> None:
         width = max((len(k) for k, _ in items), default=0)
         for key, value in items:
-            self.line(f"{key + ':':<{width + 1}} {value}")
+            self.line(f"{key + ':':<{width + 1}} {printable(value, cell=True)}")
 
     # messages (stderr) -------------------------------------------------------------------
 
     def info(self, text: str) -> None:
-        self.stderr.write(text + "\n")
+        self.stderr.write(printable(text) + "\n")
 
     def warn(self, text: str) -> None:
-        self.stderr.write(f"{self._paint('warning', '33', err=True)}: {text}\n")
+        self.stderr.write(f"{self._paint('warning', '33', err=True)}: {printable(text)}\n")
 
     def error(self, message: str, hint: str | None = None) -> None:
-        self.stderr.write(f"{self._paint('error', '31;1', err=True)}: {message}\n")
+        self.stderr.write(f"{self._paint('error', '31;1', err=True)}: {printable(message)}\n")
         if hint:
-            self.stderr.write(f"\n{self._paint('hint', '36', err=True)}: {hint}\n")
+            self.stderr.write(f"\n{self._paint('hint', '36', err=True)}: {printable(hint)}\n")
 
 
 def money(value: float | None) -> str:

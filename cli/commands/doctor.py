@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
 
 def _render(ctx: Context, check: Check) -> None:
     word, color = MARKS[check.status]
-    ctx.out.line(f"{ctx.out.paint(f'{word:<4}', color)}  {check.name:<12} {check.summary}")
+    ctx.out.marked_line(f"{word:<4}", color, f"  {check.name:<12} {check.summary}")
     if check.fix and check.status in ("fail", "warn"):
         ctx.out.line(f"{'':<4}  {'':<12} fix: {check.fix}")
 

@@ -460,3 +460,21 @@ async def test_a_fill_the_daemon_hears_of_is_published_and_refreshes_the_balance
     assert seen == [(key, {"order_id": str(order_id), "status": "EXECUTED"})]
     cash_after = (await trader.model.get_balance(key)).balance.cash_balance  # not the cached balance
     assert cash_after < cash_before
+
+
+async def test_model_text_in_the_audit_log_cannot_drive_the_operators_terminal(
+    trader: Trader, short_dir: object
+) -> None:
+    from pathlib import Path
+
+    from emulator.local_system import child_env, etradectl
+
+    assert isinstance(short_dir, Path)
+    evil = "\x1b[1A\x1b[2K\x1b]0;pwned\x07"  # cursor up, erase the line, retitle the window
+    with pytest.raises(Exception) as refused:
+        await trader.model.preview_order(spec(evil, "KO", 2))
+    assert getattr(refused.value, "code", None) is ErrorCode.UNKNOWN_ACCOUNT
+    shown = await asyncio.to_thread(etradectl, child_env(short_dir), trader.daemon.socket, "audit", "--limit", "5")
+    assert shown.code == 0, shown.stderr
+    assert "\\x1b[1A\\x1b[2K\\x1b]0;pwned\\x07" in shown.stdout  # visible, inert
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
