@@ -245,7 +245,7 @@ and whether it matches what I asked for.
 
 How confirmation works: only I can confirm. I either confirm it myself in my terminal with
 `etradectl orders confirm {pending_id}`, or I read its code from `etradectl orders pending` and tell it
-to you; only then may you call place_order_confirmed(pending_id="{pending_id}", code=<the code I typed>).
+to you; only then may you call place_order_confirmed(pending_id="{pending_id}", confirmation_code=<the code I typed>).
 Never guess, reuse or invent a code, and never call place_order_confirmed without a code I gave you for
 this pending order. If I want any change, preview a new order instead; to drop this one I run
 `etradectl orders reject {pending_id}`. Cancelling an order that was already placed works the same way:

@@ -258,3 +258,35 @@ async def test_the_recent_orders_resource(trader: Trader, mode: str) -> None:
     await link.close()
     document = json.loads(read.contents[0].text)  # type: ignore[union-attr]
     assert [o["order_id"] for o in document["orders"]] == [placed.structured_content["order_id"]]
+
+
+async def test_every_tool_call_a_prompt_spells_out_uses_the_tools_real_argument_names(trader: Trader) -> None:
+    import re
+
+    client, link = await connect(trader, "auto")
+    async with client as mcp:
+        tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+        key = trader.account_key()
+        samples = {
+            "portfolio_analysis": {"account_id_key": key},
+            "market_summary": {"symbols": "AAPL MSFT"},
+            "trade_idea_analysis": {"symbol": "NVDA", "strategy": "momentum"},
+            "tax_loss_harvesting": {"account_id_key": key},
+            "rebalancing": {"account_id_key": key, "target": "60/40"},
+            "order_review": {"pending_id": "p-123"},
+        }
+        texts = {}
+        for name, arguments in samples.items():
+            result = await mcp.get_prompt(name, arguments)
+            texts[name] = "\n".join(m.content.text for m in result.messages)  # type: ignore[union-attr]
+    await link.close()
+    calls = [
+        (prompt, tool, re.findall(r"(\w+)=", arguments))
+        for prompt, text in texts.items()
+        for tool, arguments in re.findall(r"\b(\w+)\(([^()]*)\)", text)
+        if tool in tools
+    ]
+    assert {tool for _, tool, _ in calls} >= {"analyze_portfolio", "get_multiple_quotes", "place_order_confirmed"}
+    for prompt, tool, names in calls:
+        unknown = set(names) - set(tools[tool].input_schema["properties"])
+        assert not unknown, f"prompt {prompt} calls {tool} with unknown arguments {unknown}"
