@@ -11,6 +11,7 @@ configuration reference (``etradectl config``/docs) all read the same metadata.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -42,8 +43,36 @@ def parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
-def parse_positive_float(raw: str) -> float:
+def _finite(raw: str) -> float:
     value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {raw!r}")
+    return value
+
+
+#: The longest any duration setting may be: longer ones overflow timers and dates, and no wait,
+#: cache or confirmation in a trading day is meant to outlast one.
+MAX_SECONDS = 86_400.0
+
+
+def parse_seconds(raw: str) -> float:
+    """A positive duration in seconds, at most a day."""
+    value = _finite(raw)
+    if not 0 < value <= MAX_SECONDS:
+        raise ValueError(f"expected seconds above 0 and at most {MAX_SECONDS:.0f} (a day), got {raw!r}")
+    return value
+
+
+def parse_non_negative_seconds(raw: str) -> float:
+    """A duration in seconds from 0 (off) to a day."""
+    value = _finite(raw)
+    if not 0 <= value <= MAX_SECONDS:
+        raise ValueError(f"expected seconds from 0 to {MAX_SECONDS:.0f} (a day), got {raw!r}")
+    return value
+
+
+def parse_positive_float(raw: str) -> float:
+    value = _finite(raw)
     if not value > 0:
         raise ValueError(f"expected a positive number, got {raw!r}")
     return value
@@ -57,7 +86,7 @@ def parse_positive_int(raw: str) -> int:
 
 
 def parse_percent(raw: str) -> float:
-    value = float(raw)
+    value = _finite(raw)
     if not 0 < value <= 100:
         raise ValueError(f"expected a percentage above 0 and at most 100, got {raw!r}")
     return value
@@ -68,7 +97,7 @@ def parse_symbol_list(raw: str) -> tuple[str, ...]:
 
 
 def parse_non_negative_float(raw: str) -> float:
-    value = float(raw)
+    value = _finite(raw)
     if not value >= 0:
         raise ValueError(f"expected zero or a positive number, got {raw!r}")
     return value
@@ -82,7 +111,7 @@ def parse_non_negative_int(raw: str) -> int:
 
 
 def parse_burst(raw: str) -> float:
-    value = float(raw)
+    value = _finite(raw)
     if not value >= 1:
         raise ValueError(f"expected a number of requests of at least 1, got {raw!r}")
     return value
@@ -114,7 +143,7 @@ def parse_str(raw: str) -> str:
 
 
 def parse_renew_after(raw: str) -> float:
-    value = float(raw)
+    value = _finite(raw)
     if not 1 <= value < 120:
         raise ValueError(f"expected minutes from 1 to 119 (E*TRADE inactivates a token after 120), got {raw!r}")
     return value
@@ -277,19 +306,19 @@ class Settings:
     retry_backoff: float = setting(
         0.25,
         env="ETRADE_RETRY_BACKOFF",
-        parse=parse_positive_float,
+        parse=parse_seconds,
         doc="seconds before the first retry of a read; doubles each retry (with jitter), within the deadline",
     )
     quote_ttl_open: float = setting(
         5.0,
         env="ETRADE_QUOTE_TTL_OPEN",
-        parse=parse_non_negative_float,
+        parse=parse_non_negative_seconds,
         doc="seconds a quote is served from the cache during the regular session (0: no caching)",
     )
     quote_ttl_closed: float = setting(
         60.0,
         env="ETRADE_QUOTE_TTL_CLOSED",
-        parse=parse_non_negative_float,
+        parse=parse_non_negative_seconds,
         doc="seconds a quote is served from the cache outside the regular session (09:30-16:00 ET)",
     )
     quote_override_symbol_count: bool = setting(
@@ -314,19 +343,19 @@ class Settings:
     account_cache_ttl: float = setting(
         10.0,
         env="ETRADE_ACCOUNT_CACHE_TTL",
-        parse=parse_non_negative_float,
+        parse=parse_non_negative_seconds,
         doc="seconds balances and portfolios are served from the cache (dropped on the daemon's own orders)",
     )
     account_list_cache_ttl: float = setting(
         60.0,
         env="ETRADE_ACCOUNT_LIST_CACHE_TTL",
-        parse=parse_non_negative_float,
+        parse=parse_non_negative_seconds,
         doc="seconds the list of accounts is served from the cache",
     )
     upstream_timeout: float = setting(
         15.0,
         env="ETRADE_UPSTREAM_TIMEOUT",
-        parse=parse_positive_float,
+        parse=parse_seconds,
         doc="seconds to wait for one E*TRADE HTTP response",
     )
     renew_after_minutes: float = setting(
@@ -356,7 +385,7 @@ class Settings:
     emulator_clock_poll: float = setting(
         1.0,
         env="ETRADE_EMULATOR_CLOCK_POLL",
-        parse=parse_positive_float,
+        parse=parse_seconds,
         doc="environment=emulator: seconds between readings of the emulator's clock (the daemon follows it)",
     )
     log_level: str = setting("INFO", env="ETRADE_LOG_LEVEL", parse=parse_log_level, doc="DEBUG, INFO, WARNING or ERROR")
@@ -388,7 +417,7 @@ class Settings:
     confirmation_ttl_seconds: float = setting(
         300.0,
         env="ETRADE_CONFIRMATION_TTL_SECONDS",
-        parse=parse_positive_float,
+        parse=parse_seconds,
         doc="how long a pending order waits for the human's confirmation",
     )
     confirmation_attempts: int = setting(
@@ -428,18 +457,18 @@ class Settings:
         doc="refusals, wrong codes or upstream order errors within the window that halt trading",
     )
     breaker_window_seconds: float = setting(
-        300.0, env="ETRADE_BREAKER_WINDOW_SECONDS", parse=parse_positive_float, doc="the circuit breaker's window"
+        300.0, env="ETRADE_BREAKER_WINDOW_SECONDS", parse=parse_seconds, doc="the circuit breaker's window"
     )
     reconcile_interval_seconds: float = setting(
         30.0,
         env="ETRADE_RECONCILE_INTERVAL_SECONDS",
-        parse=parse_positive_float,
+        parse=parse_seconds,
         doc="how often orders with an unknown outcome are looked for in E*TRADE's order list",
     )
     reconcile_grace_seconds: float = setting(
         600.0,
         env="ETRADE_RECONCILE_GRACE_SECONDS",
-        parse=parse_positive_float,
+        parse=parse_seconds,
         doc="after this long, an unknown outcome that E*TRADE does not list is reported as not placed",
     )
     notify_codes: bool = setting(

@@ -36,6 +36,13 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path: Path) -> None:
         ({"ETRADE_READ_ONLY": "maybe"}, "ETRADE_READ_ONLY"),
         ({"ETRADE_MAX_ORDER_VALUE": "-5"}, "ETRADE_MAX_ORDER_VALUE"),
         ({"ETRADE_REQUESTS_PER_MINUTE": "many"}, "ETRADE_REQUESTS_PER_MINUTE"),
+        # Non-finite and overlong values once passed and broke timers, dates and caps later.
+        ({"ETRADE_MAX_ORDER_VALUE": "inf"}, "ETRADE_MAX_ORDER_VALUE"),
+        ({"ETRADE_CONFIRMATION_TTL_SECONDS": "inf"}, "ETRADE_CONFIRMATION_TTL_SECONDS"),
+        ({"ETRADE_UPSTREAM_TIMEOUT": "1e308"}, "ETRADE_UPSTREAM_TIMEOUT"),
+        ({"ETRADE_EMULATOR_CLOCK_POLL": "inf"}, "ETRADE_EMULATOR_CLOCK_POLL"),
+        ({"ETRADE_QUOTE_TTL_OPEN": "nan"}, "ETRADE_QUOTE_TTL_OPEN"),
+        ({"ETRADE_PRICE_BAND_PERCENT": "nan"}, "ETRADE_PRICE_BAND_PERCENT"),
     ],
 )
 def test_a_bad_value_names_the_setting_and_its_source(tmp_path: Path, environ: dict[str, str], named: str) -> None:
@@ -77,3 +84,11 @@ def test_every_setting_is_documented_with_its_variable() -> None:
     for name, env, _default, doc in rows:
         assert doc, name
         assert env and env.startswith("ETRADE_"), name
+
+
+def test_infinity_in_the_config_file_is_refused_too(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("max_order_value = inf\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, config_path=config)
+    assert "max_order_value" in caught.value.message and "finite" in caught.value.message
