@@ -43,7 +43,9 @@ PREPARES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempot
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 
 AccountKeyArg = Annotated[str, Field(description="An account_id_key from list_accounts", min_length=1, max_length=64)]
-OrderIdArg = Annotated[int, Field(description="An order_id from list_orders", ge=1)]
+#: Order numbers and share counts travel as signed 64-bit integers.
+INT64_MAX = 2**63 - 1
+OrderIdArg = Annotated[int, Field(description="An order_id from list_orders", ge=1, le=INT64_MAX)]
 PendingIdArg = Annotated[
     str, Field(description="The pending_id returned by preview_order or cancel_order", min_length=1, max_length=40)
 ]
@@ -173,7 +175,7 @@ def register_order_tools(server: MCPServer, daemon: DaemonLink, call: Callable[[
         account_id_key: AccountKeyArg,
         symbol: Annotated[str, Field(description="Ticker symbol, e.g. AAPL", min_length=1, max_length=10)],
         order_action: Literal["BUY", "SELL", "BUY_TO_COVER", "SELL_SHORT"],
-        quantity: Annotated[int, Field(description="Whole shares", ge=1)],
+        quantity: Annotated[int, Field(description="Whole shares", ge=1, le=INT64_MAX)],
         price_type: Literal["MARKET", "LIMIT", "STOP", "STOP_LIMIT"],
         limit_price: PriceArg = None,
         stop_price: PriceArg = None,

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from cli import exit_codes
-from cli.commands import add_command
+from cli.commands import INT64_MAX, add_command, whole_number
 from cli.commands.accounts import resolve_account
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def register(commands: Any) -> None:
     listing.add_argument("--from", dest="from_date", metavar="YYYY-MM-DD", help="first day (default: 30 days ago)")
     listing.add_argument("--to", dest="to_date", metavar="YYYY-MM-DD", help="last day (default: today)")
     listing.add_argument("--symbol")
-    listing.add_argument("--limit", type=int, default=25, help="most orders to show (default 25)")
+    listing.add_argument("--limit", type=whole_number(1, 500), default=25, help="most orders to show (default 25)")
     listing.set_defaults(handler=run_list)
 
     pending = add_command(
@@ -111,7 +111,7 @@ def register(commands: Any) -> None:
         description="Creates a pending cancel of an OPEN order and confirms it after you type yes (or --yes).",
         examples="  etradectl orders cancel 1234\n  etradectl orders cancel 1234 --account ACCOUNT --yes",
     )
-    cancel.add_argument("order_id", type=int, metavar="ORDER_ID")
+    cancel.add_argument("order_id", type=whole_number(1, INT64_MAX), metavar="ORDER_ID")
     cancel.add_argument("--account", help="account_id_key (optional with a single account)")
     cancel.add_argument("--yes", action="store_true", help="do not ask")
     cancel.set_defaults(handler=run_cancel)
@@ -126,7 +126,7 @@ def register(commands: Any) -> None:
         examples="  etradectl orders journal\n  etradectl orders journal --all",
     )
     journal.add_argument("--all", action="store_true", help="every recent entry, not just those needing attention")
-    journal.add_argument("--limit", type=int, default=100)
+    journal.add_argument("--limit", type=whole_number(1, 10_000), default=100)
     journal.set_defaults(handler=run_journal)
 
     ack = add_command(
@@ -136,7 +136,7 @@ def register(commands: Any) -> None:
         description="Mark a journal entry whose outcome was settled by reconciliation as seen.",
         examples="  etradectl orders ack 12",
     )
-    ack.add_argument("entry", type=int, metavar="ENTRY")
+    ack.add_argument("entry", type=whole_number(1, INT64_MAX), metavar="ENTRY")
     ack.set_defaults(handler=run_ack)
 
     resolve = add_command(
@@ -146,9 +146,9 @@ def register(commands: Any) -> None:
         description="After checking at E*TRADE: the order the request became, or that it did not happen.",
         examples="  etradectl orders resolve 12 --order-id 4567\n  etradectl orders resolve 12 --not-placed",
     )
-    resolve.add_argument("entry", type=int, metavar="ENTRY")
+    resolve.add_argument("entry", type=whole_number(1, INT64_MAX), metavar="ENTRY")
     choice = resolve.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--order-id", type=int, default=0)
+    choice.add_argument("--order-id", type=whole_number(1, INT64_MAX), default=0)
     choice.add_argument("--not-placed", action="store_true")
     resolve.set_defaults(handler=run_resolve)
 
@@ -323,7 +323,7 @@ async def run_show(ctx: Context, args: argparse.Namespace) -> int:
         else:
             ctx.out.pairs(pending_pairs(item.pending, item.confirmation_code))
         return exit_codes.OK
-    if not args.id.isdigit():
+    if not args.id.isdigit() or not 0 < int(args.id) <= INT64_MAX:
         from daemon.errors import ErrorCode, InvalidRequest
 
         raise InvalidRequest(

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Literal
 
 from cli import exit_codes
-from cli.commands import add_command
+from cli.commands import add_command, whole_number
 
 if TYPE_CHECKING:
     from cli.main import Context
@@ -90,7 +90,7 @@ def register(commands: Any) -> None:
         description="Print the end of the daemon's log, or follow it with -f (Ctrl-C to stop).",
         examples="  etradectl service logs\n  etradectl service logs -n 200\n  etradectl service logs -f",
     )
-    logs.add_argument("-n", "--lines", type=int, default=50, help="how many lines (default: 50)")
+    logs.add_argument("-n", "--lines", type=whole_number(1, 100_000), default=50, help="how many lines (default: 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.set_defaults(handler=run_logs)
 

@@ -64,6 +64,26 @@ def test_2_usage(short_dir: Path) -> None:
         assert result.code == exit_codes.USAGE == 2, args
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["audit", "--limit", "99999999999"], "from 1 to 10000"),
+        (["orders", "list", "key", "--limit", "-1"], "from 1 to 500"),
+        (["orders", "journal", "--limit", "0"], "from 1 to 10000"),
+        (["orders", "ack", "99999999999999999999999"], f"from 1 to {2**63 - 1}"),
+        (["orders", "resolve", "1", "--order-id", "99999999999999999999999"], f"from 1 to {2**63 - 1}"),
+        (["orders", "cancel", "12x", "--account", "key"], "expected a whole number, got '12x'"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors_that_name_the_range(
+    short_dir: Path, args: list[str], expected: str
+) -> None:
+    result = etradectl(child_env(short_dir), short_dir / "none.sock", *args)
+    assert result.code == exit_codes.USAGE, result.stderr
+    assert expected in result.stderr
+    assert "this is a bug" not in result.stderr
+
+
 def test_3_daemon_unavailable(short_dir: Path) -> None:
     result = etradectl(child_env(short_dir), short_dir / "none.sock", "accounts")
     assert result.code == exit_codes.DAEMON_UNAVAILABLE == 3

@@ -103,6 +103,7 @@ async def test_account_tools_chain_from_list_accounts(mcp: Client) -> None:
         ("get_account_balance", {"account_id_key": "nosuchaccountkey12345"}, "UNKNOWN_ACCOUNT"),
         ("get_portfolio", {"account_id_key": "../../x"}, "UNKNOWN_ACCOUNT"),
         ("get_position_details", {"account_id_key": "nosuchaccountkey12345", "symbol": "AAPL"}, "UNKNOWN_ACCOUNT"),
+        ("get_order_details", {"account_id_key": "nosuchaccountkey12345", "order_id": 2**63}, "less than or equal"),
     ],
 )
 async def test_bad_input_is_a_clear_tool_error(
