@@ -267,6 +267,17 @@ class OrderService:
     async def _audit(self, event: str, data: dict[str, Any]) -> AuditEntry:
         return await self._run_io(self.audit.append, event, data, self._now_ms())
 
+    async def _audit_or_discard(self, pending: PendingOrder, event: str, data: dict[str, Any]) -> None:
+        """Audit a new pending request; if that fails, it is discarded: nothing is confirmable off the record."""
+        try:
+            await self._audit(event, data)
+        except Exception as exc:
+            self.pending.reject(pending.id)
+            log.exception("audit: could not record %s; pending %s discarded", event, pending.id)
+            raise InternalError(
+                ErrorCode.INTERNAL, "the audit log could not be written; the request was discarded and nothing was sent"
+            ) from exc
+
     async def record(self, event: str, data: dict[str, Any]) -> None:
         """Audit an event where a failure to audit must not fail the caller (logins, outcomes)."""
         try:
@@ -514,7 +525,8 @@ class OrderService:
             reference_price=decimal_text(reference),
             symbol_description=quote.company_name,
         )
-        await self._audit(
+        await self._audit_or_discard(
+            pending,
             "order.previewed",
             {
                 "pending_id": pending.id,
@@ -761,7 +773,8 @@ class OrderService:
             pending = self.pending.create(
                 PendingKind.CANCEL, key, cancel=CancelTarget(key, order), symbol_description=order.symbol_description
             )
-            await self._audit(
+            await self._audit_or_discard(
+                pending,
                 "cancel.requested",
                 {"pending_id": pending.id, "digest": pending.digest, "client": client, "order_id": order_id},
             )

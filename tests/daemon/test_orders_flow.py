@@ -478,3 +478,20 @@ async def test_model_text_in_the_audit_log_cannot_drive_the_operators_terminal(
     assert shown.code == 0, shown.stderr
     assert "\\x1b[1A\\x1b[2K\\x1b]0;pwned\\x07" in shown.stdout  # visible, inert
     assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+
+
+async def test_a_preview_the_audit_log_could_not_record_is_discarded(trader: Trader) -> None:
+    log_path = trader.app.orders.audit.path
+    kept = log_path.with_name("kept.jsonl")
+    log_path.rename(kept)
+    log_path.mkdir()  # the audit log can no longer be written, even by root
+    try:
+        with pytest.raises(Exception) as failed:
+            await preview(trader)
+        assert getattr(failed.value, "code", None) is ErrorCode.INTERNAL
+        assert "discarded and nothing was sent" in str(failed.value)
+    finally:
+        log_path.rmdir()
+        kept.rename(log_path)
+    assert (await trader.operator.list_pending()).pending == []  # nothing left to confirm
+    await preview(trader)  # and the next preview works again
