@@ -25,7 +25,15 @@ from typing import Any, TypeVar
 import grpc
 
 from daemon import api_version, paths
-from daemon.errors import BrokerError, DaemonUnavailable, ErrorCode, VersionMismatch, make_error, parse_code
+from daemon.errors import (
+    BrokerError,
+    DaemonUnavailable,
+    ErrorCode,
+    UpstreamError,
+    VersionMismatch,
+    make_error,
+    parse_code,
+)
 from protos.broker.v1 import (
     API_VERSION,
     accounts_pb2,
@@ -54,6 +62,9 @@ CLIENT_KEY = "x-etrade-client"
 DEFAULT_TIMEOUT = 30.0
 # An analysis pages through the whole portfolio; give it longer than a single call.
 ANALYSIS_TIMEOUT = 120.0
+# Sending an order may wait for a rate-limit slot, a token renewal and E*TRADE's answer, each with
+# its own bound; the caller must not give up before the daemon does.
+SEND_TIMEOUT = 120.0
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +168,7 @@ class BrokerClient:
             async for message in call:
                 yield message
         except grpc.aio.AioRpcError as exc:
-            error = self._translate(exc)
+            error = self._translate(exc, timeout)
             if error.code is not ErrorCode.API_VERSION_MISMATCH:
                 self.check_version(exc.initial_metadata())
             raise error from None
@@ -173,16 +184,32 @@ class BrokerClient:
         return self._stub(operator_pb2_grpc.OperatorStub)
 
     async def call(
-        self, method: Callable[..., grpc.aio.UnaryUnaryCall[Any, Resp]], request: Any, *, timeout: float | None = None
+        self,
+        method: Callable[..., grpc.aio.UnaryUnaryCall[Any, Resp]],
+        request: Any,
+        *,
+        timeout: float | None = None,
+        sends_order: bool = False,
     ) -> Resp:
-        """Invoke a stub method with our deadline and metadata; raise BrokerError subclasses."""
+        """Invoke a stub method with our deadline and metadata; raise BrokerError subclasses.
+
+        ``sends_order``: the call may send an order or cancel to E*TRADE, so running out of time
+        means its outcome is unknown (never "try again").
+        """
         if self._incompatible is not None:
             raise self._incompatible
+        deadline = timeout or self.timeout
         try:
-            call = method(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            call = method(request, timeout=deadline, metadata=self._metadata)
             response = await call
         except grpc.aio.AioRpcError as exc:
-            error = self._translate(exc)
+            if sends_order and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise UpstreamError(
+                    ErrorCode.ORDER_OUTCOME_UNKNOWN,
+                    f"the broker daemon did not answer within {deadline:g} s, so the request may or may not "
+                    "have been sent to E*TRADE",
+                ) from None
+            error = self._translate(exc, deadline)
             if error.code is not ErrorCode.API_VERSION_MISMATCH:
                 self.check_version(exc.initial_metadata())
             raise error from None
@@ -295,7 +322,9 @@ class BrokerClient:
         self, pending_id: str, confirmation_code: str, *, timeout: float | None = None
     ) -> orders_pb2.PlaceConfirmedResponse:
         request = orders_pb2.PlaceConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
-        return await self.call(self.orders_stub.PlaceConfirmed, request, timeout=timeout)
+        return await self.call(
+            self.orders_stub.PlaceConfirmed, request, timeout=timeout or SEND_TIMEOUT, sends_order=True
+        )
 
     async def request_cancel(self, account_id_key: str, order_id: int) -> orders_pb2.RequestCancelResponse:
         request = orders_pb2.RequestCancelRequest(account_id_key=account_id_key, order_id=order_id)
@@ -303,7 +332,7 @@ class BrokerClient:
 
     async def cancel_confirmed(self, pending_id: str, confirmation_code: str) -> orders_pb2.CancelConfirmedResponse:
         request = orders_pb2.CancelConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
-        return await self.call(self.orders_stub.CancelConfirmed, request)
+        return await self.call(self.orders_stub.CancelConfirmed, request, timeout=SEND_TIMEOUT, sends_order=True)
 
     # --- operator (etradectl only) --------------------------------------------------------
 
@@ -312,7 +341,7 @@ class BrokerClient:
 
     async def confirm_pending(self, pending_id: str, digest: str) -> operator_pb2.ConfirmPendingResponse:
         request = operator_pb2.ConfirmPendingRequest(pending_id=pending_id, digest=digest)
-        return await self.call(self.operator_stub.ConfirmPending, request)
+        return await self.call(self.operator_stub.ConfirmPending, request, timeout=SEND_TIMEOUT, sends_order=True)
 
     async def reject_pending(self, pending_id: str) -> operator_pb2.RejectPendingResponse:
         return await self.call(
@@ -387,7 +416,7 @@ class BrokerClient:
 
     # --- errors --------------------------------------------------------------------------
 
-    def _translate(self, exc: grpc.aio.AioRpcError) -> BrokerError:
+    def _translate(self, exc: grpc.aio.AioRpcError, deadline: float | None = None) -> BrokerError:
         trailing = dict(exc.trailing_metadata() or ())
         code = trailing.get(CODE_KEY)
         if isinstance(code, str):
@@ -401,7 +430,7 @@ class BrokerClient:
             return self.unreachable()
         if status == grpc.StatusCode.DEADLINE_EXCEEDED:
             return DaemonUnavailable(
-                ErrorCode.DAEMON_TIMEOUT, f"the broker daemon did not answer within {self.timeout:g} s"
+                ErrorCode.DAEMON_TIMEOUT, f"the broker daemon did not answer within {deadline or self.timeout:g} s"
             )
         if status == grpc.StatusCode.UNIMPLEMENTED:
             return make_error(

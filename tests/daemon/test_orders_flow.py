@@ -270,7 +270,9 @@ async def test_a_client_deadline_does_not_cut_a_placement_in_half(trader: Trader
     trader.emulator.faults.add({"match": "order_place", "hold": True, "count": 1})
     with pytest.raises(Exception) as timed_out:
         await trader.model.place_confirmed(pending_id, code, timeout=0.5)
-    assert getattr(timed_out.value, "code", None) is ErrorCode.DAEMON_TIMEOUT
+    # Out of time on a call that sends an order means "unknown", never "try again".
+    assert getattr(timed_out.value, "code", None) is ErrorCode.ORDER_OUTCOME_UNKNOWN
+    assert "NOT place the order again" in getattr(timed_out.value, "hint", "")
     assert await asyncio.to_thread(trader.emulator.wait_for_hold, 10)
     trader.emulator.release_holds()
     await trader.app.orders.drain()
