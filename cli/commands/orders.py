@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cli import exit_codes
 from cli.commands import INT64_MAX, add_command, whole_number
 from cli.commands.accounts import resolve_account
+from cli.output import printable
 
 if TYPE_CHECKING:
     from cli.main import Context
@@ -180,12 +181,14 @@ def when(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) if ms else "-"
 
 
-def _remaining(expires_ms: int) -> str:
-    left = int(expires_ms / 1000 - time.time())
+def _remaining(expires_ms: int, as_of_ms: int) -> str:
+    """Time left by the daemon's clock (the emulator's may be days away from this machine's)."""
+    now = as_of_ms / 1000 if as_of_ms else time.time()  # a daemon older than API 1.3 sends no time
+    left = int(expires_ms / 1000 - now)
     return f"in {left // 60} min {left % 60:02d} s" if left > 0 else "expired"
 
 
-def pending_pairs(p: orders_pb2.PendingOrder, code: str) -> list[tuple[str, str]]:
+def pending_pairs(p: orders_pb2.PendingOrder, code: str, as_of_ms: int) -> list[tuple[str, str]]:
     pairs = [("pending", f"{p.pending_id} ({p.kind}, {p.state})"), ("order", p.summary), ("account", p.account_id_key)]
     if p.kind == "PLACE":
         description = f" ({p.symbol_description})" if p.symbol_description else ""
@@ -204,7 +207,7 @@ def pending_pairs(p: orders_pb2.PendingOrder, code: str) -> list[tuple[str, str]
         pairs.append(("cancels", f"order {target.order_id}: {target.action} {target.ordered_quantity} {target.symbol} "
                                  f"{target.price_type} ({target.status})"))  # fmt: skip
     pairs.extend(("WARNING", f"{w.check}: {w.message}") for w in p.warnings)
-    pairs.append(("expires", f"{p.expires_at_et} ({_remaining(p.expires_at_unix_ms)})"))
+    pairs.append(("expires", f"{p.expires_at_et} ({_remaining(p.expires_at_unix_ms, as_of_ms)})"))
     if code:
         pairs.append(("code", code))
     pairs.append(("digest", p.digest))
@@ -267,13 +270,14 @@ async def run_list(ctx: Context, args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-async def _find_pending(ctx: Context, pending_id: str) -> operator_pb2.PendingWithCode:
+async def _find_pending(ctx: Context, pending_id: str) -> tuple[operator_pb2.PendingWithCode, int]:
+    """The pending order and the daemon's time of the answer (for the time left)."""
     from daemon.errors import ErrorCode, NotFound
 
     listing = await ctx.client().list_pending()
     for item in listing.pending:
         if item.pending.pending_id == pending_id.strip():
-            return item
+            return item, listing.as_of_unix_ms
     raise NotFound(
         ErrorCode.PENDING_NOT_FOUND,
         f"no pending order {pending_id!r} waits for a confirmation (it was used, rejected, voided or expired)",
@@ -296,7 +300,7 @@ async def run_pending(ctx: Context, args: argparse.Namespace) -> int:
                 item.pending.summary,
                 usd(item.pending.preview.estimated_total_amount) if item.pending.kind == "PLACE" else "-",
                 str(len(item.pending.warnings)),
-                _remaining(item.pending.expires_at_unix_ms),
+                _remaining(item.pending.expires_at_unix_ms, listing.as_of_unix_ms),
             ]
             for item in listing.pending
         ]
@@ -317,11 +321,11 @@ async def run_show(ctx: Context, args: argparse.Namespace) -> int:
     from daemon.wire import message_to_dict
 
     if args.id.startswith("pnd_"):
-        item = await _find_pending(ctx, args.id)
+        item, as_of = await _find_pending(ctx, args.id)
         if ctx.out.json_mode:
             ctx.out.json(message_to_dict(item))
         else:
-            ctx.out.pairs(pending_pairs(item.pending, item.confirmation_code))
+            ctx.out.pairs(pending_pairs(item.pending, item.confirmation_code, as_of))
         return exit_codes.OK
     if not args.id.isdigit() or not 0 < int(args.id) <= INT64_MAX:
         from daemon.errors import ErrorCode, InvalidRequest
@@ -376,20 +380,22 @@ def _approved(ctx: Context, args: argparse.Namespace, question: str) -> int | No
     return None
 
 
-def _show_before_confirming(ctx: Context, pending: orders_pb2.PendingOrder, code: str) -> None:
+def _show_before_confirming(ctx: Context, pending: orders_pb2.PendingOrder, code: str, as_of: int) -> None:
     # The preview goes to stderr in --json mode so stdout stays one JSON document.
     if ctx.out.json_mode:
         width = 16
-        for key, value in pending_pairs(pending, code):
-            ctx.out.stderr.write(f"{key + ':':<{width}} {value}\n")
+        for key, value in pending_pairs(pending, code, as_of):
+            ctx.out.stderr.write(f"{key + ':':<{width}} {printable(value, cell=True)}\n")
     else:
-        ctx.out.pairs(pending_pairs(pending, code))
+        ctx.out.pairs(pending_pairs(pending, code, as_of))
 
 
-async def _confirm(ctx: Context, args: argparse.Namespace, pending: orders_pb2.PendingOrder, code: str) -> int:
+async def _confirm(ctx: Context, args: argparse.Namespace, found: tuple[operator_pb2.PendingWithCode, int]) -> int:
     from daemon.wire import message_to_dict
 
-    _show_before_confirming(ctx, pending, code)
+    item, as_of = found
+    pending, code = item.pending, item.confirmation_code
+    _show_before_confirming(ctx, pending, code, as_of)
     question = "Place this order at E*TRADE?" if pending.kind == "PLACE" else "Send this cancel to E*TRADE?"
     refused = _approved(ctx, args, question)
     if refused is not None:
@@ -411,8 +417,7 @@ async def _confirm(ctx: Context, args: argparse.Namespace, pending: orders_pb2.P
 
 
 async def run_confirm(ctx: Context, args: argparse.Namespace) -> int:
-    item = await _find_pending(ctx, args.pending_id)
-    return await _confirm(ctx, args, item.pending, item.confirmation_code)
+    return await _confirm(ctx, args, await _find_pending(ctx, args.pending_id))
 
 
 async def run_reject(ctx: Context, args: argparse.Namespace) -> int:
@@ -429,8 +434,7 @@ async def run_reject(ctx: Context, args: argparse.Namespace) -> int:
 async def run_cancel(ctx: Context, args: argparse.Namespace) -> int:
     key = await resolve_account(ctx, args.account)
     pending = (await ctx.client().request_cancel(key, args.order_id)).pending
-    item = await _find_pending(ctx, pending.pending_id)
-    return await _confirm(ctx, args, item.pending, item.confirmation_code)
+    return await _confirm(ctx, args, await _find_pending(ctx, pending.pending_id))
 
 
 async def run_journal(ctx: Context, args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServicer):
         return operator_pb2.ListPendingResponse(
             pending=[convert.pending_with_code(p, orders.pending) for p in active],
             journal_attention=await orders.attention(),
+            as_of_unix_ms=int(self.app.clock.now() * 1000),
         )
 
     @translate_errors

@@ -497,3 +497,16 @@ async def test_a_preview_the_audit_log_could_not_record_is_discarded(trader: Tra
         kept.rename(log_path)
     assert (await trader.operator.list_pending()).pending == []  # nothing left to confirm
     await preview(trader)  # and the next preview works again
+
+
+async def test_etradectl_counts_the_time_left_on_the_daemons_clock(trader: Trader, short_dir: object) -> None:
+    from pathlib import Path
+
+    from emulator.local_system import child_env, etradectl
+
+    assert isinstance(short_dir, Path)
+    pending_id, _ = await preview(trader)  # the emulator's clock is nowhere near this machine's
+    listing = await asyncio.to_thread(etradectl, child_env(short_dir), trader.daemon.socket, "orders", "pending")
+    assert listing.code == 0, listing.stderr
+    row = next(line for line in listing.stdout.splitlines() if line.startswith(pending_id))
+    assert row.endswith(("in 4 min 59 s", "in 5 min 00 s")), row

@@ -67,8 +67,13 @@ class ListPendingResponse(_message.Message):
 
     PENDING_FIELD_NUMBER: _builtins.int
     JOURNAL_ATTENTION_FIELD_NUMBER: _builtins.int
+    AS_OF_UNIX_MS_FIELD_NUMBER: _builtins.int
     journal_attention: _builtins.int
     """Journal entries needing the operator's attention (unknown or unacknowledged outcomes)."""
+    as_of_unix_ms: _builtins.int
+    """The daemon's clock when it answered (the emulator's, in the emulator environment): count the
+    time left to each expiry from this, not from the caller's clock. Since API 1.3.
+    """
     @_builtins.property
     def pending(self) -> _containers.RepeatedCompositeFieldContainer[Global___PendingWithCode]: ...
     def __init__(
@@ -76,10 +81,11 @@ class ListPendingResponse(_message.Message):
         *,
         pending: _abc.Iterable[Global___PendingWithCode] | None = ...,
         journal_attention: _builtins.int = ...,
+        as_of_unix_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["journal_attention", b"journal_attention", "pending", b"pending"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_unix_ms", b"as_of_unix_ms", "journal_attention", b"journal_attention", "pending", b"pending"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
