@@ -432,6 +432,11 @@ class BrokerClient:
             return DaemonUnavailable(
                 ErrorCode.DAEMON_TIMEOUT, f"the broker daemon did not answer within {deadline or self.timeout:g} s"
             )
+        if status == grpc.StatusCode.RESOURCE_EXHAUSTED:  # gRPC's message size limit, before our code runs
+            return make_error(
+                ErrorCode.INVALID_ARGUMENT,
+                "the request or its answer is larger than the broker daemon's message limit; ask for less at once",
+            )
         if status == grpc.StatusCode.UNIMPLEMENTED:
             return make_error(
                 ErrorCode.API_VERSION_MISMATCH,

@@ -85,3 +85,13 @@ async def test_an_emulator_500_becomes_a_clear_upstream_error(broker: BrokerClie
 async def test_symbol_lookup_finds_companies(broker: BrokerClient) -> None:
     response = await broker.lookup_product("apple")
     assert "AAPL" in [p.symbol for p in response.products]
+
+
+async def test_a_request_over_the_message_limit_is_a_clear_error_not_a_bug(broker: BrokerClient) -> None:
+    from daemon.errors import ErrorCode, InvalidRequest
+
+    with pytest.raises(InvalidRequest) as too_big:
+        await broker.get_quotes(["A" * 5_000_000])
+    assert too_big.value.code is ErrorCode.INVALID_ARGUMENT
+    assert "message limit" in too_big.value.message and "ask for less" in too_big.value.message
+    assert (await broker.get_quotes(["AAPL"])).quotes  # the connection is still good
