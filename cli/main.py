@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -125,10 +126,28 @@ async def _run(handler: Handler, ctx: Context, args: argparse.Namespace) -> int:
         await ctx.close()
 
 
+# An account_id_key is base64url-like, so it can start with "-", which argparse takes for an option.
+_DASH_KEY = re.compile(r"^-(?!-)[A-Za-z0-9_-]{12,}$")
+
+
+def _hint_for_dash_keys(argv: list[str]) -> None:
+    keys = [arg for arg in argv if _DASH_KEY.match(arg)]
+    if keys:
+        sys.stderr.write(
+            f"\nhint: {keys[0]} looks like an account_id_key; one that starts with '-' goes after `--` "
+            f"(etradectl balance -- {keys[0]}) or joined to its option (--account={keys[0]})\n"
+        )
+
+
 def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:
     """Run etradectl; ``parser`` defaults to :func:`build_parser` (tests pass one with extra commands)."""
     parser = parser or build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == exit_codes.USAGE:
+            _hint_for_dash_keys(sys.argv[1:] if argv is None else argv)
+        raise
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

@@ -61,7 +61,12 @@ async def resolve_account(ctx: Context, account: str | None) -> str:
     raise InvalidRequest(
         ErrorCode.INVALID_ARGUMENT,
         "you have several accounts; say which one",
-        hint=f"give one of: {keys}" if keys else "no open accounts were found",
+        hint=(f"give one of: {keys}" if keys else "no open accounts were found")
+        + (
+            "; a key that starts with '-' goes after `--` or as --account=KEY"
+            if any(a.account_id_key.startswith("-") for a in listing.accounts)
+            else ""
+        ),
     )
 
 

@@ -69,3 +69,18 @@ def test_bad_usage_exits_2(short_dir: Path) -> None:
     env = child_env(short_dir)
     assert etradectl(env, short_dir / "none.sock", "no-such-command").code == exit_codes.USAGE
     assert etradectl(env, short_dir / "none.sock", "quote").code == exit_codes.USAGE
+
+
+def test_an_account_key_that_starts_with_a_dash_gets_a_hint_that_works(short_dir: Path) -> None:
+    with running_system(short_dir) as system:
+        login_with_etradectl(system.env, system.socket)
+        keys = [a["account_id_key"] for a in system.ctl("--json", "accounts").json()["accounts"]]
+        dashed = next(key for key in keys if key.startswith("-"))  # E*TRADE's keys are base64url-like
+
+        mistaken = system.ctl("balance", dashed)
+        assert mistaken.code == exit_codes.USAGE
+        assert f"etradectl balance -- {dashed}" in mistaken.stderr
+        assert f"--account={dashed}" in mistaken.stderr
+
+        assert system.ctl("balance", "--", dashed).code == exit_codes.OK
+        assert "goes after `--`" in system.ctl("portfolio").stderr  # the "several accounts" hint says so too
