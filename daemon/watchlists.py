@@ -39,7 +39,8 @@ from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
-from tomlkit.items import InlineTable, Table
+from tomlkit.container import OutOfOrderTableProxy
+from tomlkit.items import Array, InlineTable, Table
 
 from daemon.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.events import EventBus, EventKind
@@ -123,6 +124,23 @@ def _normalize(raw_symbols: Iterable[object]) -> tuple[str, ...]:
             ErrorCode.INVALID_WATCHLIST, f"{len(symbols)} symbols; a watchlist holds at most {MAX_SYMBOLS}"
         )
     return tuple(symbols)
+
+
+def _edit_in_place(array: Array, symbols: tuple[str, ...]) -> bool:
+    """Make ``array`` hold ``symbols`` by removing and appending items, so the comments and layout
+    around the items that stay are kept. False (array untouched) when that cannot give ``symbols``
+    in order, e.g. for duplicates or entries that are not symbols."""
+    held = [str(item).strip().upper() for item in array]
+    keep = [symbol for symbol in held if symbol in symbols]
+    additions = [symbol for symbol in symbols if symbol not in held]
+    if tuple(keep + additions) != symbols:
+        return False
+    for index in reversed(range(len(held))):
+        if held[index] not in symbols:
+            del array[index]
+    for symbol in additions:
+        array.append(symbol)
+    return True
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -305,7 +323,11 @@ class WatchlistBook:
     def _edit_file(self, path: Path, name: str, change: Edit, must_exist: bool) -> WatchlistChange:
         """Read, change one entry, write atomically. Runs on a worker thread under the lock."""
         try:
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            # newline="": keep the file's own line endings (a Windows editor's CRLF stays CRLF).
+            text = ""
+            if path.exists():
+                with path.open(encoding="utf-8", newline="") as fh:
+                    text = fh.read()
             document = tomlkit.parse(text)
         except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError) as exc:
             raise InvalidRequest(
@@ -316,7 +338,7 @@ class WatchlistBook:
             table = tomlkit.table()
             table.add(tomlkit.comment(_HEADER))
             document.add(TABLE, table)
-        elif not isinstance(table, Table | InlineTable):
+        elif not isinstance(table, Table | InlineTable | OutOfOrderTableProxy):  # the last: dotted keys
             raise InvalidRequest(
                 ErrorCode.CONFIG_FILE_PROBLEM,
                 f"{path}: {TABLE} must be a table such as [{TABLE}] with name = [symbols]",
@@ -329,12 +351,16 @@ class WatchlistBook:
         outcome = self._apply(lists, key, name, change, must_exist)
         if outcome.change == "unchanged":
             return outcome
+        existing = table.get(outcome.name)
         if outcome.watchlist is None:
             del table[outcome.name]
-        else:
+        elif not (isinstance(existing, Array) and _edit_in_place(existing, outcome.watchlist.symbols)):
             table[outcome.name] = list(outcome.watchlist.symbols)
+        written = document.as_string()
+        if "\r\n" in text:
+            written = written.replace("\r\n", "\n").replace("\n", "\r\n")
         try:
-            atomic_write_text(path, document.as_string())
+            atomic_write_text(path, written)
         except OSError as exc:
             raise InvalidRequest(ErrorCode.CONFIG_FILE_PROBLEM, f"cannot write {path}: {exc.strerror or exc}") from None
         log.info("watchlists: %s %s in %s", outcome.change, outcome.name, path)

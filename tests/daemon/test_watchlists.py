@@ -123,6 +123,29 @@ async def test_adding_and_removing_rewrites_only_that_entry_and_keeps_comments(t
     ]
 
 
+async def test_comments_inside_a_list_line_endings_and_dotted_keys_survive_edits(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'[watchlists]\r\ntech = [\r\n  "AAPL", # bought 2019\r\n  "MSFT", # core holding\r\n]\r\n')
+    book, _ = book_for(path)
+    await book.add("tech", ["NVDA"])
+    await book.remove("tech", ["AAPL"])
+    raw = path.read_bytes()
+    assert b"# core holding" in raw  # the comment of the item that stayed
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # still CRLF throughout
+    assert tomllib.loads(raw.decode())["watchlists"] == {"tech": ["MSFT", "NVDA"]}
+
+    dotted = tmp_path / "dotted.toml"
+    dotted.write_text('watchlists.tech = ["AAPL"]\nwatchlists.income = ["O"]\n')
+    book, _ = book_for(dotted)
+    await book.add("tech", ["MSFT"])
+    await book.add("energy", ["XOM"])
+    assert tomllib.loads(dotted.read_text())["watchlists"] == {
+        "tech": ["AAPL", "MSFT"],
+        "income": ["O"],
+        "energy": ["XOM"],
+    }
+
+
 async def test_a_missing_file_is_created_private_with_a_watchlists_table(tmp_path: Path) -> None:
     path = tmp_path / "new" / "config.toml"
     book, _ = book_for(path)
