@@ -91,7 +91,7 @@ def check_config(found: Findings, config_path: Path | None = None) -> Check:
     where = f"{path}" if path.exists() else f"{path} (absent: defaults and ETRADE_* variables)"
     settings = found.settings
     mode = "read-only" if settings.read_only else "trading enabled"
-    return ok("config", f"{where}; environment {settings.environment}, {mode}")
+    return ok("config", f"{where}; it says environment {settings.environment}, {mode}")
 
 
 # --- the socket and its directory -------------------------------------------------------------
@@ -179,10 +179,12 @@ async def check_daemon(found: Findings, client: BrokerClient) -> Check:
         health = await client.health(timeout=5)
     except BrokerError as exc:  # a daemon without the health service still answers GetStatus
         health = f"unknown: {exc.code.value}"
+    # The config row shows what the file and variables say; the daemon may run with flags instead.
     return ok(
         "daemon",
         f"etrade-daemon {status.daemon_version} answers on {client.socket_path} "
-        f"(pid {status.pid or '?'}, {status.executable or 'executable unknown'}, health {health})",
+        f"(pid {status.pid or '?'}, {status.executable or 'executable unknown'}, health {health}); "
+        f"it runs environment {status.environment or '?'}",
     )
 
 

@@ -52,6 +52,9 @@ def test_a_healthy_setup_passes_every_check(short_dir: Path) -> None:
     assert "E*TRADE accepted a request" in checks["session"]["summary"]
     assert "s behind" in checks["clock"]["summary"] or "s ahead of" in checks["clock"]["summary"]
     assert "claude-desktop" in checks["mcp client"]["summary"]
+    # The daemon runs the emulator by its flag; the file and variables alone would say sandbox.
+    assert "it runs environment emulator" in checks["daemon"]["summary"]
+    assert "it says environment sandbox" in checks["config"]["summary"]
 
 
 def test_daemon_down(short_dir: Path) -> None:
