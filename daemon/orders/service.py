@@ -77,6 +77,7 @@ _NOT_COUNTED = {
     ErrorCode.CONFIRMATION_USED,
     ErrorCode.CONFIRMATION_EXPIRED,
     ErrorCode.OPERATOR_ONLY,
+    ErrorCode.OUTCOME_UNRESOLVED,  # the journal's state, not the caller's doing
 }
 #: How long shutdown waits for an in-flight place or cancel to record its outcome.
 SHUTDOWN_GRACE_SECONDS = 20.0

@@ -362,6 +362,7 @@ async def test_a_second_order_for_the_symbol_is_refused_while_the_first_is_being
     with pytest.raises(PolicyRefused) as blocked:
         await trader.model.place_confirmed(second, second_code)
     assert blocked.value.code is ErrorCode.OUTCOME_UNRESOLVED
+    assert trader.app.orders.breaker.recent() == 0  # waiting is not misbehaviour
     trader.emulator.release_holds()
     first_order = (await placing).order_id
     second_order = (await trader.model.place_confirmed(second, second_code)).order_id
