@@ -77,7 +77,11 @@ def resource_error(exc: Any) -> ResourceError:
     from daemon.errors import Kind
 
     text = f"{exc.message}. Next step: {exc.hint}. [{exc.code.value}]"
-    return ResourceNotFoundError(text) if exc.code.kind is Kind.NOT_FOUND else ResourceError(text)
+    # The SDK answers ResourceNotFoundError with -32602 (invalid params) and any other ResourceError
+    # with -32603 (internal error); a bad or unknown argument in the URI is the former.
+    if exc.code.kind in (Kind.NOT_FOUND, Kind.INVALID):
+        return ResourceNotFoundError(text)
+    return ResourceError(text)
 
 
 async def _read(coro: Awaitable[T]) -> T:

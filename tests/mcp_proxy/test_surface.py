@@ -121,6 +121,10 @@ async def test_reading_an_unknown_account_or_watchlist_is_a_not_found_error_with
         await mcp.read_resource("market://watchlist/nope")
     assert "WATCHLIST_NOT_FOUND" in unknown_watchlist.value.error.message
     assert "tech, income" in unknown_watchlist.value.error.message
+    with pytest.raises(MCPError) as bad_name:
+        await mcp.read_resource("market://watchlist/%24%24%24")
+    assert bad_name.value.error.code == -32602  # the caller's mistake, not an internal error
+    assert "INVALID_WATCHLIST" in bad_name.value.error.message
 
 
 async def test_completions_offer_account_keys_and_watchlist_names(mcp: Client, broker: BrokerClient) -> None:
