@@ -9,7 +9,9 @@ this script explains it, so the bar can be judged on data:
 2. what each HTTP-only dependency that ``mcp.server`` imports costs on top of the wire types,
    measured alone (they overlap, so the figures do not add up);
 3. live processes against one emulator + daemon: the SDK floor (``bench/floor_server.py``, one tool)
-   and etrade-mcp, after ``initialize``, after ``tools/list`` and after 100 warm quote calls.
+   and etrade-mcp, after ``initialize`` (etrade-mcp's live-updates follower starts loading grpc in
+   the background from then on, so that figure varies), after ``tools/list`` and after 100 warm
+   quote calls (the figure the bar is about).
 
 RSS counts shared-library pages in full in every process that maps them; PSS splits them among the
 processes. Both are printed for the live processes.
@@ -85,6 +87,8 @@ def live_processes() -> dict[str, dict[str, dict[str, float]]]:
             try:
                 stages = figures[name] = {}
                 server.initialize()
+                # etrade-mcp starts loading grpc in the background once initialize is answered (its
+                # live-updates follower), so this figure depends on how far that has got.
                 stages["after initialize"] = memory_mb(server.proc.pid)
                 server.request("tools/list")
                 stages["after tools/list"] = memory_mb(server.proc.pid)
