@@ -19,6 +19,7 @@ Thread-safe (one connection behind a lock); the daemon calls it from a worker th
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import fcntl
@@ -226,10 +227,14 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # Also after a failed COMMIT (disk full, I/O error): SQLite may leave the transaction
+                # open, and every later write on this connection would fail until a restart.
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     # -- entries -----------------------------------------------------------------------------
     def begin(self, new: NewEntry) -> Entry:

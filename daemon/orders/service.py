@@ -195,6 +195,9 @@ class OrderService:
         # (journaled or not): no second order for that pair is claimed meanwhile, and a SENDING journal
         # entry whose pending id is not here was stranded (its outcome could not be recorded).
         self._sending: dict[str, tuple[str, str]] = {}
+        # journal entry -> the order id E*TRADE gave it, for entries whose PLACED write failed:
+        # reconciliation records it from here rather than matching by details.
+        self._unrecorded_order_ids: dict[int, int] = {}
         self._wake: asyncio.Event | None = None
         self._reconcile_lock: asyncio.Lock | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -273,7 +276,9 @@ class OrderService:
         try:
             await self._audit(event, data)
         except Exception as exc:
-            self.pending.reject(pending.id)
+            # The operator may have confirmed it in the milliseconds the write took; then it is sent.
+            with contextlib.suppress(BrokerError):
+                self.pending.reject(pending.id)
             log.exception("audit: could not record %s; pending %s discarded", event, pending.id)
             raise InternalError(
                 ErrorCode.INTERNAL, "the audit log could not be written; the request was discarded and nothing was sent"
@@ -716,6 +721,7 @@ class OrderService:
             log.exception(
                 "journal: entry %d: order %d WAS placed but the journal could not record it", entry.id, result.order_id
             )
+            self._unrecorded_order_ids[entry.id] = result.order_id
             if self._wake is not None:
                 self._wake.set()
         log.info("orders: placed order %d (journal entry %d): %s", result.order_id, entry.id, order.describe())
@@ -858,15 +864,25 @@ class OrderService:
             raise
         except Exception as exc:
             raise await self._unknown(entry, pending, exc) from None
-        await self._run_io(
-            lambda: self.journal.resolve(
-                entry.id,
-                EntryState.CANCEL_ACCEPTED,
-                at=self._clock.now(),
-                order_id=order.order_id,
-                detail="cancel accepted",
+        try:
+            await self._run_io(
+                lambda: self.journal.resolve(
+                    entry.id,
+                    EntryState.CANCEL_ACCEPTED,
+                    at=self._clock.now(),
+                    order_id=order.order_id,
+                    detail="cancel accepted",
+                )
             )
-        )
+        except Exception:
+            # E*TRADE accepted the cancel: say so. The stranded entry is reconciled later.
+            log.exception(
+                "journal: entry %d: the cancel of order %d WAS accepted but the journal could not record it",
+                entry.id,
+                order.order_id,
+            )
+            if self._wake is not None:
+                self._wake.set()
         log.info("orders: cancel of order %d accepted (journal entry %d)", order.order_id, entry.id)
         await self.record(
             "order.cancel_accepted", {"entry": entry.id, "pending_id": pending.id, "order_id": order.order_id}
@@ -996,7 +1012,15 @@ class OrderService:
             changed: list[Entry] = []
             by_account: dict[str, list[Order]] = {}
             for entry in unknown:
-                if entry.kind is EntryKind.PLACE:
+                known = self._unrecorded_order_ids.get(entry.id)
+                if entry.kind is EntryKind.PLACE and known is not None:
+                    outcome = Outcome(
+                        EntryState.PLACED,
+                        f"placed as order {known}; the journal could not record it at the time",
+                        order_id=known,
+                    )
+                    claimed.add(known)
+                elif entry.kind is EntryKind.PLACE:
                     if entry.account_id_key not in by_account:
                         by_account[entry.account_id_key] = await self._recent_orders(entry.account_id_key, unknown)
                     outcome = settle_place(
@@ -1019,6 +1043,8 @@ class OrderService:
                 updated = await self._apply(entry, outcome, now)
                 if updated is not None:
                     changed.append(updated)
+                    if updated.state not in OPEN_STATES:
+                        self._unrecorded_order_ids.pop(entry.id, None)
             return changed
 
     async def _recent_orders(self, key: str, entries: list[Entry]) -> list[Order]:

@@ -388,8 +388,30 @@ async def test_a_placed_order_the_journal_could_not_record_is_reported_placed_an
     report = await trader.operator.journal()  # reconciles first
     [entry] = report.entries
     assert entry.state == "PLACED" and entry.order_id == at_emulator.order_id and entry.reconciled
+    assert "the journal could not record it at the time" in entry.detail  # the id it was told, not a guess
     await trader.operator.acknowledge_journal_entry(entry.id)
     await preview(trader)  # KO is open again
+
+
+async def test_an_accepted_cancel_the_journal_could_not_record_is_reported_accepted(trader: Trader) -> None:
+    key = trader.account_key()
+    far = f"{last_price(trader.emulator, 'KO') * 0.6:.2f}"
+    pending_id, code = await preview(trader, price_type="LIMIT", limit_price=far)
+    order_id = (await trader.model.place_confirmed(pending_id, code)).order_id
+    cancel = (await trader.model.request_cancel(key, order_id)).pending
+    cancel_code = await trader.code_of(cancel.pending_id)
+    trader.emulator.faults.add({"match": "order_cancel", "hold": True, "count": 1})
+    cancelling = asyncio.ensure_future(trader.model.cancel_confirmed(cancel.pending_id, cancel_code))
+    assert await asyncio.to_thread(trader.emulator.wait_for_hold, 10)
+    journal = trader.app.orders.journal
+    journal._db.execute("PRAGMA query_only = 1")
+    trader.emulator.release_holds()
+    done = await cancelling  # the truth: E*TRADE accepted it (was INTERNAL)
+    assert done.order_id == order_id
+    journal._db.execute("PRAGMA query_only = 0")
+    entries = (await trader.operator.journal(everything=True)).entries
+    cancel_entry = next(e for e in entries if e.kind == "CANCEL")
+    assert cancel_entry.state == "CANCEL_ACCEPTED" and cancel_entry.reconciled
 
 
 async def test_logins_are_audited(trader: Trader) -> None:
