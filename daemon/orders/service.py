@@ -709,21 +709,7 @@ class OrderService:
             raise
         except Exception as exc:  # timeouts, lost connections, unreadable answers: we cannot know
             raise await self._unknown(entry, pending, exc) from None
-        try:
-            await self._run_io(
-                lambda: self.journal.resolve(
-                    entry.id, EntryState.PLACED, at=self._clock.now(), order_id=result.order_id, detail="placed"
-                )
-            )
-        except Exception:
-            # The order IS placed: say so to the caller rather than an internal error. The entry stays
-            # SENDING (stranded); it keeps the symbol blocked until reconciliation or the operator settles it.
-            log.exception(
-                "journal: entry %d: order %d WAS placed but the journal could not record it", entry.id, result.order_id
-            )
-            self._unrecorded_order_ids[entry.id] = result.order_id
-            if self._wake is not None:
-                self._wake.set()
+        await self._record_success(entry, EntryState.PLACED, result.order_id, "placed")
         log.info("orders: placed order %d (journal entry %d): %s", result.order_id, entry.id, order.describe())
         await self.record(
             "order.placed",
@@ -733,6 +719,29 @@ class OrderService:
         self._seen_status[result.order_id] = "OPEN"
         self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(result.order_id), status="OPEN")
         return PlacedOrder(result.order_id, entry.id, result.placed_at_unix_ms, result.messages, pending)
+
+    async def _record_success(self, entry: Entry, state: EntryState, order_id: int, detail: str) -> None:
+        """Journal what E*TRADE accepted.
+
+        If the journal cannot record it, the caller still hears the truth (not an internal error):
+        the entry stays SENDING (stranded), keeps its symbol blocked, and reconciliation settles it,
+        a placement from the order id remembered here.
+        """
+        try:
+            await self._run_io(
+                lambda: self.journal.resolve(entry.id, state, at=self._clock.now(), order_id=order_id, detail=detail)
+            )
+        except Exception:
+            log.exception(
+                "journal: entry %d (%s, order %d) took effect but the journal could not record it",
+                entry.id,
+                detail,
+                order_id,
+            )
+            if entry.kind is EntryKind.PLACE:
+                self._unrecorded_order_ids[entry.id] = order_id
+            if self._wake is not None:
+                self._wake.set()
 
     async def _unknown(self, entry: Entry, pending: PendingOrder, exc: BaseException) -> UpstreamError:
         what = exc.message if isinstance(exc, BrokerError) else type(exc).__name__
@@ -864,25 +873,7 @@ class OrderService:
             raise
         except Exception as exc:
             raise await self._unknown(entry, pending, exc) from None
-        try:
-            await self._run_io(
-                lambda: self.journal.resolve(
-                    entry.id,
-                    EntryState.CANCEL_ACCEPTED,
-                    at=self._clock.now(),
-                    order_id=order.order_id,
-                    detail="cancel accepted",
-                )
-            )
-        except Exception:
-            # E*TRADE accepted the cancel: say so. The stranded entry is reconciled later.
-            log.exception(
-                "journal: entry %d: the cancel of order %d WAS accepted but the journal could not record it",
-                entry.id,
-                order.order_id,
-            )
-            if self._wake is not None:
-                self._wake.set()
+        await self._record_success(entry, EntryState.CANCEL_ACCEPTED, order.order_id, "cancel accepted")
         log.info("orders: cancel of order %d accepted (journal entry %d)", order.order_id, entry.id)
         await self.record(
             "order.cancel_accepted", {"entry": entry.id, "pending_id": pending.id, "order_id": order.order_id}
