@@ -193,12 +193,12 @@ class BrokerClient:
     ) -> Resp:
         """Invoke a stub method with our deadline and metadata; raise BrokerError subclasses.
 
-        ``sends_order``: the call may send an order or cancel to E*TRADE, so running out of time
-        means its outcome is unknown (never "try again").
+        ``sends_order``: the call may send an order or cancel to E*TRADE. It gets at least
+        :data:`SEND_TIMEOUT`, and running out of time means its outcome is unknown (never "try again").
         """
         if self._incompatible is not None:
             raise self._incompatible
-        deadline = timeout or self.timeout
+        deadline = timeout or (max(self.timeout, SEND_TIMEOUT) if sends_order else self.timeout)
         try:
             call = method(request, timeout=deadline, metadata=self._metadata)
             response = await call
@@ -322,9 +322,7 @@ class BrokerClient:
         self, pending_id: str, confirmation_code: str, *, timeout: float | None = None
     ) -> orders_pb2.PlaceConfirmedResponse:
         request = orders_pb2.PlaceConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
-        return await self.call(
-            self.orders_stub.PlaceConfirmed, request, timeout=timeout or SEND_TIMEOUT, sends_order=True
-        )
+        return await self.call(self.orders_stub.PlaceConfirmed, request, timeout=timeout, sends_order=True)
 
     async def request_cancel(self, account_id_key: str, order_id: int) -> orders_pb2.RequestCancelResponse:
         request = orders_pb2.RequestCancelRequest(account_id_key=account_id_key, order_id=order_id)
@@ -332,7 +330,7 @@ class BrokerClient:
 
     async def cancel_confirmed(self, pending_id: str, confirmation_code: str) -> orders_pb2.CancelConfirmedResponse:
         request = orders_pb2.CancelConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
-        return await self.call(self.orders_stub.CancelConfirmed, request, timeout=SEND_TIMEOUT, sends_order=True)
+        return await self.call(self.orders_stub.CancelConfirmed, request, sends_order=True)
 
     # --- operator (etradectl only) --------------------------------------------------------
 
@@ -341,7 +339,7 @@ class BrokerClient:
 
     async def confirm_pending(self, pending_id: str, digest: str) -> operator_pb2.ConfirmPendingResponse:
         request = operator_pb2.ConfirmPendingRequest(pending_id=pending_id, digest=digest)
-        return await self.call(self.operator_stub.ConfirmPending, request, timeout=SEND_TIMEOUT, sends_order=True)
+        return await self.call(self.operator_stub.ConfirmPending, request, sends_order=True)
 
     async def reject_pending(self, pending_id: str) -> operator_pb2.RejectPendingResponse:
         return await self.call(
