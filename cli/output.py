@@ -76,12 +76,14 @@ class Output:
 
         self.stdout.write(self._paint(fmt(headers), "1", err=False) + "\n")
         for row in rows:
-            self.line(fmt(row))
+            self.stdout.write(fmt(row) + "\n")  # cells are escaped above
 
-    def pairs(self, items: Sequence[tuple[str, str]]) -> None:
+    def pairs(self, items: Sequence[tuple[str, str]], *, err: bool = False) -> None:
+        """``key: value`` lines, aligned; on stderr with ``err`` (e.g. beside a JSON document on stdout)."""
         width = max((len(k) for k, _ in items), default=0)
+        stream = self.stderr if err else self.stdout
         for key, value in items:
-            self.line(f"{key + ':':<{width + 1}} {printable(value, cell=True)}")
+            stream.write(f"{printable(key + ':', cell=True):<{width + 1}} {printable(value, cell=True)}\n")
 
     # messages (stderr) -------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from cli import exit_codes
 from cli.commands import INT64_MAX, add_command, whole_number
 from cli.commands.accounts import resolve_account
-from cli.output import printable
 
 if TYPE_CHECKING:
     from cli.main import Context
@@ -380,22 +379,13 @@ def _approved(ctx: Context, args: argparse.Namespace, question: str) -> int | No
     return None
 
 
-def _show_before_confirming(ctx: Context, pending: orders_pb2.PendingOrder, code: str, as_of: int) -> None:
-    # The preview goes to stderr in --json mode so stdout stays one JSON document.
-    if ctx.out.json_mode:
-        width = 16
-        for key, value in pending_pairs(pending, code, as_of):
-            ctx.out.stderr.write(f"{key + ':':<{width}} {printable(value, cell=True)}\n")
-    else:
-        ctx.out.pairs(pending_pairs(pending, code, as_of))
-
-
 async def _confirm(ctx: Context, args: argparse.Namespace, found: tuple[operator_pb2.PendingWithCode, int]) -> int:
     from daemon.wire import message_to_dict
 
     item, as_of = found
     pending, code = item.pending, item.confirmation_code
-    _show_before_confirming(ctx, pending, code, as_of)
+    # The preview goes to stderr in --json mode so stdout stays one JSON document.
+    ctx.out.pairs(pending_pairs(pending, code, as_of), err=ctx.out.json_mode)
     question = "Place this order at E*TRADE?" if pending.kind == "PLACE" else "Send this cancel to E*TRADE?"
     refused = _approved(ctx, args, question)
     if refused is not None:
