@@ -4,11 +4,15 @@ way it must refuse with nothing placed."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from daemon.errors import ErrorCode, PolicyRefused, UpstreamError
+from emulator.local_system import CtlResult, child_env, etradectl
 from tests.support import requests_to
 from tests.trading import Trader, last_price, session_emulator, spec, trading_daemon
 
@@ -21,6 +25,23 @@ async def preview(trader: Trader, **fields: object) -> tuple[str, str]:
     response = await trader.model.preview_order(spec(key, **fields))  # type: ignore[arg-type]
     pending_id = response.pending.pending_id
     return pending_id, await trader.code_of(pending_id)
+
+
+@contextmanager
+def journal_refuses_writes(trader: Trader) -> Iterator[None]:
+    """The journal's database refuses writes, as a full or failing disk would, for the block."""
+    database = trader.app.orders.journal._db
+    database.execute("PRAGMA query_only = 1")
+    try:
+        yield
+    finally:
+        database.execute("PRAGMA query_only = 0")
+
+
+async def operator_runs(trader: Trader, home: object, *args: str) -> CtlResult:
+    """The operator runs etradectl (a real subprocess) against the trading daemon."""
+    assert isinstance(home, Path)
+    return await asyncio.to_thread(etradectl, child_env(home), trader.daemon.socket, *args)
 
 
 async def test_a_preview_returns_no_code_and_the_code_places_exactly_one_order(trader: Trader) -> None:
@@ -123,8 +144,6 @@ async def test_twenty_concurrent_confirmations_place_exactly_one_order(trader: T
 
 
 async def test_read_only_refuses_and_names_the_setting(session_emu: object, short_dir: object) -> None:
-    from pathlib import Path
-
     from emulator import Emulator
 
     assert isinstance(session_emu, Emulator) and isinstance(short_dir, Path)
@@ -282,8 +301,6 @@ async def test_a_client_deadline_does_not_cut_a_placement_in_half(trader: Trader
 
 
 async def test_a_lost_answer_is_reconciled_to_the_one_order_never_retried(short_dir: object) -> None:
-    from pathlib import Path
-
     assert isinstance(short_dir, Path)
     with session_emulator() as emu:
         async with trading_daemon(emu, short_dir, upstream_timeout=0.5) as trader:
@@ -305,8 +322,6 @@ async def test_a_lost_answer_is_reconciled_to_the_one_order_never_retried(short_
 
 
 async def test_a_request_that_never_arrived_is_reported_not_placed(short_dir: object) -> None:
-    from pathlib import Path
-
     assert isinstance(short_dir, Path)
     with session_emulator() as emu:
         async with trading_daemon(emu, short_dir, reconcile_grace_seconds=60) as trader:
@@ -328,8 +343,6 @@ async def test_a_request_that_never_arrived_is_reported_not_placed(short_dir: ob
 
 
 async def test_an_order_approved_before_another_became_unknown_waits_until_that_is_settled(short_dir: object) -> None:
-    from pathlib import Path
-
     assert isinstance(short_dir, Path)
     with session_emulator() as emu:
         async with trading_daemon(emu, short_dir, reconcile_grace_seconds=600) as trader:
@@ -374,17 +387,15 @@ async def test_a_placed_order_the_journal_could_not_record_is_reported_placed_an
     trader.emulator.faults.add({"match": "order_place", "hold": True, "count": 1})
     placing = asyncio.ensure_future(trader.model.place_confirmed(pending_id, code))
     assert await asyncio.to_thread(trader.emulator.wait_for_hold, 10)
-    journal = trader.app.orders.journal
-    journal._db.execute("PRAGMA query_only = 1")  # the journal's disk refuses writes from now on
-    trader.emulator.release_holds()
-    placed = await placing
-    # The caller hears the truth: the order is placed (not "internal error").
-    [at_emulator] = trader.orders_at_emulator()
-    assert placed.order_id == at_emulator.order_id
-    with pytest.raises(PolicyRefused) as blocked:  # the unrecorded entry keeps KO closed
-        await preview(trader)
-    assert blocked.value.code is ErrorCode.OUTCOME_UNRESOLVED
-    journal._db.execute("PRAGMA query_only = 0")
+    with journal_refuses_writes(trader):
+        trader.emulator.release_holds()
+        placed = await placing
+        # The caller hears the truth: the order is placed (not "internal error").
+        [at_emulator] = trader.orders_at_emulator()
+        assert placed.order_id == at_emulator.order_id
+        with pytest.raises(PolicyRefused) as blocked:  # the unrecorded entry keeps KO closed
+            await preview(trader)
+        assert blocked.value.code is ErrorCode.OUTCOME_UNRESOLVED
     report = await trader.operator.journal()  # reconciles first
     [entry] = report.entries
     assert entry.state == "PLACED" and entry.order_id == at_emulator.order_id and entry.reconciled
@@ -403,12 +414,10 @@ async def test_an_accepted_cancel_the_journal_could_not_record_is_reported_accep
     trader.emulator.faults.add({"match": "order_cancel", "hold": True, "count": 1})
     cancelling = asyncio.ensure_future(trader.model.cancel_confirmed(cancel.pending_id, cancel_code))
     assert await asyncio.to_thread(trader.emulator.wait_for_hold, 10)
-    journal = trader.app.orders.journal
-    journal._db.execute("PRAGMA query_only = 1")
-    trader.emulator.release_holds()
-    done = await cancelling  # the truth: E*TRADE accepted it (was INTERNAL)
-    assert done.order_id == order_id
-    journal._db.execute("PRAGMA query_only = 0")
+    with journal_refuses_writes(trader):
+        trader.emulator.release_holds()
+        done = await cancelling  # the truth: E*TRADE accepted it (was INTERNAL)
+        assert done.order_id == order_id
     entries = (await trader.operator.journal(everything=True)).entries
     cancel_entry = next(e for e in entries if e.kind == "CANCEL")
     assert cancel_entry.state == "CANCEL_ACCEPTED" and cancel_entry.reconciled
@@ -422,8 +431,6 @@ async def test_logins_are_audited(trader: Trader) -> None:
 
 
 async def test_the_human_gets_the_code_in_a_desktop_notification(session_emu: object, short_dir: object) -> None:
-    from pathlib import Path
-
     from emulator import Emulator
 
     assert isinstance(session_emu, Emulator) and isinstance(short_dir, Path)
@@ -490,16 +497,11 @@ async def test_a_fill_the_daemon_hears_of_is_published_and_refreshes_the_balance
 async def test_model_text_in_the_audit_log_cannot_drive_the_operators_terminal(
     trader: Trader, short_dir: object
 ) -> None:
-    from pathlib import Path
-
-    from emulator.local_system import child_env, etradectl
-
-    assert isinstance(short_dir, Path)
     evil = "\x1b[1A\x1b[2K\x1b]0;pwned\x07"  # cursor up, erase the line, retitle the window
     with pytest.raises(Exception) as refused:
         await trader.model.preview_order(spec(evil, "KO", 2))
     assert getattr(refused.value, "code", None) is ErrorCode.UNKNOWN_ACCOUNT
-    shown = await asyncio.to_thread(etradectl, child_env(short_dir), trader.daemon.socket, "audit", "--limit", "5")
+    shown = await operator_runs(trader, short_dir, "audit", "--limit", "5")
     assert shown.code == 0, shown.stderr
     assert "\\x1b[1A\\x1b[2K\\x1b]0;pwned\\x07" in shown.stdout  # visible, inert
     assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
@@ -523,13 +525,8 @@ async def test_a_preview_the_audit_log_could_not_record_is_discarded(trader: Tra
 
 
 async def test_etradectl_counts_the_time_left_on_the_daemons_clock(trader: Trader, short_dir: object) -> None:
-    from pathlib import Path
-
-    from emulator.local_system import child_env, etradectl
-
-    assert isinstance(short_dir, Path)
     pending_id, _ = await preview(trader)  # the emulator's clock is nowhere near this machine's
-    listing = await asyncio.to_thread(etradectl, child_env(short_dir), trader.daemon.socket, "orders", "pending")
+    listing = await operator_runs(trader, short_dir, "orders", "pending")
     assert listing.code == 0, listing.stderr
     row = next(line for line in listing.stdout.splitlines() if line.startswith(pending_id))
     assert row.endswith(("in 4 min 59 s", "in 5 min 00 s")), row
