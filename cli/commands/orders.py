@@ -57,7 +57,9 @@ def register(commands: Any) -> None:
     listing.add_argument("--from", dest="from_date", metavar="YYYY-MM-DD", help="first day (default: 30 days ago)")
     listing.add_argument("--to", dest="to_date", metavar="YYYY-MM-DD", help="last day (default: today)")
     listing.add_argument("--symbol")
-    listing.add_argument("--limit", type=whole_number(1, 500), default=25, help="most orders to show (default 25)")
+    listing.add_argument(
+        "--limit", type=whole_number(1, 500), default=25, help="most orders to show, 1-500 (default 25)"
+    )
     listing.set_defaults(handler=run_list)
 
     pending = add_command(
@@ -126,7 +128,9 @@ def register(commands: Any) -> None:
         examples="  etradectl orders journal\n  etradectl orders journal --all",
     )
     journal.add_argument("--all", action="store_true", help="every recent entry, not just those needing attention")
-    journal.add_argument("--limit", type=whole_number(1, 10_000), default=100)
+    journal.add_argument(
+        "--limit", type=whole_number(1, 10_000), default=100, help="most entries to show, 1-10000 (default 100)"
+    )
     journal.set_defaults(handler=run_journal)
 
     ack = add_command(

@@ -44,7 +44,9 @@ def register(commands: Any) -> None:
         "`etradectl audit verify` recomputes the chain and reports a modified or deleted entry.",
         examples="  etradectl audit\n  etradectl audit --limit 200\n  etradectl audit verify",
     )
-    audit.add_argument("--limit", type=whole_number(1, 10_000), default=50, help="newest entries to show (default 50)")
+    audit.add_argument(
+        "--limit", type=whole_number(1, 10_000), default=50, help="newest entries to show, 1-10000 (default 50)"
+    )
     audit.set_defaults(handler=run_audit)
     audit_sub = audit.add_subparsers(title="audit commands", metavar="COMMAND")
     verify = add_command(
