@@ -19,6 +19,7 @@ from emulator.clock import Clock
 from emulator.faults import FaultRegistry
 from emulator.holds import HoldRegistry
 from emulator.limits import Latency, RateLimiter
+from emulator.market import Market
 from emulator.oauth import OAuthService
 from emulator.orders import OrderEngine
 from emulator.routing import Format, Guard, NoRoute, Request, Response, Route, Router
@@ -62,6 +63,7 @@ class AdminApi:
     limiter: RateLimiter
     latency: Latency
     base_url: Callable[[], str]
+    market: Market
     orders: OrderEngine | None = None
     holds: HoldRegistry = field(default_factory=HoldRegistry)
 
@@ -80,6 +82,7 @@ class AdminApi:
                 Route("config", f"{p}/config", self.config_endpoint, frozenset({"GET", "POST"}), guard=g),
                 Route("accounts", f"{p}/accounts", self.accounts, guard=g),
                 Route("orders", f"{p}/orders", self.orders_endpoint, guard=g),
+                Route("prices", f"{p}/prices", self.prices, frozenset({"POST"}), guard=g),
                 Route("holds", f"{p}/holds", self.holds_endpoint, guard=g),
                 Route("holds_release", f"{p}/holds/release", self.holds_release, frozenset({"POST"}), guard=g),
                 Route(
@@ -225,6 +228,37 @@ class AdminApi:
         self.orders.sync()
         account = request.param("account")
         return _json(200, {"orders": [o.describe() for o in self.orders.orders(account or None)]})
+
+    def prices(self, request: Request) -> Response:
+        """``POST /_emulator/prices``: ``{"symbol": "KO", "factor": 1.9}`` or ``{"symbol": "KO", "price": 120.5}``.
+
+        Moves the symbol's price now (on the emulator's clock); quotes, bid/ask, portfolio values and
+        fills follow from the new price. Answers the symbol's new last, bid and ask.
+        """
+        body = _body(request)
+        unknown = set(body) - {"symbol", "factor", "price"}
+        if unknown:
+            raise AdminError(400, f"unknown price fields: {', '.join(sorted(unknown))}")
+        symbol = body.get("symbol")
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise AdminError(400, "symbol must be a ticker symbol the emulator knows, e.g. KO")
+        values: dict[str, float] = {}
+        for name in ("factor", "price"):
+            raw = body.get(name)
+            if raw is None:
+                continue
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
+                raise AdminError(400, f"{name} must be a positive number")
+            values[name] = float(raw)
+        if len(values) != 1:
+            raise AdminError(400, "give exactly one of factor (e.g. 1.9) or price (e.g. 120.5)")
+        try:
+            snapshot = self.market.move(symbol.strip().upper(), self.clock.now(), **values)
+        except KeyError:
+            raise AdminError(404, f"the emulator has no symbol {symbol.strip()[:12]!r}") from None
+        except ValueError as exc:
+            raise AdminError(400, str(exc)) from exc
+        return _json(200, {"symbol": snapshot.symbol, "last": snapshot.last, "bid": snapshot.bid, "ask": snapshot.ask})
 
     def holds_endpoint(self, request: Request) -> Response:
         """``GET /_emulator/holds[?wait=SECONDS]``: parked responses; ``wait`` blocks (at most 60 s)

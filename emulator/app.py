@@ -110,6 +110,7 @@ class Emulator:
             self.limiter,
             self.latency,
             self._base,
+            self.market,
             orders=self.orders,
             holds=self.holds,
         )

@@ -289,6 +289,18 @@ class Tape:
             self._advance(moment)
         return self._snapshot(moment)
 
+    def move_to(self, moment: datetime, price: float) -> Snapshot:
+        """Observe ``moment``, then jump the price to ``price`` there (a news gap, a halt reopening).
+
+        The day's high and low widen to include it; the walk continues from the new price.
+        """
+        self.observe(moment)
+        assert self._day is not None
+        self._price = price
+        self._day.high, self._day.low = max(self._day.high, price), min(self._day.low, price)
+        self._track_52_weeks(price, price, min(as_utc(moment), session_close(self._day.day)))
+        return self._snapshot(as_utc(moment))
+
     # -- presentation --------------------------------------------------------------------
     def _snapshot(self, moment: datetime) -> Snapshot:
         day, last_t = self._day, self._last_t
@@ -386,6 +398,23 @@ class Market:
         """Advance ``symbol``'s walk to ``moment`` and return its snapshot. KeyError if unknown."""
         with self._lock:
             return self._tape(symbol).observe(moment)
+
+    def move(
+        self, symbol: str, moment: datetime, *, price: float | None = None, factor: float | None = None
+    ) -> Snapshot:
+        """Set ``symbol``'s price at ``moment`` to ``price``, or multiply it by ``factor``. KeyError if unknown.
+
+        Exactly one of the two; the result must be a positive price of at most 1,000,000 (ValueError).
+        """
+        if (price is None) == (factor is None):
+            raise ValueError("give either price or factor")
+        with self._lock:
+            tape = self._tape(symbol)
+            current = tape.observe(moment).last
+            target = _cents(price if price is not None else current * (factor or 0.0))
+            if not 0.01 <= target <= 1_000_000:
+                raise ValueError(f"the new price {target} must lie between 0.01 and 1000000")
+            return tape.move_to(moment, target)
 
 
 def quote_status(phase: Phase) -> str:
