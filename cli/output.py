@@ -10,23 +10,42 @@ import json
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 # C0 controls but newline and tab, DEL, and the C1 controls (0x9b is a one-byte CSI on some terminals).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROL_IN_CELL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Beyond ASCII, what can change how the rest of a line looks without being seen itself: controls
+#: (Cc), format characters (Cf: bidi overrides and isolates, zero-width joiners, the BOM, ...) and
+#: the line and paragraph separators (Zl, Zp).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _shown(char: str) -> str:
+    point = ord(char)
+    if point < 0x100:
+        return f"\\x{point:02x}"
+    return f"\\u{point:04x}" if point < 0x10000 else f"\\U{point:08x}"
 
 
 def printable(text: str, *, cell: bool = False) -> str:
-    """``text`` with control characters shown as ``\\xNN``, never sent to the terminal.
+    """``text`` with control, bidi and other invisible format characters shown as escapes.
 
     What etradectl prints can come from the model (a refused symbol or account key in the audit
-    log) or from E*TRADE; an escape sequence in it must not move the cursor, erase lines or retitle
-    the window. Table cells and key/value pairs lose newlines and tabs as well.
+    log) or from E*TRADE. An escape sequence in it must not move the cursor, erase lines or retitle
+    the window, and a right-to-left override or a line separator must not reorder or split what
+    the operator reads: ESC becomes ``\\x1b``, U+202E ``\\u202e``. Table cells and key/value pairs
+    lose newlines and tabs as well. Everything else (accents, CJK, emoji) is printed as it is.
     """
     pattern = _CONTROL_IN_CELL if cell else _CONTROL
-    return pattern.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+    escaped = pattern.sub(lambda m: _shown(m.group(0)), text)
+    if escaped.isascii():
+        return escaped
+    return "".join(
+        _shown(ch) if ord(ch) > 0x7F and unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch for ch in escaped
+    )
 
 
 def use_color(stream: TextIO) -> bool:
@@ -51,7 +70,9 @@ class Output:
     # data (stdout) -----------------------------------------------------------------------
 
     def json(self, document: Any) -> None:
-        self.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+        # ensure_ascii: every non-ASCII character (a bidi override included) travels as a \\uXXXX
+        # escape, so the document shows nothing a terminal could act on and keeps the exact text.
+        self.stdout.write(json.dumps(document, indent=2, sort_keys=False, ensure_ascii=True) + "\n")
 
     def line(self, text: str = "") -> None:
         self.stdout.write(printable(text) + "\n")

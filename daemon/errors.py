@@ -105,9 +105,11 @@ class ErrorCode(enum.StrEnum):
     CONCENTRATION_LIMIT = "CONCENTRATION_LIMIT"
     DAILY_LIMIT = "DAILY_LIMIT"
     OUTCOME_UNRESOLVED = "OUTCOME_UNRESOLVED"
+    PRICE_MOVED = "PRICE_MOVED"
     OPERATOR_ONLY = "OPERATOR_ONLY"
     # Orders upstream.
     ORDER_OUTCOME_UNKNOWN = "ORDER_OUTCOME_UNKNOWN"
+    REQUEST_NOT_RECEIVED = "REQUEST_NOT_RECEIVED"
     ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE"
     JOURNAL_ENTRY_NOT_FOUND = "JOURNAL_ENTRY_NOT_FOUND"
     # Running etrade-mcp: the service manager and MCP client configuration (etradectl only).
@@ -263,11 +265,22 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
         "an earlier order for this symbol has an unknown outcome; the operator must check "
         "`etradectl orders journal` before another one is sent",
     ),
+    ErrorCode.PRICE_MOVED: CodeSpec(
+        Kind.POLICY,
+        "nothing was sent: the market moved too far since the preview (ETRADE_PLACEMENT_DRIFT_PERCENT); "
+        "look at the quote again (get_stock_quote) and preview a new order if it is still wanted",
+    ),
     ErrorCode.OPERATOR_ONLY: CodeSpec(Kind.POLICY, "only the operator's etradectl may do this"),
     ErrorCode.ORDER_OUTCOME_UNKNOWN: CodeSpec(
         Kind.UPSTREAM,
         "do NOT place the order again: it may have been placed. The daemon checks E*TRADE's order list and "
         "reports the outcome in `etradectl orders journal`; look at list_orders in a minute",
+    ),
+    ErrorCode.REQUEST_NOT_RECEIVED: CodeSpec(
+        Kind.UPSTREAM,
+        "E*TRADE refused the request before acting on it (its order list confirms nothing happened) and the "
+        "session was repaired; the same approval can send it once more before it expires: call "
+        "place_order_confirmed / cancel_order_confirmed again with the same code, or `etradectl orders confirm`",
     ),
     ErrorCode.ORDER_NOT_CANCELLABLE: CodeSpec(
         Kind.INVALID, "only OPEN orders can be cancelled; see the order's status with get_order_details"

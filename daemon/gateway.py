@@ -138,10 +138,12 @@ class EtradeGateway:
             await self._time.sleep(delay)
 
     async def once(self, module: Module, fn: Callable[..., T], *args: Any, deadline: Deadline) -> T:
-        """``fn(consumer, access, *args)`` exactly once, after a rate-limit slot. Never retried."""
+        """``fn(consumer, access, *args)`` exactly once, after a rate-limit slot. Never retried, never
+        re-sent: not after a 401 either (the session is renewed, and
+        :class:`~daemon.session.RefusedAtAuthentication` says so)."""
         await self._slot(module, deadline)
         try:
-            return await self._session.call(fn, *args)
+            return await self._session.call(fn, *args, resend=False)
         except RateLimited:
             self.limiter.upstream_refused(module)
             raise

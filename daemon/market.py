@@ -73,6 +73,16 @@ class MarketData:
         found, missing = await self.cache.get(symbols, detail, deadline or Deadline.after(None))
         return QuoteBatch(quotes=tuple(found), errors=(*errors, *missing))
 
+    async def fresh_quote(self, symbol: str, deadline: Deadline) -> Quote:
+        """One symbol's quote straight from E*TRADE, never from the cache (an order about to be sent is
+        judged against the market as it is now); through the ``market`` rate limit like every request."""
+        await self._gateway.reserve("market", deadline)
+        quotes, missing = await self._fetch([symbol], "ALL", deadline)
+        if not quotes:
+            problem = missing[0].message if missing else f"E*TRADE has no quote for {symbol}"
+            raise InvalidRequest(ErrorCode.INVALID_SYMBOL, problem)
+        return quotes[0]
+
     async def _reserve(self, deadline: Deadline) -> None:
         await self._gateway.reserve("market", deadline)
 

@@ -657,12 +657,16 @@ class SessionManager:
 
     # calls -------------------------------------------------------------------------------
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+    async def call(self, fn: Callable[..., T], *args: Any, resend: bool = True) -> T:
         """Run ``fn(consumer, access, *args)`` on a worker thread with the current token.
 
         An INACTIVE token is renewed first (one shared renewal). A ``token_rejected`` answer for a
         token believed usable gets one shared renewal and one retry; anything else ends the call
         with the state's error and fix.
+
+        ``resend=False`` (order placement and cancels): the request is sent at most once, whatever
+        the answer. After a 401 the session is still repaired (renewed, or its state recorded), and
+        :class:`RefusedAtAuthentication` tells the caller that E*TRADE refused that one request.
         """
         if self.state is SessionState.INACTIVE:
             await self._renew_shared(None, "idle for two hours")
@@ -674,6 +678,8 @@ class SessionManager:
             return await self._send(fn, consumer, access, args)
         except OAuthProblem as exc:
             problem = exc
+        if not resend:
+            raise await self._refused_unsent(problem, access, epoch) from None
         if access is not self._access:
             if self.state is not SessionState.ACTIVE:  # someone already found the token dead
                 raise self.state_error() from None
@@ -688,6 +694,28 @@ class SessionManager:
             return await self._send(fn, consumer, access, args)
         except OAuthProblem as exc:
             raise await self._fail(exc, access, after_renewal=True) from None
+
+    async def _refused_unsent(self, problem: OAuthProblem, access: AccessToken, epoch: int) -> RefusedAtAuthentication:
+        """A request that must not be re-sent got a 401: repair the session, then say what happened."""
+        said = f"E*TRADE refused the request's authentication (oauth_problem={problem.problem})"
+        if access is not self._access:
+            usable = self.state is SessionState.ACTIVE  # a login replaced the token meanwhile
+        elif problem.problem == "token_rejected" and self.state in LIVE_STATES:
+            log.info("session: E*TRADE rejected the token of a request that is never re-sent; renewing")
+            try:
+                await self._renew_shared(epoch, "E*TRADE rejected the token; it may only be idle")
+            except BrokerError as exc:
+                return RefusedAtAuthentication(exc.code, f"{said}; renewing the session failed: {exc.message}")
+            usable = self.state is SessionState.ACTIVE
+        else:
+            error = await self._fail(problem, access)
+            return RefusedAtAuthentication(error.code, f"{said}: {error.message}", hint=error.hint)
+        if usable:
+            return RefusedAtAuthentication(
+                ErrorCode.NOT_LOGGED_IN, f"{said}; the session was renewed", session_usable=True
+            )
+        error = self.state_error()
+        return RefusedAtAuthentication(error.code, f"{said}: {error.message}", hint=error.hint)
 
     async def _send(
         self, fn: Callable[..., T], consumer: ConsumerCredentials, access: AccessToken, args: tuple[Any, ...]
@@ -734,6 +762,19 @@ class SessionManager:
         else:
             await self._forget_token(SessionState.NEEDS_LOGIN, f"E*TRADE refused the token ({problem})")
         return self.state_error()
+
+
+class RefusedAtAuthentication(SessionError):
+    """E*TRADE answered 401 to a request sent with ``resend=False``; it was not sent again.
+
+    E*TRADE checks a request's OAuth signature and token before acting on it, so a 401 means that
+    request was refused; order code still confirms it against the order list. ``session_usable``:
+    the session was repaired (renewed) and a new request could go out now.
+    """
+
+    def __init__(self, code: ErrorCode, message: str, *, hint: str | None = None, session_usable: bool = False) -> None:
+        super().__init__(code, message, hint=hint)
+        self.session_usable = session_usable
 
 
 def _changed_error() -> SessionError:

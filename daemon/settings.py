@@ -399,6 +399,20 @@ class Settings:
         parse=parse_percent,
         doc="limit and stop prices must lie within this many percent of the live quote",
     )
+    placement_drift_percent: float = setting(
+        2.0,
+        env="ETRADE_PLACEMENT_DRIFT_PERCENT",
+        parse=parse_percent,
+        doc="an approved order is refused (nothing sent) when the market moved more than this many percent "
+        "between its preview and its confirmation; protected market orders are capped by it too",
+    )
+    market_order_protection: bool = setting(
+        False,
+        env="ETRADE_MARKET_ORDER_PROTECTION",
+        parse=parse_bool,
+        doc="preview and send a MARKET order as a marketable LIMIT order at the previewed price plus "
+        "ETRADE_PLACEMENT_DRIFT_PERCENT (minus, for sells), so its fill can never be worse than that",
+    )
     allowed_accounts: tuple[str, ...] = setting(
         (),
         env="ETRADE_ALLOWED_ACCOUNTS",

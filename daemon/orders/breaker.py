@@ -22,11 +22,32 @@ HALT_KEY = "halt"
 
 
 @dataclass(frozen=True)
+class Problem:
+    """One thing the circuit breaker counted: when, what (an error code), in which request, whose."""
+
+    at: float
+    code: str
+    operation: str = ""
+    client: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {"at": self.at, "code": self.code, "operation": self.operation, "client": self.client}
+
+    @classmethod
+    def from_json(cls, data: object) -> Problem:
+        if not isinstance(data, dict):
+            raise TypeError("a problem is an object")
+        return cls(float(data["at"]), str(data["code"]), str(data.get("operation", "")), str(data.get("client", "")))
+
+
+@dataclass(frozen=True)
 class HaltState:
     halted: bool
     reason: str = ""
     since: float = 0.0
     by: str = ""
+    #: When the circuit breaker halted trading: the problems that tripped it.
+    problems: tuple[Problem, ...] = ()
 
 
 class TradingSwitch:
@@ -39,7 +60,8 @@ class TradingSwitch:
         if raw:
             try:
                 data = json.loads(raw)
-                self.state = HaltState(True, str(data["reason"]), float(data["since"]), str(data["by"]))
+                problems = tuple(Problem.from_json(p) for p in data.get("problems", []))
+                self.state = HaltState(True, str(data["reason"]), float(data["since"]), str(data["by"]), problems)
             except (ValueError, KeyError, TypeError):
                 # Unreadable means someone halted and the record broke: stay halted, safely.
                 self.state = HaltState(True, "the saved halt record was unreadable", 0.0, "daemon")
@@ -48,16 +70,25 @@ class TradingSwitch:
     def halted(self) -> bool:
         return self.state.halted
 
-    def halt(self, reason: str, by: str, at: float) -> HaltState:
+    def halt(self, reason: str, by: str, at: float, problems: tuple[Problem, ...] = ()) -> HaltState:
         if not self.state.halted:
-            self.state = HaltState(True, reason, at, by)
-            self._store(HALT_KEY, json.dumps({"reason": reason, "since": at, "by": by}))
+            self.state = HaltState(True, reason, at, by, problems)
+            record = {"reason": reason, "since": at, "by": by, "problems": [p.as_json() for p in problems]}
+            self._store(HALT_KEY, json.dumps(record))
         return self.state
 
     def resume(self) -> HaltState:
         self.state = HaltState(False)
         self._store(HALT_KEY, None)
         return self.state
+
+
+@dataclass(frozen=True)
+class Trip:
+    """The breaker tripped: why (one line), and the problems that did it."""
+
+    reason: str
+    problems: tuple[Problem, ...]
 
 
 class CircuitBreaker:
@@ -67,22 +98,27 @@ class CircuitBreaker:
         self._clock = clock
         self.threshold = threshold
         self.window_seconds = window_seconds
-        self._events: deque[tuple[float, str]] = deque()
+        self._events: deque[Problem] = deque()
 
     def _trim(self, now: float) -> None:
-        while self._events and now - self._events[0][0] > self.window_seconds:
+        while self._events and now - self._events[0].at > self.window_seconds:
             self._events.popleft()
 
-    def record(self, what: str) -> str | None:
-        """Count one problem; returns the reason to halt when this one trips the breaker."""
+    def record(self, code: str, *, operation: str = "", client: str = "") -> Trip | None:
+        """Count one problem; returns the trip when this one trips the breaker."""
         now = self._clock.now()
         self._trim(now)
-        self._events.append((now, what))
+        self._events.append(Problem(now, code, operation, client))
         if len(self._events) >= self.threshold:
-            kinds = sorted({w for _, w in self._events})
-            count = len(self._events)
+            problems = tuple(self._events)
             self._events.clear()
-            return f"circuit breaker: {count} problems within {self.window_seconds:g} s ({', '.join(kinds)})"
+            kinds = sorted({p.code for p in problems})
+            clients = sorted({p.client or "unnamed client" for p in problems})
+            reason = (
+                f"circuit breaker: {len(problems)} problems within {self.window_seconds:g} s "
+                f"({', '.join(kinds)}) from {', '.join(clients)}"
+            )
+            return Trip(reason, problems)
         return None
 
     def recent(self) -> int:

@@ -107,6 +107,11 @@ class PendingOrder:
     finished_at: float | None = None
     code: str = field(default="", repr=False)
     code_mac: bytes = field(default=b"", repr=False)
+    #: While CONFIRMED: the code, kept in memory only until the request's outcome is known, so a
+    #: request E*TRADE never received can be confirmed again with the same code (:meth:`PendingStore.release`).
+    held_code: str = field(default="", repr=False)
+    #: Why a VOIDED pending order was voided, when not for wrong codes.
+    void_reason: str = ""
 
     def bound_fields(self) -> dict[str, str]:
         """Everything the digest (and so the code) covers."""
@@ -200,6 +205,7 @@ class PendingStore:
     def _finish(self, pending: PendingOrder, state: PendingState) -> None:
         pending.state = state
         pending.finished_at = self._clock.now()
+        pending.held_code = pending.code if state is PendingState.CONFIRMED else ""
         pending.code = ""  # nobody needs to see it any more
 
     def sweep(self) -> None:
@@ -209,6 +215,8 @@ class PendingStore:
             self._expire(pending)
             if pending.finished_at is not None and now - pending.finished_at > KEEP_FINISHED_SECONDS:
                 del self._pending[pending.id]
+            elif pending.held_code and now >= pending.expires_at:
+                pending.held_code = ""  # it can no longer be released
 
     def _require_pending(self, pending: PendingOrder) -> None:
         self._expire(pending)
@@ -221,6 +229,10 @@ class PendingStore:
             raise PolicyRefused(
                 ErrorCode.CONFIRMATION_EXPIRED,
                 f"pending order {pending.id} expired (confirmations last {self.ttl_seconds:g} seconds)",
+            )
+        if state is PendingState.VOIDED and pending.void_reason:
+            raise PolicyRefused(
+                ErrorCode.CONFIRMATION_VOIDED, f"pending order {pending.id} was voided: {pending.void_reason}"
             )
         if state is PendingState.REJECTED:
             raise PolicyRefused(
@@ -291,3 +303,33 @@ class PendingStore:
         self._require_pending(pending)
         self._finish(pending, PendingState.REJECTED)
         return pending
+
+    def void(self, pending_id: str, reason: str) -> PendingOrder:
+        """End a claimed or waiting request for ``reason`` (said to whoever tries it again)."""
+        pending = self.get(pending_id)
+        pending.void_reason = reason
+        self._finish(pending, PendingState.VOIDED)
+        return pending
+
+    def release(self, pending_id: str) -> PendingOrder | None:
+        """A confirmed request that E*TRADE did not receive waits for its confirmation again.
+
+        Same code, same digest, same expiry: the human's approval still stands, and it can still be
+        used only once. None when there is nothing to release (unknown, not CONFIRMED, or expired).
+        """
+        pending = self._pending.get(pending_id)
+        if pending is None or pending.state is not PendingState.CONFIRMED or not pending.held_code:
+            return None
+        if self._clock.now() >= pending.expires_at:
+            pending.held_code = ""
+            return None
+        pending.state = PendingState.PENDING
+        pending.finished_at = None
+        pending.code, pending.held_code = pending.held_code, ""
+        return pending
+
+    def settle(self, pending_id: str) -> None:
+        """The confirmed request's outcome is known: forget the code it was confirmed with."""
+        pending = self._pending.get(pending_id)
+        if pending is not None:
+            pending.held_code = ""

@@ -69,8 +69,8 @@ def _pct(part: Decimal, whole: Decimal) -> str:
     return decimal_text((part / whole * 100).quantize(Decimal("0.1"))) if whole else "0"
 
 
-def buying_power(inputs: RiskInputs) -> list[RiskFinding]:
-    order, balance = inputs.order, inputs.balance
+def buying_power(order: OrderRequest, value: Decimal, balance: Balance) -> list[RiskFinding]:
+    """Whether an order of estimated ``value`` fits the account's buying power."""
     if order.action is Action.SELL:
         return []
     margin = balance.account_mode.upper() == "MARGIN"
@@ -78,22 +78,21 @@ def buying_power(inputs: RiskInputs) -> list[RiskFinding]:
         return [RiskFinding("buying_power", Severity.HARD, "short sales need a margin account")]
     power = _d(balance.margin_buying_power if margin else balance.cash_buying_power)
     kind = "margin buying power" if margin else "cash buying power"
-    if inputs.value > power:
+    if value > power:
         return [
             RiskFinding(
                 "buying_power",
                 Severity.HARD,
-                f"the order needs about {money_text(inputs.value.quantize(CENT))} but the account's {kind} is "
+                f"the order needs about {money_text(value.quantize(CENT))} but the account's {kind} is "
                 f"{money_text(power.quantize(CENT))}",
             )
         ]
-    if power and inputs.value > power * SOFT_BUYING_POWER_SHARE:
+    if power and value > power * SOFT_BUYING_POWER_SHARE:
         return [
             RiskFinding(
                 "buying_power",
                 Severity.SOFT,
-                f"the order uses {_pct(inputs.value, power)}% of the account's {kind} "
-                f"({money_text(power.quantize(CENT))})",
+                f"the order uses {_pct(value, power)}% of the account's {kind} ({money_text(power.quantize(CENT))})",
             )
         ]
     return []
@@ -225,7 +224,7 @@ def volatility(inputs: RiskInputs, limits: RiskLimits) -> list[RiskFinding]:
 def assess(inputs: RiskInputs, limits: RiskLimits) -> list[RiskFinding]:
     """Every finding, hard ones first."""
     findings = [
-        *buying_power(inputs),
+        *buying_power(inputs.order, inputs.value, inputs.balance),
         *position(inputs),
         *concentration(inputs, limits),
         *daily(inputs.value, inputs.today, limits),

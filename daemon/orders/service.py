@@ -8,9 +8,14 @@ The invariants this module keeps (tests in ``tests/daemon/test_orders_*.py`` pro
 3. An order is sent only after a human approved *that* order: a correct, unexpired, unused code for
    its pending id (the model relays it), or the operator's confirmation in etradectl. The claim is
    atomic on the event loop, so concurrent confirmations send at most one request.
+   When the code is claimed, the order is judged again against a fresh quote (drift since the
+   preview, price band, value cap, daily limits, buying power): a market that moved refuses it,
+   with nothing sent.
 4. A journal entry is durable before the request leaves; the outcome is recorded whatever happens
    to the caller (the send runs in a shielded task: a gRPC deadline cannot cut it in half).
-5. An unknown outcome is never retried. It is reconciled against E*TRADE's order list — at start-up,
+5. A place or cancel request is sent at most once per approval, whatever the answer: after a 401
+   the session is renewed and E*TRADE's order list is checked at once; a request E*TRADE never
+   acted on gives the approval back (same code, same expiry). An unknown outcome is never retried. It is reconciled against E*TRADE's order list — at start-up,
    after the failure, periodically, before the next preview and whenever the operator looks — and
    reported (journal, audit log, log line, desktop notification).
 6. Everything lands in the hash-chained audit log; confirmation codes land nowhere.
@@ -49,16 +54,17 @@ from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
 from daemon.models import Quote
-from daemon.orders import etrade, risk
+from daemon.orders import etrade, placement, risk
 from daemon.orders.audit import FILE_NAME as AUDIT_FILE
 from daemon.orders.audit import HEAD_KEY, AuditEntry, AuditLog, Verification
-from daemon.orders.breaker import CircuitBreaker, HaltState, TradingSwitch
+from daemon.orders.breaker import CircuitBreaker, HaltState, Problem, TradingSwitch
 from daemon.orders.journal import FILE_NAME as JOURNAL_FILE
 from daemon.orders.journal import OPEN_STATES, Entry, EntryKind, EntryState, Journal, NewEntry
-from daemon.orders.model import EtradeMessage, Order, decimal_text, money_text
+from daemon.orders.model import EtradeMessage, Order, RiskFinding, decimal_text, money_text
 from daemon.orders.pending import CancelTarget, PendingKind, PendingOrder, PendingState, PendingStore, format_code
 from daemon.orders.reconcile import Outcome, settle_cancel, settle_place
-from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order
+from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order, reference_price
+from daemon.session import RefusedAtAuthentication
 from daemon.settings import Settings
 from daemon.upstream import EtradeApiError, EtradeHttp
 
@@ -78,6 +84,7 @@ _NOT_COUNTED = {
     ErrorCode.CONFIRMATION_EXPIRED,
     ErrorCode.OPERATOR_ONLY,
     ErrorCode.OUTCOME_UNRESOLVED,  # the journal's state, not the caller's doing
+    ErrorCode.REQUEST_NOT_RECEIVED,  # E*TRADE refused the token, not the request
 }
 #: How long shutdown waits for an in-flight place or cancel to record its outcome.
 SHUTDOWN_GRACE_SECONDS = 20.0
@@ -198,6 +205,10 @@ class OrderService:
         # journal entry -> the order id E*TRADE gave it, for entries whose PLACED write failed:
         # reconciliation records it from here rather than matching by details.
         self._unrecorded_order_ids: dict[int, int] = {}
+        # journal entries whose request E*TRADE answered with a 401: it never acted on them, so their
+        # order list settles them at once (no grace period for a request that could still surface).
+        self._answered_401: set[int] = set()
+        self._drift = Decimal(str(settings.placement_drift_percent))
         self._wake: asyncio.Event | None = None
         self._reconcile_lock: asyncio.Lock | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -306,11 +317,11 @@ class OrderService:
             self._publish(EventKind.PENDING_ORDERS_CHANGED, str(context["pending_id"]), change="voided")
         # Bad input and refusals count (a confused or probing model stops itself); the session, rate
         # limits and harmless repeats do not.
-        if exc.code in _NOT_COUNTED or isinstance(exc, SessionError | RateLimited):
+        if exc.code in _NOT_COUNTED or isinstance(exc, SessionError | RateLimited | placement.PlacementRefused):
             return
-        reason = self.breaker.record(exc.code.value)
-        if reason is not None:
-            await self.halt(reason, by="circuit breaker")
+        trip = self.breaker.record(exc.code.value, operation=operation, client=str(context.get("client", "")))
+        if trip is not None:
+            await self.halt(trip.reason, by="circuit breaker", problems=trip.problems)
 
     async def _guard(self, operation: str, context: dict[str, Any], work: Awaitable[T]) -> T:
         try:
@@ -328,13 +339,28 @@ class OrderService:
             raise PolicyRefused(ErrorCode.TRADING_HALTED, f"trading is halted{since}: {state.reason}")
 
     # -- halt / resume -----------------------------------------------------------------------
-    async def halt(self, reason: str, *, by: str) -> HaltState:
+    async def halt(self, reason: str, *, by: str, problems: tuple[Problem, ...] = ()) -> HaltState:
         already = self.switch.halted
-        state = await self._run_io(self.switch.halt, reason or "halted by the operator", by, self._clock.now())
+        state = await self._run_io(
+            self.switch.halt, reason or "halted by the operator", by, self._clock.now(), problems
+        )
         if not already:
             log.warning("trading: HALTED by %s: %s", by, state.reason)
-            self._publish(EventKind.TRADING_STATE_CHANGED, "disabled", reason=state.reason)
-            await self.record("trading.halted", {"reason": state.reason, "by": by})
+            clients = ",".join(sorted({p.client for p in problems if p.client}))
+            self._publish(
+                EventKind.TRADING_STATE_CHANGED,
+                "disabled",
+                reason=state.reason,
+                **({"cause": "circuit_breaker", "clients": clients} if problems else {}),
+            )
+            await self.record(
+                "trading.halted",
+                {
+                    "reason": state.reason,
+                    "by": by,
+                    **({"problems": [p.as_json() for p in problems]} if problems else {}),
+                },
+            )
             self._notify("etrade-mcp: trading halted", f"{state.reason}\nResume with: etradectl resume")
         return state
 
@@ -362,9 +388,9 @@ class OrderService:
         return len(await self._run_io(self.journal.attention))
 
     # -- daily tally -------------------------------------------------------------------------
-    def _today(self) -> risk.DailyActivity:
+    def _today(self, *, excluding: str = "") -> risk.DailyActivity:
         midnight = last_midnight_et(self._clock.now())
-        today = [value for at, value in self._tally.values() if at >= midnight]
+        today = [value for key, (at, value) in self._tally.items() if at >= midnight and key != excluding]
         return risk.DailyActivity(orders=len(today), value=sum(today, Decimal(0)))
 
     def _check_daily(self, value: Decimal) -> None:
@@ -399,7 +425,13 @@ class OrderService:
     async def _account_json(self, key: str, method: str, suffix: str, body: dict[str, Any]) -> Any:
         path = f"/v1/accounts/{key}{suffix}"
         try:
-            return await self._send(method, path, body)
+            try:
+                return await self._send(method, path, body)
+            except RefusedAtAuthentication as refused:
+                if not refused.session_usable:
+                    raise
+                # A preview places nothing, so asking again after the renewal is safe.
+                return await self._send(method, path, body)
         except EtradeApiError as exc:
             if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
                 raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
@@ -508,11 +540,15 @@ class OrderService:
             self._accounts.balance(order.account_id_key),
             self._accounts.portfolio(order.account_id_key),
         )
+        protection: RiskFinding | None = None
+        live = reference_price(quote, order.action)
+        if self._settings.market_order_protection and live is not None:
+            order, protection = placement.protect_market_order(order, live, self._drift)
         reference, value = self.policy.check_against_quote(order, quote)
         findings = risk.assess(
             risk.RiskInputs(order, value, quote, balance, portfolio, self._today()), self.risk_limits
         )
-        warnings = risk.refuse_on_hard(findings)
+        warnings = risk.refuse_on_hard(findings) + ([protection] if protection is not None else [])
         client_order_id = secrets.token_hex(10)  # 20 alphanumerics, unique per account (§5.5)
         payload = await self._account_json(
             order.account_id_key, "POST", "/orders/preview", etrade.preview_body(order, client_order_id)
@@ -658,6 +694,7 @@ class OrderService:
         order, preview = pending.order, pending.preview
         assert order is not None and preview is not None
         key = order.account_id_key
+        await self._recheck_or_refuse(pending)
         canonical = order.canonical()
         entry = await self._run_io(
             self.journal.begin,
@@ -697,6 +734,8 @@ class OrderService:
         try:
             payload = await self._send("POST", f"/v1/accounts/{key}/orders/place", body)
             result = etrade.parse_place(payload)
+        except RefusedAtAuthentication as exc:
+            return await self._place_refused_at_door(entry, pending, exc)
         except (EtradeApiError, SessionError, RateLimited) as exc:
             if isinstance(exc, EtradeApiError) and exc.http_status >= 500:
                 raise await self._unknown(entry, pending, exc) from None
@@ -705,11 +744,13 @@ class OrderService:
                 lambda: self.journal.resolve(entry.id, EntryState.REJECTED, at=self._clock.now(), detail=reason)
             )
             self._tally.pop(pending.id, None)  # nothing was placed: it does not count against today
+            self.pending.settle(pending.id)
             await self.record("order.rejected", {"entry": entry.id, "pending_id": pending.id, "reason": reason})
             raise
         except Exception as exc:  # timeouts, lost connections, unreadable answers: we cannot know
             raise await self._unknown(entry, pending, exc) from None
         await self._record_success(entry, EntryState.PLACED, result.order_id, "placed")
+        self.pending.settle(pending.id)
         log.info("orders: placed order %d (journal entry %d): %s", result.order_id, entry.id, order.describe())
         await self.record(
             "order.placed",
@@ -719,6 +760,127 @@ class OrderService:
         self._seen_status[result.order_id] = "OPEN"
         self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(result.order_id), status="OPEN")
         return PlacedOrder(result.order_id, entry.id, result.placed_at_unix_ms, result.messages, pending)
+
+    async def _recheck_or_refuse(self, pending: PendingOrder) -> None:
+        """Judge the approved order against the market now, before anything is journaled or sent.
+
+        A refusal voids the pending order (the human approved it in another market: preview again);
+        a failure to look (rate limit, E*TRADE down) gives the approval back for another try.
+        """
+        try:
+            await self._recheck(pending)
+        except PolicyRefused as exc:
+            self.pending.void(pending.id, f"refused when it was about to be sent: {exc.message}")
+            self._tally.pop(pending.id, None)
+            await self.record(
+                "order.refused_at_placement",
+                {"pending_id": pending.id, "code": exc.code.value, "reason": exc.message},
+            )
+            self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="voided")
+            log.warning("orders: pending %s refused at placement, nothing sent: %s", pending.id, exc.message)
+            raise placement.PlacementRefused(
+                exc.code,
+                f"{exc.message}. Nothing was sent, and pending order {pending.id} is void: preview the order again "
+                "if it is still wanted",
+                hint=exc.hint,
+            ) from None
+        except BrokerError as exc:
+            self._tally.pop(pending.id, None)
+            released = self.pending.release(pending.id)
+            again = (
+                f"pending order {pending.id} can be confirmed again until {iso_et(released.expires_at)}"
+                if released is not None
+                else f"pending order {pending.id} expired meanwhile; preview the order again"
+            )
+            if released is not None:
+                self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="released")
+            raise type(exc)(
+                exc.code,
+                f"the order could not be checked against the market before sending ({exc.message}); nothing was "
+                f"sent, and {again}",
+                hint=exc.hint,
+                retry_after=exc.retry_after,
+            ) from None
+
+    async def _recheck(self, pending: PendingOrder) -> None:
+        order = pending.order
+        assert order is not None
+        quote = await self._market.fresh_quote(order.symbol, self._deadline())
+        now = reference_price(quote, order.action)
+        if now is None:
+            raise PolicyRefused(
+                ErrorCode.PRICE_MOVED,
+                f"E*TRADE has no live price for {order.symbol} now, so the approved order cannot be checked "
+                "against the market",
+            )
+        previewed = Decimal(pending.reference_price) if pending.reference_price else now
+        placement.check_drift(order, previewed, now, self._drift)
+        _, value = self.policy.check_against_quote(order, quote)
+        risk.refuse_on_hard(risk.daily(value, self._today(excluding=pending.id), self.risk_limits))
+        balance = await self._accounts.balance(order.account_id_key)
+        risk.refuse_on_hard(risk.buying_power(order, value, balance))
+        claimed_at = self._tally.get(pending.id, (self._clock.now(), value))[0]
+        self._tally[pending.id] = (claimed_at, value)
+
+    async def _refused_at_door(self, entry: Entry, pending: PendingOrder, exc: RefusedAtAuthentication) -> Entry:
+        """E*TRADE answered 401 to a place or cancel: it is never re-sent. Settle it from the order list now.
+
+        The session was renewed where it could be; if E*TRADE's list shows nothing happened,
+        reconciliation gives the human's approval back (see :meth:`_apply`).
+        """
+        detail = f"{exc.message}; never re-sent: checking E*TRADE's order list"
+        await self._run_io(
+            lambda: self.journal.resolve(entry.id, EntryState.UNKNOWN, at=self._clock.now(), detail=detail)
+        )
+        self._answered_401.add(entry.id)
+        log.warning("journal: entry %d was refused at authentication (401); checking the order list", entry.id)
+        await self.record(
+            "order.refused_at_authentication", {"entry": entry.id, "pending_id": pending.id, "reason": exc.message}
+        )
+        if exc.session_usable:
+            try:
+                await self.reconcile()
+            except BrokerError as failure:
+                log.info("journal: the order list could not be checked after the 401: %s", failure.message)
+        elif self._wake is not None:
+            self._wake.set()
+        return await self._run_io(self.journal.get, entry.id)
+
+    def _not_received(
+        self, verb: str, entry: Entry, pending: PendingOrder, exc: RefusedAtAuthentication
+    ) -> BrokerError:
+        again = self.pending.get(pending.id)
+        if again.state is PendingState.PENDING:
+            then = f"pending order {pending.id} can be confirmed again, once, until {iso_et(again.expires_at)}"
+        else:
+            then = f"pending order {pending.id} can no longer be confirmed ({again.state.value.lower()}); preview again"
+        return UpstreamError(
+            ErrorCode.REQUEST_NOT_RECEIVED,
+            f"E*TRADE refused the {verb} request at authentication (HTTP 401) and its order list confirms it did "
+            f"NOT take effect (journal entry {entry.id}); {then}",
+        )
+
+    def _still_unknown(self, verb: str, entry: Entry, exc: RefusedAtAuthentication) -> UpstreamError:
+        return UpstreamError(
+            ErrorCode.ORDER_OUTCOME_UNKNOWN,
+            f"E*TRADE refused the {verb} request at authentication (HTTP 401: {exc.message}); it is never re-sent, "
+            f"and its order list could not be checked yet (journal entry {entry.id})",
+            hint=exc.hint if not exc.session_usable else None,
+        )
+
+    async def _place_refused_at_door(
+        self, entry: Entry, pending: PendingOrder, exc: RefusedAtAuthentication
+    ) -> PlacedOrder:
+        settled = await self._refused_at_door(entry, pending, exc)
+        if settled.state is EntryState.PLACED and settled.order_id is not None:
+            self.pending.settle(pending.id)
+            placed_at = self._now_ms()
+            with contextlib.suppress(BrokerError):
+                placed_at = (await self.get_order(entry.account_id_key, settled.order_id)).placed_at_unix_ms
+            return PlacedOrder(settled.order_id, entry.id, placed_at, (), pending)
+        if settled.state is EntryState.NOT_PLACED:
+            raise self._not_received("place", entry, pending, exc)
+        raise self._still_unknown("place", entry, exc)
 
     async def _record_success(self, entry: Entry, state: EntryState, order_id: int, detail: str) -> None:
         """Journal what E*TRADE accepted.
@@ -862,6 +1024,14 @@ class OrderService:
         try:
             payload = await self._send("PUT", path, etrade.cancel_body(order.order_id))
             result = etrade.parse_cancel(payload)
+        except RefusedAtAuthentication as exc:
+            settled = await self._refused_at_door(entry, pending, exc)
+            if settled.state is EntryState.CANCEL_ACCEPTED:
+                self.pending.settle(pending.id)
+                return CancelledOrder(order.order_id, entry.id, self._now_ms(), (), pending)
+            if settled.state is EntryState.NOT_CANCELLED:
+                raise self._not_received("cancel", entry, pending, exc) from None
+            raise self._still_unknown("cancel", entry, exc) from None
         except (EtradeApiError, SessionError, RateLimited) as exc:
             if isinstance(exc, EtradeApiError) and exc.http_status >= 500:
                 raise await self._unknown(entry, pending, exc) from None
@@ -869,11 +1039,13 @@ class OrderService:
             await self._run_io(
                 lambda: self.journal.resolve(entry.id, EntryState.REJECTED, at=self._clock.now(), detail=reason)
             )
+            self.pending.settle(pending.id)
             await self.record("cancel.rejected", {"entry": entry.id, "pending_id": pending.id, "reason": reason})
             raise
         except Exception as exc:
             raise await self._unknown(entry, pending, exc) from None
         await self._record_success(entry, EntryState.CANCEL_ACCEPTED, order.order_id, "cancel accepted")
+        self.pending.settle(pending.id)
         log.info("orders: cancel of order %d accepted (journal entry %d)", order.order_id, entry.id)
         await self.record(
             "order.cancel_accepted", {"entry": entry.id, "pending_id": pending.id, "order_id": order.order_id}
@@ -1015,11 +1187,7 @@ class OrderService:
                     if entry.account_id_key not in by_account:
                         by_account[entry.account_id_key] = await self._recent_orders(entry.account_id_key, unknown)
                     outcome = settle_place(
-                        entry,
-                        by_account[entry.account_id_key],
-                        claimed,
-                        now=now,
-                        grace_seconds=self._settings.reconcile_grace_seconds,
+                        entry, by_account[entry.account_id_key], claimed, now=now, grace_seconds=self._grace(entry)
                     )
                     if outcome.order_id is not None:
                         claimed.add(outcome.order_id)
@@ -1028,15 +1196,17 @@ class OrderService:
                         target: Order | None = await self.get_order(entry.account_id_key, entry.order_id or 0)
                     except NotFound:
                         target = None
-                    outcome = settle_cancel(
-                        entry, target, now=now, grace_seconds=self._settings.reconcile_grace_seconds
-                    )
+                    outcome = settle_cancel(entry, target, now=now, grace_seconds=self._grace(entry))
                 updated = await self._apply(entry, outcome, now)
                 if updated is not None:
                     changed.append(updated)
                     if updated.state not in OPEN_STATES:
                         self._unrecorded_order_ids.pop(entry.id, None)
             return changed
+
+    def _grace(self, entry: Entry) -> float:
+        """How long an entry not found at E*TRADE stays UNKNOWN: none for a request E*TRADE refused at the door."""
+        return 0.0 if entry.id in self._answered_401 else self._settings.reconcile_grace_seconds
 
     async def _recent_orders(self, key: str, entries: list[Entry]) -> list[Order]:
         oldest = min(e.created_at for e in entries if e.account_id_key == key)
@@ -1069,6 +1239,17 @@ class OrderService:
             "journal.reconciled",
             {"entry": entry.id, "state": outcome.state.value, "order_id": outcome.order_id, "detail": outcome.detail},
         )
+        if outcome.state not in OPEN_STATES:
+            self._answered_401.discard(entry.id)
+        if outcome.reconciled and outcome.state in (EntryState.NOT_PLACED, EntryState.NOT_CANCELLED):
+            self._tally.pop(entry.pending_id, None)  # nothing happened: it does not count against today
+            released = self.pending.release(entry.pending_id)
+            if released is not None:
+                log.info("orders: pending %s can be confirmed again (E*TRADE never acted on it)", released.id)
+                await self.record("confirmation.released", {"pending_id": released.id, "entry": entry.id})
+                self._publish(EventKind.PENDING_ORDERS_CHANGED, released.id, change="released")
+        elif outcome.state not in OPEN_STATES:
+            self.pending.settle(entry.pending_id)
         if outcome.reconciled:
             self._notify("etrade-mcp: order outcome settled", f"Journal entry {entry.id}: {outcome.detail}")
             if outcome.state is EntryState.PLACED and outcome.order_id is not None:

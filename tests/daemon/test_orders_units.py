@@ -12,7 +12,7 @@ import pytest
 from daemon.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
 from daemon.models import Quote
 from daemon.orders.audit import AuditLog
-from daemon.orders.breaker import CircuitBreaker, TradingSwitch
+from daemon.orders.breaker import CircuitBreaker, Problem, TradingSwitch
 from daemon.orders.journal import EntryKind, EntryState, Journal, NewEntry, StateDirInUse
 from daemon.orders.model import Action, EtradePreview, Order, PriceType, decimal_text
 from daemon.orders.pending import PendingKind, PendingState, PendingStore, digest_of, normalize_code
@@ -304,10 +304,20 @@ def test_the_breaker_counts_within_its_window() -> None:
     breaker = CircuitBreaker(clock, threshold=3, window_seconds=60)
     assert breaker.record("A") is None
     clock.value += 61  # the first one falls out of the window
-    assert breaker.record("B") is None and breaker.record("C") is None
-    reason = breaker.record("A")
-    assert reason is not None and "3 problems within 60 s" in reason
+    assert breaker.record("B", operation="preview", client="etrade-mcp/1") is None and breaker.record("C") is None
+    trip = breaker.record("A", operation="place", client="etrade-mcp/1")
+    assert trip is not None and "3 problems within 60 s" in trip.reason
+    assert "(A, B, C) from etrade-mcp/1, unnamed client" in trip.reason
+    assert [(p.code, p.operation) for p in trip.problems] == [("B", "preview"), ("C", ""), ("A", "place")]
     assert breaker.recent() == 0
+
+
+def test_a_breaker_halt_remembers_what_tripped_it_across_a_restart() -> None:
+    saved: dict[str, str | None] = {}
+    problems = (Problem(1.0, "POLICY_VIOLATION", "preview", "etrade-mcp/1"), Problem(2.0, "INVALID_ARGUMENT"))
+    TradingSwitch(saved.get, saved.__setitem__).halt("circuit breaker: 2 problems", "circuit breaker", 3.0, problems)
+    state = TradingSwitch(saved.get, saved.__setitem__).state
+    assert state.halted and state.by == "circuit breaker" and state.problems == problems
 
 
 def test_the_halt_switch_persists() -> None:
