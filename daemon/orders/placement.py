@@ -51,11 +51,9 @@ def check_drift(order: OrderRequest, previewed: Decimal, now: Decimal, limit_per
     """Refuse with PRICE_MOVED when the reference price moved more than ``limit_percent``; return the move."""
     moved = drift_percent(previewed, now)
     if abs(moved) > limit_percent:
-        shown = moved.quantize(_TENTH)
-        sign = "+" if shown > 0 else ""
         raise PolicyRefused(
             ErrorCode.PRICE_MOVED,
-            f"{order.symbol} moved {sign}{decimal_text(shown)} % since the preview (the {_side(order)} was "
+            f"{order.symbol} moved {moved.quantize(_TENTH):+.1f} % since the preview (the {_side(order)} was "
             f"{money_text(previewed)}, it is {money_text(now)} now), more than the "
             f"{decimal_text(limit_percent)} % allowed (ETRADE_PLACEMENT_DRIFT_PERCENT)",
         )

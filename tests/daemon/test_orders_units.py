@@ -11,10 +11,21 @@ import pytest
 
 from daemon.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
 from daemon.models import Quote
+from daemon.orders import placement
 from daemon.orders.audit import AuditLog
 from daemon.orders.breaker import CircuitBreaker, Problem, TradingSwitch
 from daemon.orders.journal import EntryKind, EntryState, Journal, NewEntry, StateDirInUse
-from daemon.orders.model import Action, EtradePreview, Order, PriceType, decimal_text
+from daemon.orders.model import (
+    Action,
+    EtradePreview,
+    MarketSession,
+    Order,
+    OrderRequest,
+    PriceType,
+    Severity,
+    Term,
+    decimal_text,
+)
 from daemon.orders.pending import PendingKind, PendingState, PendingStore, digest_of, normalize_code
 from daemon.orders.reconcile import settle_cancel, settle_place
 from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order, parse_price
@@ -381,3 +392,62 @@ def test_reconciliation_matches_one_and_never_guesses(tmp_path: Path) -> None:
     )
     assert settle_cancel(cancel, listed(11), now=now, grace_seconds=60).state is EntryState.UNKNOWN
     journal.close()
+
+
+# -- placement: drift and market-order protection --------------------------------------------
+
+
+def _order(action: str, price_type: str = "MARKET") -> OrderRequest:
+    return OrderRequest(
+        account_id_key=KEY,
+        symbol="KO",
+        action=Action(action),
+        quantity=10,
+        price_type=PriceType(price_type),
+        limit_price=Decimal("60") if price_type == "LIMIT" else None,
+        stop_price=None,
+        term=Term.GOOD_FOR_DAY,
+        session=MarketSession.REGULAR,
+        all_or_none=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("previewed", "now", "limit", "refused"),
+    [
+        ("100", "102", "2", False),  # exactly at the tolerance
+        ("100", "98", "2", False),
+        ("100", "102.01", "2", True),
+        ("100", "97.99", "2", True),
+        ("68.52", "130.19", "2", True),
+    ],
+)
+def test_drift_is_judged_in_both_directions(previewed: str, now: str, limit: str, refused: bool) -> None:
+    order = _order("BUY")
+    if refused:
+        with pytest.raises(PolicyRefused) as caught:
+            placement.check_drift(order, Decimal(previewed), Decimal(now), Decimal(limit))
+        assert caught.value.code is ErrorCode.PRICE_MOVED and "since the preview" in caught.value.message
+    else:
+        assert abs(placement.check_drift(order, Decimal(previewed), Decimal(now), Decimal(limit))) <= Decimal(limit)
+
+
+@pytest.mark.parametrize(
+    ("action", "reference", "band", "limit"),
+    [
+        ("BUY", "68.52", "2", "69.89"),  # 69.8904 rounded down: never above the cap
+        ("SELL", "68.52", "2", "67.15"),  # 67.1496 rounded up: never below the floor
+        ("BUY_TO_COVER", "10.00", "5", "10.50"),
+        ("SELL_SHORT", "0.5003", "2", "0.4903"),  # under $1 the tick is 1/100 cent
+        ("BUY", "0.9999", "2", "1.01"),
+    ],
+)
+def test_protective_limits_round_towards_the_safe_side(action: str, reference: str, band: str, limit: str) -> None:
+    protected, finding = placement.protect_market_order(_order(action), Decimal(reference), Decimal(band))
+    assert protected.price_type is PriceType.LIMIT and protected.limit_price == Decimal(limit)
+    assert finding is not None and finding.severity is Severity.SOFT and limit in finding.message
+
+
+def test_only_market_orders_are_protected() -> None:
+    order = _order("BUY", "LIMIT")
+    assert placement.protect_market_order(order, Decimal("61"), Decimal("2")) == (order, None)
