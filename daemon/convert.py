@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from daemon import models
 from daemon.clock import iso_et, iso_local
 from daemon.gateway import RetryStats
+from daemon.orders.breaker import HaltState
 from daemon.quote_cache import QuoteCacheStats
 from daemon.ratelimit import ModuleLimitStats
 from daemon.scheduler import ScheduledJob
@@ -144,6 +145,21 @@ def session_info(info: SessionInfo) -> session_pb2.SessionInfo:
         credentials_source=info.credentials_source,
         renew_after_idle_seconds=int(info.renew_after_idle),
     )
+
+
+def halt_fields(state: HaltState) -> dict[str, Any]:
+    """GetStatusResponse's halt fields (empty while trading is not halted)."""
+    if not state.halted:
+        return {}
+    return {
+        "halt_reason": state.reason,
+        "halted_at_unix_ms": _ms(state.since),
+        "halted_by": state.by,
+        "breaker_problems": [
+            session_pb2.BreakerProblem(at_unix_ms=_ms(p.at), code=p.code, operation=p.operation, client=p.client)
+            for p in state.problems
+        ],
+    }
 
 
 def scheduled_job(job: ScheduledJob) -> session_pb2.ScheduledJob:

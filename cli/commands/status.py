@@ -50,6 +50,28 @@ def when(unix_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(unix_ms / 1000))
 
 
+def trading_text(status: Any) -> str:
+    """The ``trading`` line: read-only, halted (by whom, since when, why) or enabled."""
+    if status.read_only:
+        return "read-only"
+    if status.trading_halted:
+        return f"HALTED by {status.halted_by or 'the operator'} since {when(status.halted_at_unix_ms)}: " + (
+            f"{status.halt_reason} (resume with `etradectl resume`)"
+        )
+    return "enabled (orders need human confirmation)"
+
+
+def breaker_rows(status: Any) -> list[tuple[str, str]]:
+    """One line per problem that tripped the circuit breaker: when, which request, which client, what."""
+    return [
+        (
+            "tripped by",
+            f"{when(p.at_unix_ms)}  {p.operation or 'request'} from {p.client or 'an unnamed client'}: {p.code}",
+        )
+        for p in status.breaker_problems
+    ]
+
+
 def session_rows(session: Any) -> list[tuple[str, str]]:
     """The session's lines of ``etradectl status``; countdowns use the daemon's clock."""
     from protos.broker.v1 import session_pb2
@@ -98,8 +120,9 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
                 f"etrade-daemon {status.daemon_version} (API {status.api_version}) on {ctx.client().socket_path}",
             ),
             ("environment", f"{status.environment} ({status.upstream_base_url})"),
-            ("trading", "read-only" if status.read_only else "enabled (orders need human confirmation)"),
+            ("trading", trading_text(status)),
         ]
+        rows.extend(breaker_rows(status))
         if status.clock and status.environment == "emulator":
             rows.append(("clock", status.clock))
         rows.extend(session_rows(session))

@@ -28,6 +28,7 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
             session=convert.session_info(self.app.session.info()),
             read_only=self.app.settings.read_only,
             trading_halted=self.app.orders.switch.halted,
+            **convert.halt_fields(self.app.orders.switch.state),
             started_at_unix_ms=int(self.app.started_at * 1000),
             upstream_base_url=self.app.endpoints.api_base,
             jobs=[convert.scheduled_job(job) for job in self.app.jobs.describe()],

@@ -11,6 +11,8 @@ import pytest
 
 from daemon.errors import ErrorCode, PolicyRefused, UpstreamError
 from emulator import Emulator
+from protos.broker.v1 import events_pb2
+from tests.daemon.test_orders_flow import operator_runs
 from tests.support import admin, requests_to
 from tests.trading import Trader, spec, trading_daemon
 
@@ -183,3 +185,54 @@ async def test_a_cancel_answered_401_is_sent_once_and_can_be_confirmed_again(tra
     await trader.model.cancel_confirmed(cancel.pending_id, cancel_code)
     assert requests_to(emulator, "order_cancel") == 2
     assert [o.status for o in trader.orders_at_emulator()] == ["CANCEL_REQUESTED"]
+
+
+async def test_five_refused_attempts_halt_trading_and_status_and_the_event_stream_say_why(
+    trader: Trader, short_dir: Path
+) -> None:
+    key = trader.account_key()
+    stream = trader.model.subscribe_events([events_pb2.EVENT_KIND_TRADING_STATE_CHANGED])
+    assert (await anext(stream)).kind == events_pb2.EVENT_KIND_STREAM_STARTED
+    for _ in range(5):  # limit prices far outside the band: a probing model
+        with pytest.raises(PolicyRefused):
+            await trader.model.preview_order(spec(key, "KO", 2, price_type="LIMIT", limit_price="1.00"))
+    event = await anext(stream)
+    await stream.aclose()
+    assert event.subject == "disabled" and event.attributes["cause"] == "circuit_breaker"
+    assert event.attributes["clients"] == "etrade-mcp/test" and "5 problems" in event.attributes["reason"]
+
+    status = await trader.operator.get_status()
+    assert status.trading_halted and status.halted_by == "circuit breaker"
+    assert "PRICE_OUT_OF_BAND" in status.halt_reason and "etrade-mcp/test" in status.halt_reason
+    assert [(p.operation, p.client, p.code) for p in status.breaker_problems] == [
+        ("preview", "etrade-mcp/test", "PRICE_OUT_OF_BAND")
+    ] * 5
+    shown = await operator_runs(trader, short_dir, "status")
+    assert "trading:" in shown.stdout and "HALTED by circuit breaker since" in shown.stdout
+    assert shown.stdout.count("preview from etrade-mcp/test: PRICE_OUT_OF_BAND") == 5
+    with pytest.raises(PolicyRefused) as halted:
+        await trader.model.preview_order(spec(key, "KO", 2))
+    assert halted.value.code is ErrorCode.TRADING_HALTED
+    assert requests_to(trader.emulator, "order_preview") == 0  # the band refused them before E*TRADE was asked
+
+
+async def test_bidi_and_control_characters_from_the_model_are_shown_escaped_to_the_operator(
+    trader: Trader, short_dir: Path
+) -> None:
+    evil = "acct\u202eTXE\u200f\u2028\x1b[2Kkey"
+    with pytest.raises(Exception) as refused:
+        await trader.model.preview_order(spec(evil, "KO", 2))
+    assert getattr(refused.value, "code", None) is ErrorCode.UNKNOWN_ACCOUNT
+    await preview(trader, "KO", 2)  # a pending order for `orders pending`
+
+    human = await operator_runs(trader, short_dir, "audit", "--limit", "10")
+    assert human.code == 0, human.stderr
+    assert "acct\\u202eTXE\\u200f\\u2028\\x1b[2Kkey" in human.stdout
+    as_json = await operator_runs(trader, short_dir, "--json", "audit", "--limit", "10")
+    assert "acct\\u202eTXE\\u200f\\u2028\\u001b[2Kkey" in as_json.stdout  # JSON's own escapes
+    refusals = [e["data"] for e in json.loads(as_json.stdout)["entries"] if e["event"] == "preview.refused"]
+    assert [r["account"] for r in refusals] == [evil]  # the exact text survives
+    pending = await operator_runs(trader, short_dir, "orders", "pending")
+    assert pending.code == 0, pending.stderr
+    for shown in (human, as_json, pending):
+        assert not {"\u202e", "\u200f", "\u2028", "\x1b"} & set(shown.stdout + shown.stderr)

@@ -216,6 +216,10 @@ class GetStatusResponse(_message.Message):
     EXECUTABLE_FIELD_NUMBER: _builtins.int
     SOCKET_PATH_FIELD_NUMBER: _builtins.int
     TRADING_HALTED_FIELD_NUMBER: _builtins.int
+    HALT_REASON_FIELD_NUMBER: _builtins.int
+    HALTED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    HALTED_BY_FIELD_NUMBER: _builtins.int
+    BREAKER_PROBLEMS_FIELD_NUMBER: _builtins.int
     PERFORMANCE_FIELD_NUMBER: _builtins.int
     daemon_version: _builtins.str
     api_version: _builtins.str
@@ -239,11 +243,19 @@ class GetStatusResponse(_message.Message):
     """40-49: trading (issue 4/6).
     True while the operator's halt (or the circuit breaker) refuses all order activity.
     """
+    halt_reason: _builtins.str
+    """While halted: why, since when, and by whom ("circuit breaker", or the client that halted)."""
+    halted_at_unix_ms: _builtins.int
+    halted_by: _builtins.str
     @_builtins.property
     def session(self) -> Global___SessionInfo: ...
     @_builtins.property
     def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScheduledJob]:
         """The daemon's timers and their next run times."""
+
+    @_builtins.property
+    def breaker_problems(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakerProblem]:
+        """When the circuit breaker halted trading: the problems that tripped it, oldest first."""
 
     @_builtins.property
     def performance(self) -> _performance_pb2.PerformanceStats:
@@ -265,15 +277,52 @@ class GetStatusResponse(_message.Message):
         executable: _builtins.str = ...,
         socket_path: _builtins.str = ...,
         trading_halted: _builtins.bool = ...,
+        halt_reason: _builtins.str = ...,
+        halted_at_unix_ms: _builtins.int = ...,
+        halted_by: _builtins.str = ...,
+        breaker_problems: _abc.Iterable[Global___BreakerProblem] | None = ...,
         performance: _performance_pb2.PerformanceStats | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["performance", b"performance", "session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "jobs", b"jobs", "performance", b"performance", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "trading_halted", b"trading_halted", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "breaker_problems", b"breaker_problems", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "halt_reason", b"halt_reason", "halted_at_unix_ms", b"halted_at_unix_ms", "halted_by", b"halted_by", "jobs", b"jobs", "performance", b"performance", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "trading_halted", b"trading_halted", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStatusResponse: _TypeAlias = GetStatusResponse  # noqa: Y015
+
+@_typing.final
+class BreakerProblem(_message.Message):
+    """One refused or failed order request the circuit breaker counted."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    OPERATION_FIELD_NUMBER: _builtins.int
+    CLIENT_FIELD_NUMBER: _builtins.int
+    at_unix_ms: _builtins.int
+    code: _builtins.str
+    """The error code it failed with (POLICY_VIOLATION, CONFIRMATION_INVALID, ...)."""
+    operation: _builtins.str
+    """preview, place or cancel."""
+    client: _builtins.str
+    """The name the calling client declared (etrade-mcp/..., etradectl/...)."""
+    def __init__(
+        self,
+        *,
+        at_unix_ms: _builtins.int = ...,
+        code: _builtins.str = ...,
+        operation: _builtins.str = ...,
+        client: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_unix_ms", b"at_unix_ms", "client", b"client", "code", b"code", "operation", b"operation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerProblem: _TypeAlias = BreakerProblem  # noqa: Y015
 
 @_typing.final
 class BeginLoginRequest(_message.Message):
