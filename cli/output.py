@@ -17,10 +17,14 @@ from typing import Any, TextIO
 # C0 controls but newline and tab, DEL, and the C1 controls (0x9b is a one-byte CSI on some terminals).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROL_IN_CELL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-#: Beyond ASCII, what can change how the rest of a line looks without being seen itself: controls
-#: (Cc), format characters (Cf: bidi overrides and isolates, zero-width joiners, the BOM, ...) and
-#: the line and paragraph separators (Zl, Zp).
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+#: Beyond ASCII, what can hide, overlay or reorder text without being seen itself: controls (Cc),
+#: format characters (Cf: bidi overrides and isolates, zero-width joiners, the BOM), line and
+#: paragraph separators (Zl, Zp), spaces other than the ASCII one (Zs), combining marks (Mn, Me:
+#: U+0338 turns "=" into "≠"), and private, unassigned or surrogate code points.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs", "Mn", "Me", "Co", "Cn", "Cs"})
+#: Letters and symbols that render as nothing (Unicode's Default_Ignorable_Code_Point fillers, the
+#: braille blank) although their category says they are visible.
+_BLANK_LOOKING = frozenset({0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0})
 
 
 def _shown(char: str) -> str:
@@ -30,22 +34,26 @@ def _shown(char: str) -> str:
     return f"\\u{point:04x}" if point < 0x10000 else f"\\U{point:08x}"
 
 
+def _hidden(char: str) -> bool:
+    return ord(char) in _BLANK_LOOKING or unicodedata.category(char) in _HIDDEN_CATEGORIES
+
+
 def printable(text: str, *, cell: bool = False) -> str:
-    """``text`` with control, bidi and other invisible format characters shown as escapes.
+    """``text`` with every character that could hide, overlay or reorder what is shown as an escape.
 
     What etradectl prints can come from the model (a refused symbol or account key in the audit
     log) or from E*TRADE. An escape sequence in it must not move the cursor, erase lines or retitle
-    the window, and a right-to-left override or a line separator must not reorder or split what
-    the operator reads: ESC becomes ``\\x1b``, U+202E ``\\u202e``. Table cells and key/value pairs
-    lose newlines and tabs as well. Everything else (accents, CJK, emoji) is printed as it is.
+    the window, and a right-to-left override, a combining mark or a blank-looking letter must not
+    reorder, alter or hide what the operator reads: ESC becomes ``\\x1b``, U+202E ``\\u202e``. Table
+    cells and key/value pairs lose newlines and tabs as well. Combining marks are escaped even where
+    they would only accent a letter: normalising first would let ``=`` + U+0338 become a real ``≠``.
+    Precomposed letters (é, ü, CJK, emoji) are printed as they are.
     """
     pattern = _CONTROL_IN_CELL if cell else _CONTROL
     escaped = pattern.sub(lambda m: _shown(m.group(0)), text)
     if escaped.isascii():
         return escaped
-    return "".join(
-        _shown(ch) if ord(ch) > 0x7F and unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch for ch in escaped
-    )
+    return "".join(_shown(ch) if ord(ch) > 0x7F and _hidden(ch) else ch for ch in escaped)
 
 
 def use_color(stream: TextIO) -> bool:

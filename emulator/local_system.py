@@ -210,10 +210,13 @@ class System:
 
 
 @contextmanager
-def running_system(home: Path, *daemon_args: str, env_extra: dict[str, str] | None = None) -> Iterator[System]:
+def running_system(
+    home: Path, *daemon_args: str, env_extra: dict[str, str] | None = None, start: str | None = None
+) -> Iterator[System]:
+    """Emulator and daemon as processes; ``start``: the emulator clock's first instant (ISO 8601), else now."""
     env = child_env(home, **(env_extra or {}))
     socket = home / "sock" / "broker.sock"
-    emulator, url = start_emulator(env)
+    emulator, url = start_emulator(env, *(["--latency-ms", "0", "--no-rate-limits", "--start", start] if start else []))
     daemon: Proc | None = None
     system: System | None = None
     try:

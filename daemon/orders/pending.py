@@ -297,9 +297,18 @@ class PendingStore:
         self._finish(pending, PendingState.CONFIRMED)
         return pending
 
-    def reject(self, pending_id: str) -> PendingOrder:
-        """The operator said no."""
+    def reject(self, pending_id: str, *, sending: bool = False) -> PendingOrder:
+        """The operator said no.
+
+        Also to a CONFIRMED request whose approval is held (its send came back unsettled and may be
+        given back): then it never comes back. ``sending``: its request is on the wire right now,
+        which no reject can stop.
+        """
         pending = self.get(pending_id)
+        if pending.state is PendingState.CONFIRMED and pending.held_code and not sending:
+            pending.held_code = ""
+            pending.state = PendingState.REJECTED
+            return pending
         self._require_pending(pending)
         self._finish(pending, PendingState.REJECTED)
         return pending

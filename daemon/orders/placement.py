@@ -60,6 +60,19 @@ def check_drift(order: OrderRequest, previewed: Decimal, now: Decimal, limit_per
     return moved
 
 
+def check_session(order: OrderRequest, regular_session: bool) -> None:
+    """Outside the regular session a MARKET or STOP order waits for the next open and fills at whatever
+    price the market opens at: no estimate the human approved bounds it, so it is refused."""
+    if regular_session or order.price_type not in (PriceType.MARKET, PriceType.STOP):
+        return
+    raise PolicyRefused(
+        ErrorCode.POLICY_VIOLATION,
+        f"a {order.price_type.value} order outside the regular session (09:30-16:00 US Eastern) would wait for "
+        "the next open and fill at any price the market opens at; use a LIMIT (or STOP_LIMIT) order, or let "
+        "ETRADE_MARKET_ORDER_PROTECTION turn it into one",
+    )
+
+
 def protective_limit(order: OrderRequest, reference: Decimal, band_percent: Decimal) -> Decimal:
     """The worst price a protected market order accepts: rounded down for buys, up for sells."""
     band = band_percent / 100
@@ -72,10 +85,18 @@ def protective_limit(order: OrderRequest, reference: Decimal, band_percent: Deci
 def protect_market_order(
     order: OrderRequest, reference: Decimal, band_percent: Decimal
 ) -> tuple[OrderRequest, RiskFinding | None]:
-    """A MARKET order as the marketable LIMIT order it is sent as, with the finding that tells the human.
-
-    Any other order comes back unchanged, with no finding.
-    """
+    """A MARKET order as the marketable LIMIT order it is sent as (a STOP as a STOP_LIMIT with the same
+    cap beyond its stop), with the finding that tells the human. Any other order comes back unchanged."""
+    if order.price_type is PriceType.STOP and order.stop_price is not None:
+        cap = protective_limit(order, order.stop_price, band_percent)
+        direction = "above" if order.action.is_buy else "below"
+        return dataclasses.replace(order, price_type=PriceType.STOP_LIMIT, limit_price=cap), RiskFinding(
+            "market_protection",
+            Severity.SOFT,
+            f"market order protection: sent as a STOP_LIMIT order, limit {money_text(cap)}, "
+            f"{decimal_text(band_percent)} % {direction} its stop; once triggered it fills at that price or "
+            "better, or not at all",
+        )
     if order.price_type is not PriceType.MARKET:
         return order, None
     limit = protective_limit(order, reference, band_percent)

@@ -49,10 +49,12 @@ from daemon.errors import (
     RateLimited,
     SessionError,
     UpstreamError,
+    make_error,
 )
 from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
+from daemon.market_hours import in_regular_session
 from daemon.models import Quote
 from daemon.orders import etrade, placement, risk
 from daemon.orders.audit import FILE_NAME as AUDIT_FILE
@@ -88,6 +90,15 @@ _NOT_COUNTED = {
 }
 #: How long shutdown waits for an in-flight place or cancel to record its outcome.
 SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+class _NotCounted(Exception):
+    """Carries a refusal or failure that says nothing about the caller (the market moved, E*TRADE could
+    not be asked) out of the send, past the circuit breaker; :meth:`OrderService._guard` unwraps it."""
+
+    def __init__(self, error: BrokerError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -317,7 +328,7 @@ class OrderService:
             self._publish(EventKind.PENDING_ORDERS_CHANGED, str(context["pending_id"]), change="voided")
         # Bad input and refusals count (a confused or probing model stops itself); the session, rate
         # limits and harmless repeats do not.
-        if exc.code in _NOT_COUNTED or isinstance(exc, SessionError | RateLimited | placement.PlacementRefused):
+        if exc.code in _NOT_COUNTED or isinstance(exc, SessionError | RateLimited):
             return
         trip = self.breaker.record(exc.code.value, operation=operation, client=str(context.get("client", "")))
         if trip is not None:
@@ -326,6 +337,10 @@ class OrderService:
     async def _guard(self, operation: str, context: dict[str, Any], work: Awaitable[T]) -> T:
         try:
             return await work
+        except _NotCounted as wrapped:
+            error = wrapped.error
+            await self.record(f"{operation}.refused", {**context, "code": error.code.value, "reason": error.message})
+            raise error from None
         except BrokerError as exc:
             await self._count(operation, exc, context)
             raise
@@ -530,7 +545,11 @@ class OrderService:
 
     async def _preview(self, raw: OrderInput, client: str) -> PendingOrder:
         self._gate()
-        order = parse_order(raw, max_quantity=self._settings.max_order_quantity)
+        order = parse_order(
+            raw,
+            max_quantity=self._settings.max_order_quantity,
+            market_protection=self._settings.market_order_protection,
+        )
         self.policy.check_static(order)
         await self._reconcile_before_trading()
         self._refuse_if_unsettled(order.account_id_key, order.symbol)
@@ -544,6 +563,7 @@ class OrderService:
         live = reference_price(quote, order.action)
         if self._settings.market_order_protection and live is not None:
             order, protection = placement.protect_market_order(order, live, self._drift)
+        placement.check_session(order, in_regular_session(self._clock.now()))
         reference, value = self.policy.check_against_quote(order, quote)
         findings = risk.assess(
             risk.RiskInputs(order, value, quote, balance, portfolio, self._today()), self.risk_limits
@@ -765,7 +785,8 @@ class OrderService:
         """Judge the approved order against the market now, before anything is journaled or sent.
 
         A refusal voids the pending order (the human approved it in another market: preview again);
-        a failure to look (rate limit, E*TRADE down) gives the approval back for another try.
+        a failure to look (rate limit, E*TRADE down) or a halt that arrived meanwhile gives the
+        approval back for another try. Neither feeds the circuit breaker: the caller did nothing wrong.
         """
         try:
             await self._recheck(pending)
@@ -778,29 +799,36 @@ class OrderService:
             )
             self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="voided")
             log.warning("orders: pending %s refused at placement, nothing sent: %s", pending.id, exc.message)
-            raise placement.PlacementRefused(
-                exc.code,
-                f"{exc.message}. Nothing was sent, and pending order {pending.id} is void: preview the order again "
-                "if it is still wanted",
-                hint=exc.hint,
+            raise _NotCounted(
+                placement.PlacementRefused(
+                    exc.code,
+                    f"{exc.message}. Nothing was sent, and pending order {pending.id} is void: preview the order "
+                    "again if it is still wanted",
+                    hint=exc.hint,
+                )
             ) from None
         except BrokerError as exc:
-            self._tally.pop(pending.id, None)
-            released = self.pending.release(pending.id)
-            again = (
-                f"pending order {pending.id} can be confirmed again until {iso_et(released.expires_at)}"
-                if released is not None
-                else f"pending order {pending.id} expired meanwhile; preview the order again"
-            )
-            if released is not None:
-                self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="released")
-            raise type(exc)(
-                exc.code,
-                f"the order could not be checked against the market before sending ({exc.message}); nothing was "
-                f"sent, and {again}",
-                hint=exc.hint,
-                retry_after=exc.retry_after,
+            raise _NotCounted(
+                self._give_back(
+                    pending, f"the order could not be checked against the market before sending ({exc.message})", exc
+                )
             ) from None
+        try:
+            # The re-check waited for E*TRADE: a halt (or read-only) that arrived meanwhile wins.
+            self._gate()
+        except PolicyRefused as exc:
+            raise _NotCounted(self._give_back(pending, exc.message, exc)) from None
+
+    def _give_back(self, pending: PendingOrder, why: str, exc: BrokerError) -> BrokerError:
+        """Nothing was sent: the approval waits again (same code, same expiry), and the error says so."""
+        self._tally.pop(pending.id, None)
+        released = self.pending.release(pending.id)
+        if released is not None:
+            self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="released")
+            again = f"pending order {pending.id} can be confirmed again until {iso_et(released.expires_at)}"
+        else:
+            again = f"pending order {pending.id} expired meanwhile; preview the order again"
+        return make_error(exc.code, f"{why}; nothing was sent, and {again}", hint=exc.hint, retry_after=exc.retry_after)
 
     async def _recheck(self, pending: PendingOrder) -> None:
         order = pending.order
@@ -813,8 +841,10 @@ class OrderService:
                 f"E*TRADE has no live price for {order.symbol} now, so the approved order cannot be checked "
                 "against the market",
             )
-        previewed = Decimal(pending.reference_price) if pending.reference_price else now
-        placement.check_drift(order, previewed, now, self._drift)
+        if not pending.reference_price:
+            raise PolicyRefused(ErrorCode.PRICE_MOVED, "the preview recorded no market price to compare with")
+        placement.check_drift(order, Decimal(pending.reference_price), now, self._drift)
+        placement.check_session(order, in_regular_session(self._clock.now()))
         _, value = self.policy.check_against_quote(order, quote)
         risk.refuse_on_hard(risk.daily(value, self._today(excluding=pending.id), self.risk_limits))
         balance = await self._accounts.balance(order.account_id_key)
@@ -860,11 +890,15 @@ class OrderService:
             f"NOT take effect (journal entry {entry.id}); {then}",
         )
 
-    def _still_unknown(self, verb: str, entry: Entry, exc: RefusedAtAuthentication) -> UpstreamError:
+    def _still_unknown(
+        self, verb: str, entry: Entry, pending: PendingOrder, exc: RefusedAtAuthentication
+    ) -> UpstreamError:
         return UpstreamError(
             ErrorCode.ORDER_OUTCOME_UNKNOWN,
             f"E*TRADE refused the {verb} request at authentication (HTTP 401: {exc.message}); it is never re-sent, "
-            f"and its order list could not be checked yet (journal entry {entry.id})",
+            f"and its order list could not be checked yet (journal entry {entry.id}). If the list shows it did not "
+            f"take effect, pending order {pending.id} can be confirmed again until it expires; the operator can "
+            f"withdraw that with `etradectl orders reject {pending.id}`",
             hint=exc.hint if not exc.session_usable else None,
         )
 
@@ -880,7 +914,7 @@ class OrderService:
             return PlacedOrder(settled.order_id, entry.id, placed_at, (), pending)
         if settled.state is EntryState.NOT_PLACED:
             raise self._not_received("place", entry, pending, exc)
-        raise self._still_unknown("place", entry, exc)
+        raise _NotCounted(self._still_unknown("place", entry, pending, exc))
 
     async def _record_success(self, entry: Entry, state: EntryState, order_id: int, detail: str) -> None:
         """Journal what E*TRADE accepted.
@@ -1031,7 +1065,7 @@ class OrderService:
                 return CancelledOrder(order.order_id, entry.id, self._now_ms(), (), pending)
             if settled.state is EntryState.NOT_CANCELLED:
                 raise self._not_received("cancel", entry, pending, exc) from None
-            raise self._still_unknown("cancel", entry, exc) from None
+            raise _NotCounted(self._still_unknown("cancel", entry, pending, exc)) from None
         except (EtradeApiError, SessionError, RateLimited) as exc:
             if isinstance(exc, EtradeApiError) and exc.http_status >= 500:
                 raise await self._unknown(entry, pending, exc) from None
@@ -1061,7 +1095,8 @@ class OrderService:
 
     # -- operator ----------------------------------------------------------------------------
     async def reject(self, pending_id: str, *, client: str = "") -> PendingOrder:
-        pending = self.pending.reject(pending_id)
+        """The operator says no: to a waiting order, or to an approval held while a 401's outcome is checked."""
+        pending = self.pending.reject(pending_id, sending=pending_id in self._sending)
         await self.record("confirmation.rejected", {"pending_id": pending.id, "client": client})
         log.info("orders: pending %s rejected by the operator", pending.id)
         self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="rejected")
@@ -1239,16 +1274,20 @@ class OrderService:
             "journal.reconciled",
             {"entry": entry.id, "state": outcome.state.value, "order_id": outcome.order_id, "detail": outcome.detail},
         )
+        answered_401 = entry.id in self._answered_401
         if outcome.state not in OPEN_STATES:
             self._answered_401.discard(entry.id)
         if outcome.reconciled and outcome.state in (EntryState.NOT_PLACED, EntryState.NOT_CANCELLED):
             self._tally.pop(entry.pending_id, None)  # nothing happened: it does not count against today
+        if outcome.reconciled and outcome.state in (EntryState.NOT_PLACED, EntryState.NOT_CANCELLED) and answered_401:
+            # Only a request E*TRADE refused at the door gets its approval back: one that timed out may
+            # still surface late, and the grace period that settled it is no proof.
             released = self.pending.release(entry.pending_id)
             if released is not None:
                 log.info("orders: pending %s can be confirmed again (E*TRADE never acted on it)", released.id)
                 await self.record("confirmation.released", {"pending_id": released.id, "entry": entry.id})
                 self._publish(EventKind.PENDING_ORDERS_CHANGED, released.id, change="released")
-        elif outcome.state not in OPEN_STATES:
+        if outcome.state not in OPEN_STATES and not answered_401:
             self.pending.settle(entry.pending_id)
         if outcome.reconciled:
             self._notify("etrade-mcp: order outcome settled", f"Journal entry {entry.id}: {outcome.detail}")

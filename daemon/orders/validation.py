@@ -74,8 +74,12 @@ def parse_price(raw: str, name: str) -> Decimal | None:
     return value
 
 
-def parse_order(raw: OrderInput, *, max_quantity: int) -> OrderRequest:
-    """Validate everything that can be checked without asking anyone. Raises InvalidRequest."""
+def parse_order(raw: OrderInput, *, max_quantity: int, market_protection: bool = False) -> OrderRequest:
+    """Validate everything that can be checked without asking anyone. Raises InvalidRequest.
+
+    ``market_protection``: a MARKET order will be sent as a LIMIT order (see ``placement``), so the
+    extended session's LIMIT-only rule is checked on what is sent, after that conversion.
+    """
     key = check_account_key(raw.account_id_key)
     symbol = normalize_symbol(raw.symbol)
     action = Action(_choice(raw.action, Action, "order_action"))
@@ -101,7 +105,8 @@ def parse_order(raw: OrderInput, *, max_quantity: int) -> OrderRequest:
     session = MarketSession(_choice(raw.market_session, MarketSession, "market_session", MarketSession.REGULAR))
     if term in (Term.IMMEDIATE_OR_CANCEL, Term.FILL_OR_KILL) and price_type is not PriceType.LIMIT:
         raise _invalid(f"{term.value} is available for LIMIT orders only")
-    if session is MarketSession.EXTENDED and (price_type is not PriceType.LIMIT or term is not Term.GOOD_FOR_DAY):
+    sent_as_limit = price_type is PriceType.LIMIT or (market_protection and price_type is PriceType.MARKET)
+    if session is MarketSession.EXTENDED and (not sent_as_limit or term is not Term.GOOD_FOR_DAY):
         raise _invalid("extended-hours orders must be LIMIT orders that are GOOD_FOR_DAY (E*TRADE's rule)")
     if price_type is PriceType.STOP_LIMIT:
         assert stop_price is not None and limit_price is not None

@@ -31,9 +31,13 @@ TRADING = "--no-read-only"
 QUIET = {"ETRADE_NOTIFY_CODES": "false"}  # no desktop pop-ups from test runs
 
 
+#: A Tuesday morning on the emulator's clock: MARKET orders are accepted in the regular session only.
+REGULAR_SESSION = "2026-03-10T11:00:00-04:00"
+
+
 @contextmanager
 def trading_system(home: Path, *daemon_args: str) -> Iterator[System]:
-    with running_system(home, TRADING, *daemon_args, env_extra=QUIET) as system:
+    with running_system(home, TRADING, *daemon_args, env_extra=QUIET, start=REGULAR_SESSION) as system:
         login_with_etradectl(system.env, system.socket)
         yield system
 
