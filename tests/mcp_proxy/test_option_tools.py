@@ -56,7 +56,7 @@ def text_of(result: Any) -> str:
 @pytest.mark.anyio
 async def test_option_tools_are_read_only_with_output_schemas(mcp: Client) -> None:
     tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
-    assert OPTION_TOOLS <= set(tools)
+    assert set(tools) >= OPTION_TOOLS
     for name in OPTION_TOOLS:
         tool = tools[name]
         assert tool.annotations is not None and tool.annotations.read_only_hint is True
