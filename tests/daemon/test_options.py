@@ -161,3 +161,10 @@ async def test_an_emulator_500_on_chains_is_retried_then_a_clear_upstream_error(
     assert caught.value.code is ErrorCode.UPSTREAM_ERROR
     assert requests_to(daemon.emulator, "option_chains") - before == 2  # through the gateway's retries
     daemon.emulator.faults.clear()
+
+
+async def test_an_option_symbol_given_as_a_stock_quote_points_at_the_option_quote(broker: BrokerClient) -> None:
+    response = await broker.get_quotes(["AAPL", "AAPL:2026:6:19:CALL:200", "AAPL260619P00200000"])
+    assert [q.symbol for q in response.quotes] == ["AAPL"]
+    assert [e.code for e in response.errors] == ["INVALID_SYMBOL", "INVALID_SYMBOL"]
+    assert all("get_option_quote" in e.message for e in response.errors)
