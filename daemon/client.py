@@ -46,6 +46,8 @@ from protos.broker.v1 import (
     market_pb2_grpc,
     operator_pb2,
     operator_pb2_grpc,
+    options_pb2,
+    options_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
     session_pb2,
@@ -157,6 +159,10 @@ class BrokerClient:
     @property
     def events_stub(self) -> events_pb2_grpc.EventsAsyncStub:
         return self._stub(events_pb2_grpc.EventsStub)
+
+    @property
+    def options_stub(self) -> options_pb2_grpc.OptionsAsyncStub:
+        return self._stub(options_pb2_grpc.OptionsStub)
 
     async def stream(self, method: Callable[..., Any], request: Any, *, timeout: float | None) -> AsyncGenerator[Any]:
         """Iterate a server-streaming call (``timeout`` None: no deadline); raise BrokerError subclasses."""
@@ -270,6 +276,37 @@ class BrokerClient:
 
     async def lookup_product(self, search: str) -> market_pb2.LookupProductResponse:
         return await self.call(self.market_stub.LookupProduct, market_pb2.LookupProductRequest(search=search))
+
+    # --- options -------------------------------------------------------------------------
+
+    async def get_option_expirations(
+        self, symbol: str, *, expiry_type: str = ""
+    ) -> options_pb2.GetOptionExpirationsResponse:
+        request = options_pb2.GetOptionExpirationsRequest(symbol=symbol, expiry_type=expiry_type)
+        return await self.call(self.options_stub.GetOptionExpirations, request)
+
+    async def get_option_chain(
+        self,
+        symbol: str,
+        *,
+        expiration: str = "",
+        strike_near: float | None = None,
+        strike_count: int = 0,
+        side: options_pb2.OptionSide.ValueType = options_pb2.OPTION_SIDE_BOTH,
+        include_weeklies: bool = False,
+    ) -> options_pb2.GetOptionChainResponse:
+        request = options_pb2.GetOptionChainRequest(
+            symbol=symbol,
+            expiration=expiration,
+            strike_near=strike_near,
+            strike_count=strike_count,
+            side=side,
+            include_weeklies=include_weeklies,
+        )
+        return await self.call(self.options_stub.GetOptionChain, request)
+
+    async def get_option_quote(self, symbol: str) -> options_pb2.GetOptionQuoteResponse:
+        return await self.call(self.options_stub.GetOptionQuote, options_pb2.GetOptionQuoteRequest(symbol=symbol))
 
     # --- accounts ------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from daemon.models import SymbolError
 MAX_SYMBOL_LENGTH = 10
 # Letters first, then letters, digits and the class separators E*TRADE uses (BRK.B, BF-B).
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+# E*TRADE's option symbol (ROOT:YYYY:M:D:CALL:STRIKE) or an OSI key (ROOT + YYMMDD + C/P + 8 digits).
+_OPTION = re.compile(r"^[A-Z][A-Z0-9.]{0,9}(:\d{4}:\d{1,2}:\d{1,2}:(CALL|PUT|C|P):[\d.]+|[ \-]*\d{6}[CP]\d{8})$")
 
 
 def normalize_symbol(raw: str) -> str:
@@ -21,6 +23,12 @@ def normalize_symbol(raw: str) -> str:
     if not symbol:
         raise InvalidRequest(ErrorCode.INVALID_SYMBOL, "the symbol is empty")
     shown = symbol if len(symbol) <= 24 else symbol[:24] + "…"
+    if _OPTION.match(symbol):
+        raise InvalidRequest(
+            ErrorCode.INVALID_SYMBOL,
+            f"{shown!r} is an option contract, not a ticker symbol: quote it with get_option_quote "
+            "(`etradectl options quote`)",
+        )
     if len(symbol) > MAX_SYMBOL_LENGTH:
         raise InvalidRequest(
             ErrorCode.INVALID_SYMBOL,

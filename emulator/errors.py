@@ -25,8 +25,8 @@ QUOTE_INVALID_DETAIL_FLAG = (1020, "Invalid detail flag.")
 QUOTE_TOO_MANY_25 = (1023, "Invalid count. A request may contain up to 25 quotes.")
 QUOTE_TOO_MANY_50 = (1025, "Invalid count. A request may contain up to 50 quotes.")
 QUOTE_NOT_MUTUAL_FUND = (1024, "Please enter valid Mutual Fund or Money Market Fund symbols.")
-LOOKUP_INVALID = (10033, "The symbol entered is invalid.")
-LOOKUP_MISSING = (10043, "Missing symbol.")
+LOOKUP_INVALID = (10033, "The symbol entered is invalid. Please enter another symbol.")
+LOOKUP_MISSING = (10043, "Missing symbol. Please enter valid symbol.")
 # Portfolio parameter errors are undocumented; these codes are borrowed from the Transactions
 # API, which documents the same kinds of mistakes (see README "Assumptions").
 INVALID_COUNT = (2005, "Invalid count. Count value should be a positive integer.")

@@ -22,8 +22,18 @@ from emulator import errors
 from emulator.errors import ApiError
 from emulator.routing import Request
 
-PRICE_TYPES = ("MARKET", "LIMIT", "STOP", "STOP_LIMIT")
-ORDER_TERMS = ("GOOD_FOR_DAY", "GOOD_UNTIL_CANCEL", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
+TRAILING_STOPS = ("TRAILING_STOP_CNST", "TRAILING_STOP_PRCT")
+ON_OPEN = ("MARKET_ON_OPEN", "LIMIT_ON_OPEN")
+ON_CLOSE = ("MARKET_ON_CLOSE", "LIMIT_ON_CLOSE")
+#: Net pricing exists for multi-leg option orders only; an equity order naming it is refused as
+#: an order rule, not as an unknown value.
+NET_PRICE_TYPES = ("NET_DEBIT", "NET_CREDIT", "NET_EVEN")
+PRICE_TYPES = ("MARKET", "LIMIT", "STOP", "STOP_LIMIT", *TRAILING_STOPS, *ON_OPEN, *ON_CLOSE, *NET_PRICE_TYPES)
+#: Price types that carry a limit price, and those whose ``stopPrice`` is used (a trailing
+#: stop's ``stopPrice`` is the trail: dollars for CNST, percent for PRCT).
+WITH_LIMIT = ("LIMIT", "STOP_LIMIT", "LIMIT_ON_OPEN", "LIMIT_ON_CLOSE")
+WITH_STOP = ("STOP", "STOP_LIMIT", *TRAILING_STOPS)
+ORDER_TERMS = ("GOOD_FOR_DAY", "GOOD_UNTIL_CANCEL", "GOOD_TILL_DATE", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
 ACTIONS = ("BUY", "SELL", "BUY_TO_COVER", "SELL_SHORT")
 SESSIONS = ("REGULAR", "EXTENDED")
 BUY_ACTIONS = ("BUY", "BUY_TO_COVER")
@@ -169,22 +179,28 @@ def _spec(order: Mapping[str, Any]) -> OrderSpec:
     if quantity is None or quantity != quantity.to_integral_value() or quantity > MAX_QUANTITY:
         raise ApiError.invalid_parameter("quantity")
     price_type = _enum(order, "priceType", PRICE_TYPES)
+    if price_type in NET_PRICE_TYPES:
+        raise ApiError(400, errors.INVALID_ORDER, f"{price_type} applies to multi-leg option orders, not to equities.")
     limit_price = _decimal(order, "limitPrice")
     stop_price = _decimal(order, "stopPrice")
-    if price_type in ("LIMIT", "STOP_LIMIT") and limit_price is None:
+    if price_type in WITH_LIMIT and limit_price is None:
         raise ApiError(400, errors.INVALID_ORDER, f"A limitPrice is required for {price_type} orders.")
-    if price_type in ("STOP", "STOP_LIMIT") and stop_price is None:
+    if price_type in WITH_STOP and stop_price is None:
         raise ApiError(400, errors.INVALID_ORDER, f"A stopPrice is required for {price_type} orders.")
+    if price_type == "TRAILING_STOP_PRCT" and stop_price is not None and not 0 < stop_price < 100:
+        raise ApiError(400, errors.INVALID_ORDER, "A TRAILING_STOP_PRCT trail (stopPrice) is a percentage below 100.")
     # Prices that do not apply to the price type are ignored, as E*TRADE's own sample sends
     # ``stopPrice: ""`` with every LIMIT order.
-    if price_type in ("MARKET", "STOP"):
+    if price_type not in WITH_LIMIT:
         limit_price = None
-    if price_type in ("MARKET", "LIMIT"):
+    if price_type not in WITH_STOP:
         stop_price = None
     term = _enum(order, "orderTerm", ORDER_TERMS)
     session = _enum(order, "marketSession", SESSIONS, "REGULAR")
     if term in ("IMMEDIATE_OR_CANCEL", "FILL_OR_KILL") and price_type != "LIMIT":
         raise ApiError(400, errors.INVALID_ORDER, f"{term} is available for LIMIT orders only.")
+    if price_type in (*ON_OPEN, *ON_CLOSE) and term != "GOOD_FOR_DAY":
+        raise ApiError(400, errors.INVALID_ORDER, f"{price_type} orders are GOOD_FOR_DAY only.")
     if session == "EXTENDED" and (price_type != "LIMIT" or term != "GOOD_FOR_DAY"):
         raise ApiError(400, errors.INVALID_ORDER, "Extended-hours orders must be LIMIT orders that are GOOD_FOR_DAY.")
     return OrderSpec(

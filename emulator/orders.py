@@ -48,9 +48,13 @@ from emulator.market import (
     is_trading_day,
     phase_at,
     session_close,
+    session_open,
 )
 from emulator.order_requests import (
     ACTIONS,
+    ON_CLOSE,
+    ON_OPEN,
+    TRAILING_STOPS,
     OrderRequest,
     OrderSpec,
     cancel_order_id,
@@ -123,6 +127,8 @@ class EmuOrder:
     filled_quantity: Decimal = Decimal(0)
     average_price: float | None = None
     stop_triggered: bool = False
+    #: A trailing stop's best price since it was placed (highest for sells, lowest for buys).
+    trail_mark: float | None = None
     cancel_requested_at: datetime | None = None
     closed_at: datetime | None = None
     replaces_order_id: int | None = None
@@ -230,6 +236,9 @@ class OrderEngine:
                         order.status = Status.CANCELLED
                         order.closed_at = order.cancel_requested_at + CANCEL_DELAY
                 elif order.is_open:
+                    # An on-close order fills at the close that is also its expiry.
+                    if order.spec.price_type in ON_CLOSE and self._fill_on_close(order, now):
+                        continue
                     if order.expires_at is not None and now >= order.expires_at:
                         order.status = Status.EXPIRED
                         order.closed_at = order.expires_at
@@ -256,15 +265,66 @@ class OrderEngine:
         stop = float(order.stop_price)
         return snap.last >= stop if order.is_buy else snap.last <= stop
 
+    def _trail_reached(self, order: EmuOrder, snap: Snapshot) -> bool:
+        """Move a trailing stop's mark with the price; True once the price came back by the trail."""
+        spec, last = order.spec, snap.last
+        assert spec.stop_price is not None
+        mark = order.trail_mark
+        mark = last if mark is None else (min(mark, last) if spec.is_buy else max(mark, last))
+        order.trail_mark = mark
+        trail = float(spec.stop_price)
+        if spec.price_type == "TRAILING_STOP_PRCT":
+            trigger = mark * (1 + trail / 100) if spec.is_buy else mark * (1 - trail / 100)
+        else:
+            trigger = mark + trail if spec.is_buy else mark - trail
+        return last >= trigger if spec.is_buy else last <= trigger
+
+    def _fill_on_close(self, order: EmuOrder, now: datetime) -> bool:
+        """Fill a MARKET/LIMIT_ON_CLOSE order at the first close after it was placed."""
+        close_at = session_end(order.placed_at, "REGULAR")
+        if now < close_at:
+            return False
+        snap = self.market.observe(order.spec.symbol, close_at)
+        price = snap.last
+        limit = order.spec.limit_price
+        if limit is not None and (
+            (order.spec.is_buy and price > float(limit)) or (not order.spec.is_buy and price < float(limit))
+        ):
+            return False
+        self._execute(order, price, close_at)
+        return True
+
     def _try_fill(self, order: EmuOrder, now: datetime) -> bool:
         snap = self.market.observe(order.spec.symbol, now)
         if not _tradable(order.spec, snap.phase):
             return False
-        if order.spec.price_type in ("STOP", "STOP_LIMIT") and not order.stop_triggered:
+        price_type = order.spec.price_type
+        if price_type in ON_CLOSE:
+            return False
+        if price_type in ON_OPEN:
+            # Only the opening auction of a session that opened after the order was placed.
+            if session_open(snap.session_day) <= order.placed_at:
+                return False
+            limit = order.spec.limit_price
+            if limit is not None and (
+                (order.spec.is_buy and snap.open > float(limit)) or (not order.spec.is_buy and snap.open < float(limit))
+            ):
+                return False
+            self._execute(order, snap.open, now)
+            return True
+        if price_type in TRAILING_STOPS and not order.stop_triggered:
+            order.stop_triggered = self._trail_reached(order, snap)
+            if not order.stop_triggered:
+                return False
+        if price_type in ("STOP", "STOP_LIMIT") and not order.stop_triggered:
             order.stop_triggered = self._stop_reached(order.spec, snap)
         price = self._marketable_price(order.spec, snap, order.stop_triggered)
         if price is None:
             return False
+        self._execute(order, price, now)
+        return True
+
+    def _execute(self, order: EmuOrder, price: float, now: datetime) -> None:
         signed = float(order.spec.quantity) * (1 if order.spec.is_buy else -1)
         self.book.apply_fill(order.account_key, order.spec.symbol, signed, price, now, float(order.commission))
         order.status = Status.EXECUTED
@@ -272,14 +332,13 @@ class OrderEngine:
         order.closed_at = now
         order.filled_quantity = order.spec.quantity
         order.average_price = price
-        return True
 
     # -- checks ----------------------------------------------------------------------------
     def price_basis(self, spec: OrderSpec, snap: Snapshot) -> float:
         """The per-share price an order's value is estimated at."""
         if spec.limit_price is not None:
             return float(spec.limit_price)
-        if spec.stop_price is not None:
+        if spec.stop_price is not None and spec.price_type not in TRAILING_STOPS:
             return float(spec.stop_price)
         return snap.ask if spec.is_buy else snap.bid
 

@@ -7,6 +7,10 @@ FUNDAMENTAL → ``Fundamental``, INTRADAY → ``Intraday``, OPTIONS → ``Option
 known ones come back as 200 with ``Messages.Message[]`` (code 1019) beside the good
 ``QuoteData``; if none is known the answer is 400/1019 "Invalid symbol.". A multi-symbol
 quote is one request for rate limiting.
+
+Option contracts are quoted by E*TRADE's documented option symbol,
+``underlier:year:month:day:CALL|PUT:strike`` (e.g. ``IBM:2018:8:17:CALL:200.000000``, the form
+option chains put in ``quoteDetail``), priced by :mod:`emulator.options`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,14 @@ from emulator.market import (
     format_eastern,
     quote_status,
     session_close,
+)
+from emulator.options import (
+    OptionsApi,
+    listed_kind,
+    option_product,
+    option_quote_container,
+    parse_option_symbol,
+    price_option,
 )
 from emulator.routing import Document, Request, Route
 from emulator.universe import Instrument
@@ -54,8 +66,19 @@ def eastern_epoch(day: date, hour: int = 0) -> int:
     return int(datetime(day.year, day.month, day.day, hour, tzinfo=EASTERN).timestamp())
 
 
+def business_day_on_or_before(day: date) -> date:
+    """``day``, or the Friday before it when it falls on a weekend."""
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
 def ex_dividend_date(inst: Instrument, today: date) -> date | None:
-    """The latest quarterly ex-dividend date on or before ``today`` (None if no dividend)."""
+    """The latest quarterly ex-dividend date on or before ``today`` (None if no dividend).
+
+    Always a weekday: exchanges set ex-dates on trading days, so a scheduled date that lands
+    on a weekend moves to the Friday before.
+    """
     if inst.annual_dividend <= 0:
         return None
     cycle = _stable(inst.symbol, "exdiv-month", 3)
@@ -63,12 +86,17 @@ def ex_dividend_date(inst: Instrument, today: date) -> date | None:
     year, month = today.year, today.month
     while True:
         if (month - 1) % 3 == cycle:
-            candidate = date(year, month, day_of_month)
+            candidate = business_day_on_or_before(date(year, month, day_of_month))
             if candidate <= today:
                 return candidate
         month -= 1
         if month == 0:
             year, month = year - 1, 12
+
+
+def dividend_payable_date(ex_div: date) -> date:
+    """Three weeks after the ex-date, on a weekday."""
+    return business_day_on_or_before(ex_div + timedelta(days=21))
 
 
 def next_earnings_date(inst: Instrument, today: date) -> date:
@@ -97,15 +125,31 @@ def market_cap(inst: Instrument, last: float) -> float:
     return round(last * inst.shares_outstanding, 2)
 
 
-def _eh_detail(snap: Snapshot) -> dict[str, object]:
-    # Prices move only in the regular session, so extended hours trade at the last close.
+#: Largest move of an extended-hours price away from the session's close, as a fraction.
+EH_MAX_MOVE = 0.006
+
+
+def extended_hours_price(seed: int, snap: Snapshot) -> float:
+    """The extended-hours last price: the session's close moved by a bounded, seeded amount that
+    changes every five minutes (extended-hours trading is thin; it never moves the tape)."""
+    bucket = int(snap.at.timestamp()) // 300
+    digest = hashlib.sha256(f"etrade-emulator:{seed}:eh:{snap.symbol}:{bucket}".encode()).digest()
+    unit = int.from_bytes(digest[:8], "big") / 2**64
+    return round(snap.last * (1 + EH_MAX_MOVE * (2 * unit - 1)), 2)
+
+
+def _eh_detail(seed: int, snap: Snapshot) -> dict[str, object]:
+    # E*TRADE's change here is the extended-hours last price minus the previous close (a captured
+    # after-hours AAPL quote: lastPrice 176.66, previousClose 184.82, change -8.16).
+    last = extended_hours_price(seed, snap)
+    change = round(last - snap.prev_close, 2)
     return {
-        "lastPrice": snap.last,
-        "change": 0.0,
-        "percentChange": 0.0,
-        "bid": snap.bid,
+        "lastPrice": last,
+        "change": change,
+        "percentChange": round(100.0 * change / snap.prev_close, 2) if snap.prev_close else 0.0,
+        "bid": round(last - (snap.ask - snap.bid) / 2, 2) if snap.ask else snap.bid,
         "bidSize": snap.bid_size,
-        "ask": snap.ask,
+        "ask": round(last + (snap.ask - snap.bid) / 2, 2) if snap.ask else snap.ask,
         "askSize": snap.ask_size,
         "volume": snap.volume,
         "timeOfLastTrade": int(snap.at.timestamp()),
@@ -114,7 +158,7 @@ def _eh_detail(snap: Snapshot) -> dict[str, object]:
     }
 
 
-def _all(snap: Snapshot, require_earnings: bool) -> dict[str, object]:
+def _all(snap: Snapshot, require_earnings: bool, seed: int) -> dict[str, object]:
     inst = snap.instrument
     today = snap.at.astimezone(EASTERN).date()
     ex_div = ex_dividend_date(inst, today)
@@ -160,7 +204,7 @@ def _all(snap: Snapshot, require_earnings: bool) -> dict[str, object]:
         "beta": inst.beta,
         "yield": dividend_yield(inst, snap.last),
         "declaredDividend": quarterly,
-        "dividendPayableDate": eastern_epoch(ex_div + timedelta(days=21)) if ex_div else 0,
+        "dividendPayableDate": eastern_epoch(dividend_payable_date(ex_div)) if ex_div else 0,
         "pe": pe_ratio(inst, snap.last),
         "week52LowDate": int(snap.low52_at.timestamp()),
         "week52HiDate": int(snap.high52_at.timestamp()),
@@ -173,7 +217,7 @@ def _all(snap: Snapshot, require_earnings: bool) -> dict[str, object]:
         "averageVolume": inst.average_volume,
     }
     if after_hours(snap.phase):
-        body["ExtendedHourQuoteDetail"] = _eh_detail(snap)
+        body["ExtendedHourQuoteDetail"] = _eh_detail(seed, snap)
     return body
 
 
@@ -265,7 +309,9 @@ def _mutual_fund(snap: Snapshot) -> dict[str, object]:
         "cusip": "",
         "changeClose": snap.change,
         "previousClose": snap.prev_close,
-        "transactionFee": 0.0,
+        # A string in E*TRADE's documentation: "an indicator (yes or no) whether or not there
+        # is a fee applicable for the security transaction". The bundled funds are no-fee.
+        "transactionFee": "N",
         "earlyRedemptionFee": "0",
         "availability": "Open to New Buy and Sell",
         "initialInvestment": minimum,
@@ -293,8 +339,13 @@ def _mutual_fund(snap: Snapshot) -> dict[str, object]:
     }
 
 
-def quote_data(snap: Snapshot, flag: str, require_earnings: bool, skip_mini_options: bool) -> dict[str, object]:
-    """One ``QuoteData`` entry for ``snap`` with the container ``flag`` asks for."""
+def quote_data(
+    snap: Snapshot, flag: str, require_earnings: bool, skip_mini_options: bool, seed: int = 0
+) -> dict[str, object]:
+    """One ``QuoteData`` entry for ``snap`` with the container ``flag`` asks for.
+
+    ``hasMiniOptions`` (unless skipped) is only on optionable securities, never on a mutual fund.
+    """
     data: dict[str, object] = {
         "dateTime": format_eastern(snap.at),
         "dateTimeUTC": int(snap.at.timestamp()),
@@ -302,10 +353,10 @@ def quote_data(snap: Snapshot, flag: str, require_earnings: bool, skip_mini_opti
         # A string on the wire, unlike every other boolean (reference §3.4).
         "ahFlag": "true" if after_hours(snap.phase) else "false",
     }
-    if not skip_mini_options:
+    if not skip_mini_options and not snap.instrument.is_mutual_fund:
         data["hasMiniOptions"] = False
     if flag == "ALL":
-        data["All"] = _all(snap, require_earnings)
+        data["All"] = _all(snap, require_earnings, seed)
     elif flag == "FUNDAMENTAL":
         data["Fundamental"] = _fundamental(snap)
     elif flag == "INTRADAY":
@@ -332,13 +383,36 @@ class MarketApi:
     def __init__(self, market: Market, clock: Clock) -> None:
         self.market = market
         self.clock = clock
+        self.options = OptionsApi(market, clock)
 
     def routes(self) -> list[Route]:
-        """This module's routes."""
+        """This module's routes (option chains and expiry dates included)."""
         return [
             Route("quote", "/v1/market/quote/{symbols?}", self.quote, module="market"),
             Route("lookup", "/v1/market/lookup/{search?}", self.lookup, module="market"),
+            *self.options.routes(),
         ]
+
+    def _option_quote(self, symbol: str, flag: str, now: datetime) -> dict[str, object] | None:
+        """``QuoteData`` of a listed option contract, or None when ``symbol`` names none."""
+        contract = parse_option_symbol(symbol)
+        if contract is None:
+            return None
+        inst = universe.get(contract.underlier)
+        kind = listed_kind(contract, now)
+        if inst is None or inst.is_mutual_fund or kind is None:
+            return None
+        snap = self.market.observe(inst.symbol, now)
+        quote = price_option(self.market.seed, contract, inst, snap, kind)
+        container, fields = option_quote_container(quote, flag, format_eastern(now))
+        return {
+            "dateTime": format_eastern(now),
+            "dateTimeUTC": int(now.timestamp()),
+            "quoteStatus": quote_status(snap.phase),
+            "ahFlag": "false",
+            container: fields,
+            "Product": option_product(contract),
+        }
 
     def quote(self, request: Request) -> Document:
         """``GET /v1/market/quote/{symbols}``."""
@@ -360,6 +434,13 @@ class MarketApi:
         messages: list[dict[str, object]] = []
         not_funds = 0
         for symbol in symbols:
+            if ":" in symbol:
+                option = None if flag == "MF_DETAIL" else self._option_quote(symbol, flag, now)
+                if option is None:
+                    messages.append(_message(errors.QUOTE_INVALID_SYMBOL[0], f"{symbol} is not a valid symbol."))
+                else:
+                    quotes.append(option)
+                continue
             inst = universe.get(symbol)
             if inst is None:
                 messages.append(_message(errors.QUOTE_INVALID_SYMBOL[0], f"{symbol} is not a valid symbol."))
@@ -367,7 +448,9 @@ class MarketApi:
                 not_funds += 1
                 messages.append(_message(errors.QUOTE_NOT_MUTUAL_FUND[0], f"{symbol} is not a mutual fund symbol."))
             else:
-                quotes.append(quote_data(self.market.observe(symbol, now), flag, require_earnings, skip_mini))
+                quotes.append(
+                    quote_data(self.market.observe(symbol, now), flag, require_earnings, skip_mini, self.market.seed)
+                )
         if not quotes:
             raise ApiError.bad_request(errors.QUOTE_NOT_MUTUAL_FUND if not_funds else errors.QUOTE_INVALID_SYMBOL)
         content: dict[str, object] = {"QuoteData": quotes}

@@ -10,6 +10,7 @@ from daemon.servicers.analytics import AnalyticsServicer
 from daemon.servicers.events import EventsServicer
 from daemon.servicers.market import MarketServicer
 from daemon.servicers.operator import OperatorServicer
+from daemon.servicers.options import OptionsServicer
 from daemon.servicers.orders import OrdersServicer
 from daemon.servicers.session import SessionServicer
 from daemon.servicers.watchlists import WatchlistsServicer
@@ -19,6 +20,7 @@ from protos.broker.v1 import (
     events_pb2_grpc,
     market_pb2_grpc,
     operator_pb2_grpc,
+    options_pb2_grpc,
     orders_pb2_grpc,
     session_pb2_grpc,
     watchlists_pb2_grpc,
@@ -34,3 +36,4 @@ def add_servicers(server: grpc.aio.Server, app: BrokerApp) -> None:
     events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(app), server)
     orders_pb2_grpc.add_OrdersServicer_to_server(OrdersServicer(app), server)
     operator_pb2_grpc.add_OperatorServicer_to_server(OperatorServicer(app), server)
+    options_pb2_grpc.add_OptionsServicer_to_server(OptionsServicer(app), server)

@@ -25,6 +25,10 @@ TOOLS = {
     "get_position_details",
     "analyze_portfolio",
     "list_watchlists",
+    "lookup_symbol",
+    "get_option_expirations",
+    "get_option_chain",
+    "get_option_quote",
     # Order reading is offered in read-only mode too (the daemon's default); see test_order_tools.py.
     "list_orders",
     "get_order_details",
