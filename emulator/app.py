@@ -43,6 +43,8 @@ DEFAULT_CONSUMER_SECRET = "3f9a1c7e5b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a4
 #: Realistic per-response latency range, milliseconds.
 DEFAULT_LATENCY_MS = (80, 150)
 LOOPBACK = "127.0.0.1"
+#: Methods the /oauth token endpoints answer.
+TOKEN_METHODS = frozenset({"GET", "POST"})
 
 
 class Emulator:
@@ -120,10 +122,12 @@ class Emulator:
         oauth = self.oauth
         token = Guard.OAUTH_ENDPOINT
         return [
-            Route("request_token", "/oauth/request_token", oauth.handle_request_token, guard=token),
-            Route("access_token", "/oauth/access_token", oauth.handle_access_token, guard=token),
-            Route("renew_access_token", "/oauth/renew_access_token", oauth.handle_renew, guard=token),
-            Route("revoke_access_token", "/oauth/revoke_access_token", oauth.handle_revoke, guard=token),
+            # E*TRADE documents GET; independent clients (requests-oauthlib, pyetrade) POST the
+            # token requests and E*TRADE processes those too, so both are served.
+            Route("request_token", "/oauth/request_token", oauth.handle_request_token, TOKEN_METHODS, guard=token),
+            Route("access_token", "/oauth/access_token", oauth.handle_access_token, TOKEN_METHODS, guard=token),
+            Route("renew_access_token", "/oauth/renew_access_token", oauth.handle_renew, TOKEN_METHODS, guard=token),
+            Route("revoke_access_token", "/oauth/revoke_access_token", oauth.handle_revoke, TOKEN_METHODS, guard=token),
             Route("authorize", "/e/t/etws/authorize", oauth.handle_authorize, guard=Guard.NONE),
             # Fills happen on the emulator clock; balances and portfolios include them.
             *synced(self.orders, self.accounts_api.routes()),
