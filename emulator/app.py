@@ -33,6 +33,7 @@ from emulator.quotes import MarketApi
 from emulator.routing import Guard, Route, Router
 from emulator.server import Dispatcher, EmulatorHTTPServer
 from emulator.stats import Stats, StatsDocument
+from emulator.transactions import Ledger, TransactionsApi
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class Emulator:
         self.market_api = MarketApi(self.market, self.clock)
         self.orders = OrderEngine(self.book, self.market, self.clock, seed)
         self.orders_api = OrdersApi(self.orders, self.accounts_api.resolve)
+        self.ledger = Ledger(self.book, self.market, self.clock, seed)
+        self.transactions_api = TransactionsApi(self.ledger, self.accounts_api.resolve)
         self.holds = HoldRegistry()
         self.router = Router(self._routes())
         self.admin = AdminApi(
@@ -130,7 +133,7 @@ class Emulator:
             Route("revoke_access_token", "/oauth/revoke_access_token", oauth.handle_revoke, TOKEN_METHODS, guard=token),
             Route("authorize", "/e/t/etws/authorize", oauth.handle_authorize, guard=Guard.NONE),
             # Fills happen on the emulator clock; balances and portfolios include them.
-            *synced(self.orders, self.accounts_api.routes()),
+            *synced(self.orders, [*self.accounts_api.routes(), *self.transactions_api.routes()]),
             *self.market_api.routes(),
             *self.orders_api.routes(),
         ]

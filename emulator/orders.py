@@ -274,7 +274,9 @@ class OrderEngine:
         if price is None:
             return False
         signed = float(order.spec.quantity) * (1 if order.spec.is_buy else -1)
-        self.book.apply_fill(order.account_key, order.spec.symbol, signed, price, now, float(order.commission))
+        self.book.apply_fill(
+            order.account_key, order.spec.symbol, signed, price, now, float(order.commission), order_no=order.order_id
+        )
         order.status = Status.EXECUTED
         order.executed_at = now
         order.closed_at = now

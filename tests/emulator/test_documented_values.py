@@ -94,7 +94,7 @@ def test_complete_view_in_xml_uses_the_same_names(emu: Emulator, session: OAuth1
 
 def test_option_level_code_is_the_documented_level_number(emu: Emulator, session: OAuth1Session) -> None:
     expected = {"NO_OPTIONS": 0, "LEVEL_1": 1, "LEVEL_2": 2, "LEVEL_3": 3, "LEVEL_4": 4}
-    seen = set()
+    seen: set[str] = set()
     for account in account_keys(session, emu):
         if account["accountStatus"] != "ACTIVE":
             continue
