@@ -17,6 +17,7 @@ from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock
 from daemon.errors import BrokerError
 from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
+from daemon.history import HistoryData
 from daemon.market import MarketData
 from daemon.orders.service import OrderService
 from daemon.quote_cache import QuoteTtl
@@ -59,6 +60,8 @@ class BrokerApp:
     events: EventBus
     watchlists: WatchlistBook
     analyst: PortfolioAnalyst
+    #: Transactions and alerts; its caches are forgotten together with the account caches.
+    history: HistoryData
     embedded_emulator: Emulator | None = field(default=None, repr=False)
     # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
     api_version: str = API_VERSION
@@ -240,6 +243,7 @@ async def build_app(
         events=events,
         watchlists=watchlists,
         analyst=PortfolioAnalyst(accounts, clock),
+        history=HistoryData(gateway, accounts, clock),
         embedded_emulator=emulator,
     )
 

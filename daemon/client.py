@@ -42,6 +42,8 @@ from protos.broker.v1 import (
     analytics_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
+    history_pb2,
+    history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
     operator_pb2,
@@ -176,6 +178,10 @@ class BrokerClient:
             call.cancel()  # no-op once finished; stops the daemon's side when the caller stops early
 
     @property
+    def history_stub(self) -> history_pb2_grpc.HistoryAsyncStub:
+        return self._stub(history_pb2_grpc.HistoryStub)
+
+    @property
     def orders_stub(self) -> orders_pb2_grpc.OrdersAsyncStub:
         return self._stub(orders_pb2_grpc.OrdersStub)
 
@@ -288,6 +294,32 @@ class BrokerClient:
     async def get_position(self, account_id_key: str, symbol: str) -> accounts_pb2.GetPositionResponse:
         request = accounts_pb2.GetPositionRequest(account_id_key=account_id_key, symbol=symbol)
         return await self.call(self.accounts_stub.GetPosition, request)
+
+    # --- history -------------------------------------------------------------------------
+
+    async def list_transactions(
+        self,
+        account_id_key: str,
+        *,
+        start_date: str = "",
+        end_date: str = "",
+        kinds: Sequence[str] = (),
+        symbol: str = "",
+        limit: int = 0,
+    ) -> history_pb2.ListTransactionsResponse:
+        request = history_pb2.ListTransactionsRequest(
+            account_id_key=account_id_key,
+            start_date=start_date,
+            end_date=end_date,
+            kinds=list(kinds),
+            symbol=symbol,
+            limit=limit,
+        )
+        return await self.call(self.history_stub.ListTransactions, request)
+
+    async def get_transaction(self, account_id_key: str, transaction_id: str) -> history_pb2.GetTransactionResponse:
+        request = history_pb2.GetTransactionRequest(account_id_key=account_id_key, transaction_id=transaction_id)
+        return await self.call(self.history_stub.GetTransaction, request)
 
     # --- orders (the model's side: never returns a confirmation code) --------------------
 

@@ -178,12 +178,14 @@ def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = N
 
     from mcp_proxy.account_resources import register_account_resources
     from mcp_proxy.completions import Completions
+    from mcp_proxy.history_tools import register_history_tools
     from mcp_proxy.order_resources import register_order_resources
     from mcp_proxy.portfolio_tools import register_portfolio_tools
     from mcp_proxy.prompts import register_prompts
 
     completions = Completions()
     register_portfolio_tools(server, daemon)
+    register_history_tools(server, daemon)
     register_account_resources(server, daemon, completions)
     register_order_resources(server, daemon, completions)
     register_prompts(server, daemon, completions)

@@ -8,6 +8,7 @@ from daemon.app import BrokerApp
 from daemon.servicers.accounts import AccountsServicer
 from daemon.servicers.analytics import AnalyticsServicer
 from daemon.servicers.events import EventsServicer
+from daemon.servicers.history import HistoryServicer
 from daemon.servicers.market import MarketServicer
 from daemon.servicers.operator import OperatorServicer
 from daemon.servicers.orders import OrdersServicer
@@ -17,6 +18,7 @@ from protos.broker.v1 import (
     accounts_pb2_grpc,
     analytics_pb2_grpc,
     events_pb2_grpc,
+    history_pb2_grpc,
     market_pb2_grpc,
     operator_pb2_grpc,
     orders_pb2_grpc,
@@ -34,3 +36,4 @@ def add_servicers(server: grpc.aio.Server, app: BrokerApp) -> None:
     events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(app), server)
     orders_pb2_grpc.add_OrdersServicer_to_server(OrdersServicer(app), server)
     operator_pb2_grpc.add_OperatorServicer_to_server(OperatorServicer(app), server)
+    history_pb2_grpc.add_HistoryServicer_to_server(HistoryServicer(app), server)

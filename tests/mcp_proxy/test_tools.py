@@ -25,6 +25,8 @@ TOOLS = {
     "get_position_details",
     "analyze_portfolio",
     "list_watchlists",
+    "get_transactions",
+    "get_transaction_details",
     # Order reading is offered in read-only mode too (the daemon's default); see test_order_tools.py.
     "list_orders",
     "get_order_details",
