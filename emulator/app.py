@@ -21,6 +21,7 @@ from types import TracebackType
 
 from emulator.accounts import AccountsApi
 from emulator.admin import AdminApi
+from emulator.alerts import AlertInbox, AlertsApi
 from emulator.book import Book, seed_book
 from emulator.clock import Clock
 from emulator.faults import FaultRegistry
@@ -104,6 +105,8 @@ class Emulator:
         self.orders_api = OrdersApi(self.orders, self.accounts_api.resolve)
         self.ledger = Ledger(self.book, self.market, self.clock, seed)
         self.transactions_api = TransactionsApi(self.ledger, self.accounts_api.resolve)
+        self.alerts = AlertInbox(self.book, self.market, self.clock)
+        self.alerts_api = AlertsApi(self.alerts)
         self.holds = HoldRegistry()
         self.router = Router(self._routes())
         self.admin = AdminApi(
@@ -134,6 +137,7 @@ class Emulator:
             Route("authorize", "/e/t/etws/authorize", oauth.handle_authorize, guard=Guard.NONE),
             # Fills happen on the emulator clock; balances and portfolios include them.
             *synced(self.orders, [*self.accounts_api.routes(), *self.transactions_api.routes()]),
+            *synced(self.orders, self.alerts_api.routes()),
             *self.market_api.routes(),
             *self.orders_api.routes(),
         ]
