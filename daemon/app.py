@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from daemon import notify
 from daemon.accounts import AccountsData
+from daemon.alerts import AlertsData
 from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
@@ -62,6 +63,7 @@ class BrokerApp:
     analyst: PortfolioAnalyst
     #: Transactions and alerts; its caches are forgotten together with the account caches.
     history: HistoryData
+    alerts: AlertsData
     embedded_emulator: Emulator | None = field(default=None, repr=False)
     # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
     api_version: str = API_VERSION
@@ -244,6 +246,7 @@ async def build_app(
         watchlists=watchlists,
         analyst=PortfolioAnalyst(accounts, clock),
         history=HistoryData(gateway, accounts, clock),
+        alerts=AlertsData(gateway, upstream.http),
         embedded_emulator=emulator,
     )
 

@@ -38,6 +38,8 @@ from protos.broker.v1 import (
     API_VERSION,
     accounts_pb2,
     accounts_pb2_grpc,
+    alerts_pb2,
+    alerts_pb2_grpc,
     analytics_pb2,
     analytics_pb2_grpc,
     events_pb2,
@@ -182,6 +184,10 @@ class BrokerClient:
         return self._stub(history_pb2_grpc.HistoryStub)
 
     @property
+    def alerts_stub(self) -> alerts_pb2_grpc.AlertsAsyncStub:
+        return self._stub(alerts_pb2_grpc.AlertsStub)
+
+    @property
     def orders_stub(self) -> orders_pb2_grpc.OrdersAsyncStub:
         return self._stub(orders_pb2_grpc.OrdersStub)
 
@@ -320,6 +326,22 @@ class BrokerClient:
     async def get_transaction(self, account_id_key: str, transaction_id: str) -> history_pb2.GetTransactionResponse:
         request = history_pb2.GetTransactionRequest(account_id_key=account_id_key, transaction_id=transaction_id)
         return await self.call(self.history_stub.GetTransaction, request)
+
+    # --- alerts --------------------------------------------------------------------------
+
+    async def list_alerts(
+        self, *, category: str = "", status: str = "", search: str = "", limit: int = 0
+    ) -> alerts_pb2.ListAlertsResponse:
+        request = alerts_pb2.ListAlertsRequest(category=category, status=status, search=search, limit=limit)
+        return await self.call(self.alerts_stub.ListAlerts, request)
+
+    async def get_alert(self, alert_id: int) -> alerts_pb2.GetAlertResponse:
+        return await self.call(self.alerts_stub.GetAlert, alerts_pb2.GetAlertRequest(alert_id=alert_id))
+
+    async def delete_alerts(self, alert_ids: Sequence[int]) -> alerts_pb2.DeleteAlertsResponse:
+        """The operator's call (etradectl); the daemon refuses it from the MCP proxy."""
+        request = alerts_pb2.DeleteAlertsRequest(alert_ids=list(alert_ids))
+        return await self.call(self.alerts_stub.DeleteAlerts, request)
 
     # --- orders (the model's side: never returns a confirmation code) --------------------
 

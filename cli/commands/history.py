@@ -1,5 +1,6 @@
 """``etradectl transactions``: an account's history, as a table, JSON, or CSV for spreadsheets and
-accounting software."""
+accounting software; ``etradectl alerts [list|show|delete]``: the E*TRADE alert inbox (deleting
+alerts is the human's job: the MCP proxy has no such tool and the daemon refuses it the call)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,53 @@ def register(commands: Any) -> None:
     )
     transactions.add_argument("--csv", action="store_true", help="write CSV (one row per transaction) to stdout")
     transactions.set_defaults(handler=run_transactions)
+
+    alerts = add_command(
+        commands,
+        "alerts",
+        help="your E*TRADE alert inbox: list, show, delete",
+        description="The E*TRADE alert inbox (stock price alerts, account notices), newest first.\n"
+        "Without an action: the read and unread alerts. Alert text is written by others.",
+        examples="  etradectl alerts\n"
+        "  etradectl alerts list --status UNREAD --category STOCK\n"
+        "  etradectl alerts show 4101\n"
+        "  etradectl alerts delete 4101 4102",
+        aliases=("alert",),
+    )
+    alerts.set_defaults(handler=run_alerts_list, category=None, status=None, search=None, limit=None)
+    actions = alerts.add_subparsers(title="actions", metavar="ACTION")
+    listing = add_command(
+        actions,
+        "list",
+        help="the inbox, newest first",
+        description="List alerts. Default: read and unread, both categories, 25 at most.",
+        examples="  etradectl alerts list\n  etradectl alerts list --status DELETED\n  etradectl alerts list --search AAPL",
+    )
+    listing.add_argument("--category", type=str.upper, choices=("STOCK", "ACCOUNT"), help="STOCK or ACCOUNT")
+    listing.add_argument(
+        "--status", type=str.upper, choices=("READ", "UNREAD", "DELETED"), help="READ, UNREAD or DELETED"
+    )
+    listing.add_argument("--search", help="only alerts whose subject contains this text")
+    listing.add_argument("--limit", type=whole_number(1, 300), help="most alerts (default 25)")
+    listing.set_defaults(handler=run_alerts_list)
+    show = add_command(
+        actions,
+        "show",
+        help="one alert's message (marks it read)",
+        description="Show one alert with its message as plain text. E*TRADE marks it read.",
+        examples="  etradectl alerts show 4101",
+    )
+    show.add_argument("alert_id", type=whole_number(1, 2**63 - 1), metavar="ID")
+    show.set_defaults(handler=run_alerts_show)
+    delete = add_command(
+        actions,
+        "delete",
+        help="delete alerts by id",
+        description="Delete one or more alerts at E*TRADE (they stay listable with --status DELETED).",
+        examples="  etradectl alerts delete 4101\n  etradectl alerts delete 4101 4102 4103",
+    )
+    delete.add_argument("alert_ids", nargs="+", type=whole_number(1, 2**63 - 1), metavar="ID")
+    delete.set_defaults(handler=run_alerts_delete)
 
 
 def _day(unix_ms: int) -> str:
@@ -169,3 +217,62 @@ async def run_transactions(ctx: Context, args: argparse.Namespace) -> int:
         ]
     )
     return exit_codes.OK
+
+
+def _when(unix: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(unix)) if unix else "-"
+
+
+async def run_alerts_list(ctx: Context, args: argparse.Namespace) -> int:
+    from daemon.wire import message_to_dict
+
+    response = await ctx.client().list_alerts(
+        category=args.category or "", status=args.status or "", search=args.search or "", limit=args.limit or 0
+    )
+    if ctx.out.json_mode:
+        ctx.out.json(message_to_dict(response))
+        return exit_codes.OK
+    rows = [
+        [str(a.alert_id), _when(a.created_at_unix), a.status, printable(a.subject, cell=True)[:70]]
+        for a in response.alerts
+    ]
+    ctx.out.table(["ID", "CREATED", "STATUS", "SUBJECT"], rows)
+    if response.total > len(response.alerts):
+        ctx.out.info(f"{len(response.alerts)} of {response.total} shown; raise --limit to see more")
+    return exit_codes.OK
+
+
+async def run_alerts_show(ctx: Context, args: argparse.Namespace) -> int:
+    from daemon.wire import message_to_dict
+
+    response = await ctx.client().get_alert(args.alert_id)
+    if ctx.out.json_mode:
+        ctx.out.json(message_to_dict(response))
+        return exit_codes.OK
+    a = response.alert
+    ctx.out.pairs(
+        [
+            ("alert", str(a.alert_id)),
+            ("created", _when(a.created_at_unix)),
+            ("subject", a.subject),
+            ("symbol", response.symbol or "-"),
+            ("read", _when(response.read_at_unix)),
+        ]
+    )
+    ctx.out.line()
+    ctx.out.line(response.message)
+    return exit_codes.OK
+
+
+async def run_alerts_delete(ctx: Context, args: argparse.Namespace) -> int:
+    from daemon.wire import message_to_dict
+
+    response = await ctx.client().delete_alerts(args.alert_ids)
+    if ctx.out.json_mode:
+        ctx.out.json(message_to_dict(response))
+    else:
+        if response.deleted:
+            ctx.out.line("deleted: " + " ".join(str(i) for i in response.deleted))
+        if response.failed:
+            ctx.out.warn("not deleted (unknown, or deleted already): " + " ".join(str(i) for i in response.failed))
+    return exit_codes.OK if not response.failed else exit_codes.INVALID

@@ -6,6 +6,7 @@ import grpc
 
 from daemon.app import BrokerApp
 from daemon.servicers.accounts import AccountsServicer
+from daemon.servicers.alerts import AlertsServicer
 from daemon.servicers.analytics import AnalyticsServicer
 from daemon.servicers.events import EventsServicer
 from daemon.servicers.history import HistoryServicer
@@ -16,6 +17,7 @@ from daemon.servicers.session import SessionServicer
 from daemon.servicers.watchlists import WatchlistsServicer
 from protos.broker.v1 import (
     accounts_pb2_grpc,
+    alerts_pb2_grpc,
     analytics_pb2_grpc,
     events_pb2_grpc,
     history_pb2_grpc,
@@ -37,3 +39,4 @@ def add_servicers(server: grpc.aio.Server, app: BrokerApp) -> None:
     orders_pb2_grpc.add_OrdersServicer_to_server(OrdersServicer(app), server)
     operator_pb2_grpc.add_OperatorServicer_to_server(OperatorServicer(app), server)
     history_pb2_grpc.add_HistoryServicer_to_server(HistoryServicer(app), server)
+    alerts_pb2_grpc.add_AlertsServicer_to_server(AlertsServicer(app), server)

@@ -70,6 +70,18 @@ async def test_history_over_stdio_and_etradectl(short_dir: Path) -> None:
                 )
                 assert missing.is_error and "TRANSACTION_NOT_FOUND" in text(missing)
 
+                inbox = await mcp.call_tool("list_alerts", {"status": "UNREAD"})
+                assert not inbox.is_error, text(inbox)
+                assert inbox.structured_content is not None
+                unread = inbox.structured_content["alerts"]
+                assert unread and {a["status"] for a in unread} == {"UNREAD"}
+                alert = await mcp.call_tool("get_alert_details", {"alert_id": unread[0]["alert_id"]})
+                assert not alert.is_error, text(alert)
+                assert alert.structured_content is not None and "<" not in alert.structured_content["message"]
+                names = {tool.name for tool in (await mcp.list_tools()).tools}
+                assert {"get_transactions", "list_alerts"} <= names
+                assert not {name for name in names if "delete" in name}
+
         as_json = system.ctl("--json", "transactions", key, "--from", start)
         assert as_json.code == exit_codes.OK, as_json.stderr
         document = as_json.json()
@@ -101,3 +113,20 @@ async def test_history_over_stdio_and_etradectl(short_dir: Path) -> None:
         assert bad_date.code == exit_codes.USAGE and "expected a date like 2026-03-10" in bad_date.stderr
         too_old = system.ctl("transactions", key, "--from", "2019-01-01", "--to", "2019-02-01")
         assert too_old.code == exit_codes.INVALID and "three years" in too_old.stderr
+
+        inbox_table = system.ctl("alerts")
+        assert inbox_table.code == exit_codes.OK, inbox_table.stderr
+        assert inbox_table.stdout.splitlines()[0].split() == ["ID", "CREATED", "STATUS", "SUBJECT"]
+        ids = [int(line.split()[0]) for line in inbox_table.stdout.splitlines()[1:] if line.strip()]
+        assert len(ids) >= 5
+        shown = system.ctl("alerts", "show", str(ids[0]))
+        assert shown.code == exit_codes.OK, shown.stderr
+        assert str(ids[0]) in shown.stdout and "subject" in shown.stdout and "<" not in shown.stdout
+        deleted = system.ctl("alerts", "delete", str(ids[0]), str(ids[1]))
+        assert (deleted.code, deleted.stdout.strip()) == (exit_codes.OK, f"deleted: {ids[0]} {ids[1]}")
+        trash = system.ctl("--json", "alerts", "list", "--status", "DELETED").json()
+        assert {a["alert_id"] for a in trash["alerts"]} == {ids[0], ids[1]}
+        again = system.ctl("alerts", "delete", str(ids[0]))
+        assert again.code == exit_codes.INVALID and "not deleted" in again.stderr
+        unknown = system.ctl("alerts", "show", "987654")
+        assert unknown.code == exit_codes.INVALID and "hint: use an alert_id returned by list_alerts" in unknown.stderr

@@ -7,13 +7,16 @@ from google.protobuf.message import Message
 from pydantic import BaseModel
 
 from mcp_proxy import history_models
-from protos.broker.v1 import history_pb2
+from protos.broker.v1 import alerts_pb2, history_pb2
 
 PAIRS: list[tuple[type[BaseModel], type[Message]]] = [
     (history_models.Transaction, history_pb2.Transaction),
     (history_models.TransactionSummary, history_pb2.TransactionSummary),
     (history_models.TransactionList, history_pb2.ListTransactionsResponse),
     (history_models.TransactionDetails, history_pb2.GetTransactionResponse),
+    (history_models.Alert, alerts_pb2.Alert),
+    (history_models.AlertList, alerts_pb2.ListAlertsResponse),
+    (history_models.AlertDetails, alerts_pb2.GetAlertResponse),
 ]
 
 
