@@ -229,6 +229,7 @@ async def build_app(
         notifier=notifier if notifier is not None else _no_desktop,
     )
     await orders.start()
+    history = HistoryData(gateway, accounts, clock)
     return BrokerApp(
         settings=settings,
         endpoints=endpoints,
@@ -244,8 +245,8 @@ async def build_app(
         jobs=jobs,
         events=events,
         watchlists=watchlists,
-        analyst=PortfolioAnalyst(accounts, clock),
-        history=HistoryData(gateway, accounts, clock),
+        analyst=PortfolioAnalyst(accounts, clock, history),
+        history=history,
         alerts=AlertsData(gateway, upstream.http),
         embedded_emulator=emulator,
     )

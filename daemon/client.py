@@ -451,10 +451,17 @@ class BrokerClient:
     # --- analytics -----------------------------------------------------------------------
 
     def analyze_portfolio(
-        self, account_id_key: str, *, timeout: float = ANALYSIS_TIMEOUT
+        self,
+        account_id_key: str,
+        *,
+        timeout: float = ANALYSIS_TIMEOUT,
+        period_start: str = "",
+        period_end: str = "",
     ) -> AsyncGenerator[analytics_pb2.AnalyzePortfolioUpdate]:
-        """Progress updates, then one update carrying the analysis."""
-        request = analytics_pb2.AnalyzePortfolioRequest(account_id_key=account_id_key)
+        """Progress updates, then one update carrying the analysis (with the period's activity)."""
+        request = analytics_pb2.AnalyzePortfolioRequest(
+            account_id_key=account_id_key, period_start=period_start, period_end=period_end
+        )
         return self.stream(self.analytics_stub.AnalyzePortfolio, request, timeout=timeout)
 
     # --- events --------------------------------------------------------------------------

@@ -297,6 +297,27 @@ class HistoryData:
             fetched_at_unix_ms=fetched.fetched_at_unix_ms,
         )
 
+    async def activity(
+        self, account_id_key: str, *, start_date: str = "", end_date: str = "", deadline: Deadline | None = None
+    ) -> PeriodActivity:
+        """Dividends, interest, fees and FIFO-realised gains over a period (default: the year to date).
+
+        Reads the whole history E*TRADE keeps up to the period's end, so sales can be matched to
+        their purchases.
+        """
+        key = check_account_key(account_id_key)
+        today = self._today()
+        if not start_date.strip() and not end_date.strip():
+            start, end = date(today.year, 1, 1), today
+        else:
+            start, end = self.date_range(start_date, end_date)
+        oldest = today - timedelta(days=HISTORY_DAYS)
+        deadline = deadline or Deadline.after(None)
+        await self._gateway.require_session()
+        cache_key = (key, oldest.isoformat(), end.isoformat())
+        fetched = await self._ranges.get(cache_key, lambda: self._load_range(key, oldest, end, deadline))
+        return period_activity(fetched.transactions, start, end, history_complete=not fetched.more_upstream)
+
     async def _get(self, key: str, suffix: str, params: dict[str, str], deadline: Deadline) -> JSON | None:
         path = f"/v1/accounts/{urllib.parse.quote(key, safe='')}{suffix}"
         try:
@@ -355,3 +376,100 @@ class HistoryData:
             return details
 
         return await self._details.get((key, tid), load)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodActivity:
+    """What happened in an account over a period, from its transactions.
+
+    Realised gains match each sale to earlier purchases first-in first-out (E*TRADE's default lot
+    relief), over the history E*TRADE keeps (three years); a sale whose purchases are older than
+    that has no known cost and is counted in ``unmatched_sales``, and ``complete`` is False.
+    """
+
+    start_date: str
+    end_date: str
+    dividends: float
+    interest: float
+    fees: float
+    net_transfers: float
+    sales: int
+    proceeds: float
+    cost_basis: float
+    realized_gain: float
+    realized_short_term: float
+    realized_long_term: float
+    unmatched_sales: int
+    complete: bool
+
+
+_YEAR_MS = 365 * 24 * 3600 * 1000
+
+
+def period_activity(
+    history: Sequence[Transaction], start: date, end: date, *, history_complete: bool = True
+) -> PeriodActivity:
+    """Income, costs and FIFO-realised gains of the sales dated ``start``..``end`` (US Eastern days).
+
+    ``history`` must reach back before the period (it supplies the purchases sales are matched to).
+    """
+    lots: dict[str, list[list[float]]] = {}  # symbol -> [[signed quantity, cost per share, acquired ms]]
+    in_period: list[Transaction] = []
+    sales = unmatched = 0
+    proceeds = cost = short_term = long_term = 0.0
+    for t in sorted(history, key=lambda t: (t.transaction_date_unix_ms, t.transaction_id)):
+        day = datetime.fromtimestamp(t.transaction_date_unix_ms / 1000, ET).date()
+        counted = start <= day <= end
+        if counted:
+            in_period.append(t)
+        if t.kind not in ("BUY", "SELL", "SELL_SHORT", "BUY_TO_COVER") or not t.symbol or not t.quantity:
+            continue
+        held = lots.setdefault(t.symbol.upper(), [])
+        quantity = abs(t.quantity)
+        per_share = abs(t.amount) / quantity
+        opening = t.kind in ("BUY", "SELL_SHORT")
+        sign = 1.0 if t.kind in ("BUY", "BUY_TO_COVER") else -1.0
+        if not opening:
+            # Closing: relieve the oldest lots of the opposite side.
+            remaining, matched_cost, earliest = quantity, 0.0, []
+            for lot in held:
+                if remaining <= 0 or lot[0] * sign >= 0:
+                    continue
+                take = min(abs(lot[0]), remaining)
+                matched_cost += take * lot[1]
+                earliest.append((take, lot[2]))
+                lot[0] += take * sign
+                remaining -= take
+            held[:] = [lot for lot in held if abs(lot[0]) > 1e-9]
+            if counted:
+                sales += 1
+                if remaining > 1e-9:
+                    unmatched += 1
+                    continue
+                # Long positions: gain = proceeds - cost; shorts: gain = short proceeds - cover cost.
+                gain = (abs(t.amount) - matched_cost) if t.kind == "SELL" else (matched_cost - abs(t.amount))
+                proceeds += abs(t.amount)
+                cost += matched_cost
+                long_share = sum(q for q, acquired in earliest if t.transaction_date_unix_ms - acquired > _YEAR_MS)
+                long_gain = gain * long_share / quantity
+                long_term += long_gain
+                short_term += gain - long_gain
+            continue
+        held.append([quantity * sign, per_share, float(t.transaction_date_unix_ms)])
+    summary = summarize(in_period)
+    return PeriodActivity(
+        start_date=start.isoformat(),
+        end_date=end.isoformat(),
+        dividends=summary.dividends,
+        interest=summary.interest,
+        fees=summary.fees,
+        net_transfers=summary.net_transfers,
+        sales=sales,
+        proceeds=round(proceeds, 2),
+        cost_basis=round(cost, 2),
+        realized_gain=round(short_term + long_term, 2),
+        realized_short_term=round(short_term, 2),
+        realized_long_term=round(long_term, 2),
+        unmatched_sales=unmatched,
+        complete=history_complete and unmatched == 0,
+    )

@@ -192,3 +192,68 @@ async def test_a_fill_appears_at_once_although_transactions_are_cached(short_dir
             assert newest.transaction_id not in {t.transaction_id for t in before.transactions}
             details = await trader.model.get_transaction(key, newest.transaction_id)
             assert details.order_number == str(placed.order_id)
+
+
+# -- period activity: dividends and realised gains ------------------------------------------------
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def trade(tid: int, kind: str, symbol: str, quantity: float, amount: float, day: int) -> Transaction:
+    """A transaction ``day`` days after 2024-01-02 (US Eastern noon)."""
+    at = int(datetime(2024, 1, 2, 12, tzinfo=ET).timestamp() * 1000) + day * DAY_MS
+    return Transaction(str(tid), "k", at, at, amount, "", kind.title(), kind, symbol, "EQ", quantity, 0, 0, 0)
+
+
+def test_realised_gains_match_sales_to_purchases_first_in_first_out() -> None:
+    from datetime import date
+
+    from daemon.history import period_activity
+
+    history = [
+        trade(1, "BUY", "AAA", 10, -1000.0, 0),  # 100/share
+        trade(2, "BUY", "AAA", 10, -1500.0, 300),  # 150/share
+        trade(3, "SELL", "AAA", -15, 2400.0, 400),  # 160/share; the first lot is then 400 days old
+        trade(4, "SELL_SHORT", "BBB", -5, 500.0, 410),
+        trade(5, "BUY_TO_COVER", "BBB", 5, -400.0, 420),
+        trade(6, "DIVIDEND", "AAA", 0, 12.5, 405),
+        trade(7, "SELL", "OLD", -3, 90.0, 415),  # bought before the history: no known cost
+        trade(8, "FEE", "", 0, -25.0, 416),
+    ]
+    activity = period_activity(history, date(2025, 1, 1), date(2025, 12, 31))
+    # Sale 3: 10 @100 (held 400 days: long) + 5 @150 (held 100 days: short) = 1750 cost; gain 650,
+    # split by shares: 10/15 long. Cover 5: short proceeds 500 - cost 400 = 100, short term.
+    assert activity.sales == 3 and activity.unmatched_sales == 1 and not activity.complete
+    assert activity.proceeds == 2400.0 + 400.0
+    assert activity.cost_basis == 1750.0 + 500.0
+    assert activity.realized_gain == 750.0
+    assert activity.realized_long_term == pytest.approx(650 * 10 / 15, abs=0.01)
+    assert activity.realized_short_term == pytest.approx(650 * 5 / 15 + 100, abs=0.01)
+    assert (activity.dividends, activity.fees) == (12.5, 25.0)
+    before = period_activity(history, date(2024, 1, 1), date(2024, 12, 31))
+    assert (before.sales, before.realized_gain, before.complete) == (0, 0.0, True)
+
+
+async def test_analysis_reports_the_year_to_date_from_transactions(broker: BrokerClient, daemon: RunningDaemon) -> None:
+    from tests.daemon.test_analytics import analysis_of
+
+    key = await margin_key(broker)
+    _, analysis = await analysis_of(broker, key)
+    assert analysis.HasField("activity")
+    activity = analysis.activity
+    today = eastern_today(daemon).date()
+    assert (activity.start_date, activity.end_date) == (f"{today.year}-01-01", today.isoformat())
+    ledger = daemon.emulator.ledger.transactions(key)
+    in_year = [row for row in ledger if row.at.astimezone(ET).date() >= today.replace(month=1, day=1)]
+    assert activity.dividends == pytest.approx(
+        sum(row.amount for row in in_year if row.transaction_type == "Dividend"), abs=0.01
+    )
+    # Seeded round trips are closed positions: each sale's gain is its proceeds minus its purchase.
+    sales = [row for row in in_year if row.transaction_type == "Sold"]
+    assert sales, "the seeded history sells at a loss 12 days before the start"
+    expected = 0.0
+    for sale in sales:
+        purchase = next(r for r in ledger if r.symbol == sale.symbol and r.transaction_type == "Bought")
+        expected += sale.amount + purchase.amount
+    assert activity.sales == len(sales) and activity.complete
+    assert activity.realized_gain == pytest.approx(expected, abs=0.05)

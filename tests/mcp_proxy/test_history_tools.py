@@ -143,3 +143,34 @@ async def test_alerts_arrive_as_inert_data(mcp: Client, daemon: RunningDaemon) -
     assert missing.is_error and "ALERT_NOT_FOUND" in text_of(missing)
     bad = await mcp.call_tool("list_alerts", {"status": "NEW"})
     assert bad.is_error and "UNREAD" in text_of(bad)
+
+
+async def test_prompts_use_the_transaction_history(mcp: Client, broker: BrokerClient) -> None:
+    key = await margin_key(broker)
+    harvest = await mcp.get_prompt("tax_loss_harvesting", {"account_id_key": key})
+    text = harvest.messages[0].content.text  # type: ignore[union-attr]
+    assert 'kinds=["BUY", "SELL", "SELL_SHORT", "BUY_TO_COVER"]' in text
+    assert "last 30 days" in text and "wash-sale look-back window" in text
+    assert "`activity`" in text  # realised gains so far this year, not a guess
+    analysis = await mcp.get_prompt("portfolio_analysis", {"account_id_key": key})
+    body = analysis.messages[0].content.text  # type: ignore[union-attr]
+    assert "realised gains" in body and 'kinds=["DIVIDEND"]' in body
+
+
+async def test_analyze_portfolio_reports_activity_for_a_period(
+    mcp: Client, broker: BrokerClient, daemon: RunningDaemon
+) -> None:
+    key = await margin_key(broker)
+    today = daemon.emulator.clock.now().astimezone(ET).date()
+    start = (today - timedelta(days=2 * 365)).isoformat()
+    result = await mcp.call_tool("analyze_portfolio", {"account_id_key": key, "period_start": start})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    activity = result.structured_content["activity"]
+    assert (activity["start_date"], activity["end_date"]) == (start, today.isoformat())
+    assert activity["sales"] >= 1 and activity["dividends"] > 0
+    assert activity["realized_gain"] == pytest.approx(
+        activity["realized_short_term"] + activity["realized_long_term"], abs=0.02
+    )
+    bad = await mcp.call_tool("analyze_portfolio", {"account_id_key": key, "period_start": "2019-01-01"})
+    assert bad.is_error and "three years" in text_of(bad)
