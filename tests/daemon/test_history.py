@@ -117,6 +117,8 @@ async def test_a_year_follows_every_upstream_page_and_agrees_with_the_emulator(
     assert requests_to(emulator, "transactions_list") - before == math.ceil(len(expected) / 50)
     assert again.summary.dividends == pytest.approx(dividends, abs=0.01)
     assert {t.kind for t in again.transactions} == {"DIVIDEND"}
+    caches = {c.name: c for c in (await broker.get_status()).performance.caches}
+    assert (caches["transactions"].hits, caches["transactions"].misses) == (1, 1)
 
 
 async def test_kind_symbol_and_limit_filters(broker: BrokerClient, daemon: RunningDaemon) -> None:
