@@ -91,6 +91,11 @@ def test_delete_comma_separated_ids(emu: Emulator, session: OAuth1Session) -> No
     again = delete(session, emu, f"{first},424242")
     assert again.json()["AlertsResponse"] == {"result": "ERROR", "failedAlerts": {"alertId": [first, 424242]}}
     assert delete(session, emu, "1;2").status_code == 400
+    third = rows[2]["id"]
+    mid_path: requests.Response = session.delete(
+        f"{emu.base_url}/v1/user/alerts.json/{third}", params={}, header_auth=True, timeout=HTTP_TIMEOUT
+    )
+    assert mid_path.json()["AlertsResponse"] == {"result": "SUCCESS"}  # pyetrade's URL shape
     assert get(session, emu, "/v1/user/alerts/1,2.json").status_code == 405  # delete only
 
 
