@@ -58,7 +58,14 @@ class AccountsData:
         self._accounts: TtlCache[str, list[Account]] = TtlCache("accounts", clock, list_ttl)
         self._balances: TtlCache[str, Balance] = TtlCache("balances", clock, ttl)
         self._portfolios: TtlCache[str, Portfolio] = TtlCache("portfolios", clock, ttl)
+        self._dependents: list[Callable[[str | None], None]] = []
+        self.ttl = ttl
         gateway.on_new_session(self._forget_everything)
+
+    def add_dependent(self, invalidate: Callable[[str | None], None]) -> None:
+        """Have another per-account cache (e.g. transactions) forgotten together with these:
+        ``invalidate(account_id_key)`` after order activity, ``invalidate(None)`` for all."""
+        self._dependents.append(invalidate)
 
     def _now_ms(self) -> int:
         return int(self._clock.now() * 1000)
@@ -79,10 +86,14 @@ class AccountsData:
             key = account_id_key.strip()
             self._balances.invalidate(lambda k: k == key)
             self._portfolios.invalidate(lambda k: k == key)
+        for invalidate in self._dependents:
+            invalidate(account_id_key.strip() if account_id_key is not None else None)
 
     def _forget_everything(self) -> None:
         for cache in (self._accounts, self._balances, self._portfolios):
             cache.invalidate()
+        for invalidate in self._dependents:
+            invalidate(None)
 
     def cache_stats(self) -> list[CacheStats]:
         return [self._accounts.stats(), self._balances.stats(), self._portfolios.stats()]

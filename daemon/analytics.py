@@ -23,12 +23,15 @@ No gRPC here; the pure :func:`analyze` is tested directly and :class:`PortfolioA
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from daemon import sectors
 from daemon.accounts import AccountsData, check_account_key
 from daemon.clock import Clock
+from daemon.errors import BrokerError, Kind
+from daemon.history import HistoryData, PeriodActivity
 from daemon.models import Balance, Portfolio, Position
 
 CASH = "Cash"
@@ -97,6 +100,7 @@ class PortfolioAnalysis:
     days_gain: float
     days_gain_percent: float
     notes: tuple[str, ...]
+    activity: PeriodActivity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +255,18 @@ def analyze(portfolio: Portfolio, balance: Balance, *, as_of_unix_ms: int) -> Po
 class PortfolioAnalyst:
     """Fetches an account's portfolio (every page) and balance concurrently, then analyses them."""
 
-    def __init__(self, accounts: AccountsData, clock: Clock) -> None:
+    def __init__(self, accounts: AccountsData, clock: Clock, history: HistoryData | None = None) -> None:
         self._accounts = accounts
         self._clock = clock
+        self._history = history
 
-    async def analyze(self, raw_key: str, progress: ProgressFn | None = None) -> PortfolioAnalysis:
+    async def analyze(
+        self, raw_key: str, progress: ProgressFn | None = None, *, period_start: str = "", period_end: str = ""
+    ) -> PortfolioAnalysis:
+        """The analysis, with the period's activity (default: the year to date) when a history is wired."""
         key = check_account_key(raw_key)
+        if self._history is not None and (period_start.strip() or period_end.strip()):
+            self._history.date_range(period_start, period_end)  # a bad period fails before any fetch
         done = 0
         pages: int | None = None
 
@@ -264,7 +274,8 @@ class PortfolioAnalyst:
             nonlocal done
             done += 1
             if progress is not None:
-                await progress(Progress(done, pages + 2 if pages is not None else None, message))
+                steps = 2 + (self._history is not None)
+                await progress(Progress(done, pages + steps if pages is not None else None, message))
 
         async def on_page(page: int, total_pages: int) -> None:
             nonlocal pages
@@ -276,13 +287,41 @@ class PortfolioAnalyst:
             await step("fetched the balance")
             return balance
 
+        history = self._history
+
+        async def fetch_activity() -> PeriodActivity | str:
+            assert history is not None
+            try:
+                activity = await history.activity(key, start_date=period_start, end_date=period_end)
+            except BrokerError as exc:
+                if exc.code.kind in (Kind.SESSION, Kind.NOT_FOUND, Kind.INVALID):
+                    raise  # the same failure the portfolio would report
+                await step("could not read the transactions")
+                return f"Dividends and realised gains are missing: the transactions could not be read ({exc.message})."
+            await step("fetched the transactions")
+            return activity
+
         try:
             async with asyncio.TaskGroup() as group:
                 balance_task = group.create_task(fetch_balance())
                 portfolio_task = group.create_task(self._accounts.portfolio(key, on_page=on_page))
+                activity_task = group.create_task(fetch_activity()) if history is not None else None
         except ExceptionGroup as failed:
-            # Both fetches usually fail for the same reason (unknown account, session): report one.
+            # The fetches usually fail for the same reason (unknown account, session): report one.
             raise failed.exceptions[0] from None
         result = analyze(portfolio_task.result(), balance_task.result(), as_of_unix_ms=int(self._clock.now() * 1000))
+        if activity_task is not None:
+            activity = activity_task.result()
+            if isinstance(activity, str):
+                result = dataclasses.replace(result, notes=(*result.notes, activity))
+            else:
+                notes = result.notes
+                if not activity.complete:
+                    notes = (
+                        *notes,
+                        f"Realised gains cover only the sales whose purchases are in E*TRADE's three years of "
+                        f"history: {activity.unmatched_sales} sale(s) in the period have no known cost.",
+                    )
+                result = dataclasses.replace(result, activity=activity, notes=notes)
         await step("computed the analysis")
         return result

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 
 from daemon import notify
 from daemon.accounts import AccountsData
+from daemon.alerts import AlertsData
 from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
 from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
+from daemon.history import HistoryData
 from daemon.market import MarketData
 from daemon.orders.service import OrderService
 from daemon.quote_cache import QuoteTtl
@@ -59,6 +61,9 @@ class BrokerApp:
     events: EventBus
     watchlists: WatchlistBook
     analyst: PortfolioAnalyst
+    #: Transactions and alerts; its caches are forgotten together with the account caches.
+    history: HistoryData
+    alerts: AlertsData
     embedded_emulator: Emulator | None = field(default=None, repr=False)
     # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
     api_version: str = API_VERSION
@@ -224,6 +229,7 @@ async def build_app(
         notifier=notifier if notifier is not None else _no_desktop,
     )
     await orders.start()
+    history = HistoryData(gateway, accounts, clock)
     return BrokerApp(
         settings=settings,
         endpoints=endpoints,
@@ -239,7 +245,9 @@ async def build_app(
         jobs=jobs,
         events=events,
         watchlists=watchlists,
-        analyst=PortfolioAnalyst(accounts, clock),
+        analyst=PortfolioAnalyst(accounts, clock, history),
+        history=history,
+        alerts=AlertsData(gateway, upstream.http),
         embedded_emulator=emulator,
     )
 

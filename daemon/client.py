@@ -38,10 +38,14 @@ from protos.broker.v1 import (
     API_VERSION,
     accounts_pb2,
     accounts_pb2_grpc,
+    alerts_pb2,
+    alerts_pb2_grpc,
     analytics_pb2,
     analytics_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
+    history_pb2,
+    history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
     operator_pb2,
@@ -180,6 +184,14 @@ class BrokerClient:
             raise error from None
         finally:
             call.cancel()  # no-op once finished; stops the daemon's side when the caller stops early
+
+    @property
+    def history_stub(self) -> history_pb2_grpc.HistoryAsyncStub:
+        return self._stub(history_pb2_grpc.HistoryStub)
+
+    @property
+    def alerts_stub(self) -> alerts_pb2_grpc.AlertsAsyncStub:
+        return self._stub(alerts_pb2_grpc.AlertsStub)
 
     @property
     def orders_stub(self) -> orders_pb2_grpc.OrdersAsyncStub:
@@ -326,6 +338,48 @@ class BrokerClient:
         request = accounts_pb2.GetPositionRequest(account_id_key=account_id_key, symbol=symbol)
         return await self.call(self.accounts_stub.GetPosition, request)
 
+    # --- history -------------------------------------------------------------------------
+
+    async def list_transactions(
+        self,
+        account_id_key: str,
+        *,
+        start_date: str = "",
+        end_date: str = "",
+        kinds: Sequence[str] = (),
+        symbol: str = "",
+        limit: int = 0,
+    ) -> history_pb2.ListTransactionsResponse:
+        request = history_pb2.ListTransactionsRequest(
+            account_id_key=account_id_key,
+            start_date=start_date,
+            end_date=end_date,
+            kinds=list(kinds),
+            symbol=symbol,
+            limit=limit,
+        )
+        return await self.call(self.history_stub.ListTransactions, request)
+
+    async def get_transaction(self, account_id_key: str, transaction_id: str) -> history_pb2.GetTransactionResponse:
+        request = history_pb2.GetTransactionRequest(account_id_key=account_id_key, transaction_id=transaction_id)
+        return await self.call(self.history_stub.GetTransaction, request)
+
+    # --- alerts --------------------------------------------------------------------------
+
+    async def list_alerts(
+        self, *, category: str = "", status: str = "", search: str = "", limit: int = 0
+    ) -> alerts_pb2.ListAlertsResponse:
+        request = alerts_pb2.ListAlertsRequest(category=category, status=status, search=search, limit=limit)
+        return await self.call(self.alerts_stub.ListAlerts, request)
+
+    async def get_alert(self, alert_id: int) -> alerts_pb2.GetAlertResponse:
+        return await self.call(self.alerts_stub.GetAlert, alerts_pb2.GetAlertRequest(alert_id=alert_id))
+
+    async def delete_alerts(self, alert_ids: Sequence[int]) -> alerts_pb2.DeleteAlertsResponse:
+        """The operator's call (etradectl); the daemon refuses it from the MCP proxy."""
+        request = alerts_pb2.DeleteAlertsRequest(alert_ids=list(alert_ids))
+        return await self.call(self.alerts_stub.DeleteAlerts, request)
+
     # --- orders (the model's side: never returns a confirmation code) --------------------
 
     async def list_orders(
@@ -434,10 +488,17 @@ class BrokerClient:
     # --- analytics -----------------------------------------------------------------------
 
     def analyze_portfolio(
-        self, account_id_key: str, *, timeout: float = ANALYSIS_TIMEOUT
+        self,
+        account_id_key: str,
+        *,
+        timeout: float = ANALYSIS_TIMEOUT,
+        period_start: str = "",
+        period_end: str = "",
     ) -> AsyncGenerator[analytics_pb2.AnalyzePortfolioUpdate]:
-        """Progress updates, then one update carrying the analysis."""
-        request = analytics_pb2.AnalyzePortfolioRequest(account_id_key=account_id_key)
+        """Progress updates, then one update carrying the analysis (with the period's activity)."""
+        request = analytics_pb2.AnalyzePortfolioRequest(
+            account_id_key=account_id_key, period_start=period_start, period_end=period_end
+        )
         return self.stream(self.analytics_stub.AnalyzePortfolio, request, timeout=timeout)
 
     # --- events --------------------------------------------------------------------------

@@ -81,6 +81,8 @@ class ErrorCode(enum.StrEnum):
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     PENDING_NOT_FOUND = "PENDING_NOT_FOUND"
     WATCHLIST_NOT_FOUND = "WATCHLIST_NOT_FOUND"
+    TRANSACTION_NOT_FOUND = "TRANSACTION_NOT_FOUND"
+    ALERT_NOT_FOUND = "ALERT_NOT_FOUND"
     # Throughput.
     RATE_LIMITED = "RATE_LIMITED"
     # E*TRADE.
@@ -202,6 +204,10 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.PENDING_NOT_FOUND: CodeSpec(
         Kind.NOT_FOUND, "the pending order does not exist or was already used; preview the order again"
     ),
+    ErrorCode.TRANSACTION_NOT_FOUND: CodeSpec(
+        Kind.NOT_FOUND, "use a transaction_id returned by get_transactions (`etradectl transactions`)"
+    ),
+    ErrorCode.ALERT_NOT_FOUND: CodeSpec(Kind.NOT_FOUND, "use an alert_id returned by list_alerts (`etradectl alerts`)"),
     ErrorCode.WATCHLIST_NOT_FOUND: CodeSpec(
         Kind.NOT_FOUND, "see the configured watchlists with `etradectl watchlist list` (or the list_watchlists tool)"
     ),

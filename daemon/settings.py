@@ -344,7 +344,7 @@ class Settings:
         10.0,
         env="ETRADE_ACCOUNT_CACHE_TTL",
         parse=parse_non_negative_seconds,
-        doc="seconds balances and portfolios are served from the cache (dropped on the daemon's own orders)",
+        doc="seconds balances, portfolios and transactions are served from the cache (dropped on the daemon's own orders)",
     )
     account_list_cache_ttl: float = setting(
         60.0,

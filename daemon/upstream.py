@@ -222,6 +222,12 @@ class EtradeHttp:
         )
         return self._json_document(response)
 
+    def delete_json(self, consumer: ConsumerCredentials, access: AccessToken, path: str) -> JSON | None:
+        """DELETE ``{api_base}{path}.json`` (alerts); ``None`` for HTTP 204."""
+        url = f"{self.endpoints.api_base}{path}.json"
+        response = self._send(consumer, access.token, access.secret, url, {}, method="DELETE")
+        return self._json_document(response)
+
     def _json_document(self, response: requests.Response) -> JSON | None:
         """The JSON object E*TRADE answered, None for HTTP 204; errors become our exceptions."""
         self._raise_for_status(response)

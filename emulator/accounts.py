@@ -31,6 +31,8 @@ VIEWS = {
     "COMPLETE": "Complete",
 }
 DEFAULT_PAGE_SIZE = 50
+#: dayTraderStatus of an account that is not a pattern day trader (every emulated account).
+NO_PDT = "NO_PDT"
 
 _SortKey = Callable[[PositionValue], float | str]
 _SORT_KEYS: dict[str, _SortKey] = {
@@ -183,6 +185,7 @@ class AccountsApi:
         with self.book.lock:
             valued = self._valued(account, at_previous_close=not real_time)
             cash = account.cash
+        day_trader_status = NO_PDT
         total = valued.total_value
         gross = valued.long_value - valued.short_value
         power = buying_power(valued)
@@ -199,10 +202,14 @@ class AccountsApi:
             "fundsWithheldFromWithdrawal": 0.0,
             "marginBuyingPower": margin_bp,
             "cashBuyingPower": cash_bp,
-            "dtMarginBuyingPower": day_trade_bp,
-            "dtCashBuyingPower": cash_bp,
+            # Day-trading buying power exists only for pattern day traders; every emulated
+            # account is NO_PDT, and E*TRADE's captured NO_PDT margin balance shows both as 0.
+            "dtMarginBuyingPower": day_trade_bp if day_trader_status != NO_PDT else 0.0,
+            "dtCashBuyingPower": cash_bp if day_trader_status != NO_PDT else 0.0,
             "marginBalance": round(min(cash, 0.0), 2),
-            "shortAdjustBalance": valued.short_value,
+            # The captured margin balance reports the shorts' market value as a positive amount
+            # (shortAdjustBalance 2913.88 beside netMvShort -2913.88).
+            "shortAdjustBalance": round(-valued.short_value, 2) if valued.short_value else 0.0,
             "regtEquity": total,
             "regtEquityPercent": round(100.0 * total / gross, 4) if gross else 100.0,
             "accountBalance": round(cash, 2),
@@ -223,7 +230,7 @@ class AccountsApi:
             "optionLevel": account.option_level,
             "accountDescription": account.account_name,
             "quoteMode": 6,
-            "dayTraderStatus": "NO_PDT",
+            "dayTraderStatus": day_trader_status,
             "accountMode": account.account_mode,
             "accountDesc": account.account_desc,
             "Cash": {"fundsForOpenOrdersCash": 0.0, "moneyMktBalance": 0.0},
@@ -446,45 +453,78 @@ def _view(container: str, row: PositionValue) -> dict[str, object]:
             "baseSymbolAndPrice": f"{inst.symbol} {snap.last:.2f}",
             "premium": 0.0,
         }
+    return _complete(common, row)
+
+
+def _complete(common: dict[str, object], row: PositionValue) -> dict[str, object]:
+    """The COMPLETE view: exactly the 66 fields of E*TRADE's documented CompleteView.
+
+    Equities only, so the option fields (greeks, premium, open interest, days to expiration,
+    deliverables) are zero or empty. The emulator keeps no price history, so the trailing
+    performance figures are 0 and the average volumes are the previous session's volume.
+    """
+    snap: Snapshot = row.snap
+    inst = snap.instrument
     ex_div = ex_dividend_date(inst, snap.at.astimezone(EASTERN).date())
+    quarterly = round(inst.annual_dividend / 4, 4)
     return {
         **common,
+        "adjLastTrade": snap.last,
+        "adjPrevClose": snap.prev_close,
         "adjPrice": snap.last,
+        "annualDividend": inst.annual_dividend,
         "ask": snap.ask,
         "askSize": snap.ask_size,
+        "baseSymbolAndPrice": "",
         "beta": inst.beta,
         "bid": snap.bid,
         "bidAskSpread": round(snap.ask - snap.bid, 4),
         "bidSize": snap.bid_size,
-        "costPerShare": row.cost_per_share,
+        "currency": "USD",
         "cusip": "",
-        "daysGain": row.days_gain,
-        "daysGainPct": row.days_gain_pct,
         "daysRange": f"{snap.low:.2f}-{snap.high:.2f}",
+        "daysToExpiration": 0,
+        "deliverablesStr": "",
         "delta": 0.0,
+        "delta52WkHigh": round(snap.last - snap.high52, 4),
+        "delta52WkLow": round(snap.last - snap.low52, 4),
+        "dividend": quarterly,
+        "divPayDate": eastern_epoch(ex_div + timedelta(days=14)) if ex_div else 0,
         "divYield": dividend_yield(inst, snap.last),
-        "dividend": round(inst.annual_dividend / 4, 4),
-        "annualDividend": inst.annual_dividend,
         "eps": inst.eps,
         "estEarnings": round(inst.eps * 1.08, 4),
-        "exDividendDate": eastern_epoch(ex_div) if ex_div else 0,
         "exchange": inst.exchange,
+        "exDividendDate": eastern_epoch(ex_div) if ex_div else 0,
         "gamma": 0.0,
         "intrinsicValue": 0.0,
         "ivPct": 0.0,
+        "marginable": inst.security_type == "EQ",
         "marketCap": market_cap(inst, snap.last),
-        "marketValue": row.market_value,
         "open": snap.open,
         "openInterest": 0,
         "optionMultiplier": 0.0,
+        "optionsAdjustedFlag": False,
         "peRatio": pe_ratio(inst, snap.last),
+        "perform12Month": 0.0,
+        "perform1Month": 0.0,
+        "perform3Month": 0.0,
+        "perform6Month": 0.0,
+        "premium": 0.0,
         "prevClose": snap.prev_close,
-        "previousDayVolume": snap.prev_volume,
+        "prevDayVolume": snap.prev_volume,
         "price": snap.last,
+        "priceAdjustedFlag": False,
+        "rho": 0.0,
+        "sv10DaysAvg": snap.prev_volume,
+        "sv1MonAvg": snap.prev_volume,
+        "sv20DaysAvg": snap.prev_volume,
+        "sv2MonAvg": snap.prev_volume,
+        "sv3MonAvg": snap.prev_volume,
+        "sv4MonAvg": snap.prev_volume,
+        "sv6MonAvg": snap.prev_volume,
         "symbolDescription": inst.company_name,
+        "tenDayVolume": snap.prev_volume,
         "theta": 0.0,
-        "totalGain": row.total_gain,
-        "totalGainPct": row.total_gain_pct,
         "vega": 0.0,
         "volume": snap.volume,
         "week52High": snap.high52,

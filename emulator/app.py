@@ -21,6 +21,7 @@ from types import TracebackType
 
 from emulator.accounts import AccountsApi
 from emulator.admin import AdminApi
+from emulator.alerts import AlertInbox, AlertsApi
 from emulator.book import Book, seed_book
 from emulator.clock import Clock
 from emulator.faults import FaultRegistry
@@ -33,6 +34,7 @@ from emulator.quotes import MarketApi
 from emulator.routing import Guard, Route, Router
 from emulator.server import Dispatcher, EmulatorHTTPServer
 from emulator.stats import Stats, StatsDocument
+from emulator.transactions import Ledger, TransactionsApi
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ DEFAULT_CONSUMER_SECRET = "3f9a1c7e5b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a4
 #: Realistic per-response latency range, milliseconds.
 DEFAULT_LATENCY_MS = (80, 150)
 LOOPBACK = "127.0.0.1"
+#: Methods the /oauth token endpoints answer.
+TOKEN_METHODS = frozenset({"GET", "POST"})
 
 
 class Emulator:
@@ -99,6 +103,10 @@ class Emulator:
         self.market_api = MarketApi(self.market, self.clock)
         self.orders = OrderEngine(self.book, self.market, self.clock, seed)
         self.orders_api = OrdersApi(self.orders, self.accounts_api.resolve)
+        self.ledger = Ledger(self.book, self.market, self.clock, seed)
+        self.transactions_api = TransactionsApi(self.ledger, self.accounts_api.resolve)
+        self.alerts = AlertInbox(self.book, self.market, self.clock)
+        self.alerts_api = AlertsApi(self.alerts)
         self.holds = HoldRegistry()
         self.router = Router(self._routes())
         self.admin = AdminApi(
@@ -121,13 +129,16 @@ class Emulator:
         oauth = self.oauth
         token = Guard.OAUTH_ENDPOINT
         return [
-            Route("request_token", "/oauth/request_token", oauth.handle_request_token, guard=token),
-            Route("access_token", "/oauth/access_token", oauth.handle_access_token, guard=token),
-            Route("renew_access_token", "/oauth/renew_access_token", oauth.handle_renew, guard=token),
-            Route("revoke_access_token", "/oauth/revoke_access_token", oauth.handle_revoke, guard=token),
+            # E*TRADE documents GET; independent clients (requests-oauthlib, pyetrade) POST the
+            # token requests and E*TRADE processes those too, so both are served.
+            Route("request_token", "/oauth/request_token", oauth.handle_request_token, TOKEN_METHODS, guard=token),
+            Route("access_token", "/oauth/access_token", oauth.handle_access_token, TOKEN_METHODS, guard=token),
+            Route("renew_access_token", "/oauth/renew_access_token", oauth.handle_renew, TOKEN_METHODS, guard=token),
+            Route("revoke_access_token", "/oauth/revoke_access_token", oauth.handle_revoke, TOKEN_METHODS, guard=token),
             Route("authorize", "/e/t/etws/authorize", oauth.handle_authorize, guard=Guard.NONE),
             # Fills happen on the emulator clock; balances and portfolios include them.
-            *synced(self.orders, self.accounts_api.routes()),
+            *synced(self.orders, [*self.accounts_api.routes(), *self.transactions_api.routes()]),
+            *synced(self.orders, self.alerts_api.routes()),
             *self.market_api.routes(),
             *self.orders_api.routes(),
         ]

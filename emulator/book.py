@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import string
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -124,6 +124,23 @@ class Account:
         return next((p for p in self.positions.values() if p.symbol == symbol), None)
 
 
+@dataclass(frozen=True)
+class Fill:
+    """One execution as :meth:`Book.apply_fill` applied it (what a transaction history records)."""
+
+    account_id_key: str
+    symbol: str
+    #: Signed: > 0 bought, < 0 sold.
+    quantity: float
+    price: float
+    at: datetime
+    commission: float
+    fees: float
+    #: The position's signed quantity before the fill (tells a cover from a buy, a short from a sell).
+    prior_quantity: float
+    order_no: int | None
+
+
 class Book:
     """All accounts of the demo user. Hold :attr:`lock` across any read-modify-write."""
 
@@ -131,6 +148,8 @@ class Book:
         self.lock = threading.RLock()
         self._accounts = {account.account_id_key: account for account in accounts}
         self._ids = random.Random(f"etrade-emulator:{seed}:book-ids")
+        #: Called under :attr:`lock` after every fill, in fill order.
+        self.fill_listeners: list[Callable[[Fill], None]] = []
 
     def accounts(self) -> list[Account]:
         """Accounts in List Accounts order."""
@@ -166,6 +185,7 @@ class Book:
         at: datetime,
         commission: float = 0.0,
         fees: float = 0.0,
+        order_no: int | None = None,
     ) -> Position | None:
         """Apply an execution: ``quantity`` > 0 buys (covering shorts first), < 0 sells (then
         shorts). Lots are relieved first-in first-out; cash moves by the trade value plus
@@ -178,6 +198,8 @@ class Book:
             account = self._accounts[account_id_key]
             account.cash = round(account.cash - quantity * price - commission - fees, 2)
             position = account.position_for(symbol)
+            prior = position.quantity if position is not None else 0.0
+            fill = Fill(account_id_key, symbol, quantity, price, at, commission, fees, prior, order_no)
             remaining = quantity
             if position is not None and (position.quantity > 0) != (quantity > 0):
                 # Opposite direction: relieve lots first-in first-out.
@@ -200,6 +222,8 @@ class Book:
                     account.positions[position.position_id] = position
                 else:
                     position.lots.append(lot)
+            for listener in self.fill_listeners:
+                listener(fill)
             return position
 
 

@@ -112,3 +112,16 @@ ORDER_NOT_FOUND = (9002, "The order was not found.")
 SHORT_NOT_ALLOWED = (9003, "Short selling is allowed in margin accounts only.")
 NO_SHORT_POSITION = (9004, "There is no short position to cover in this account.")
 INVALID_ORDER = 9005
+
+# Transactions (reference §2.1): E*TRADE's documented codes and texts. The date-range error's code
+# is not legible in the stored copy of the documentation; 2002 continues its 2003-2008 run.
+TXN_INVALID_MARKER = (2008, "Invalid Marker. Both PageMarker and Marker passed.")
+TXN_INVALID_SORT_ORDER = (2007, "Invalid SortOrder. SortOrder should be ASC or DESC.")
+TXN_INVALID_COUNT = (2005, "Invalid count. Count value should be between 1 and 50.")
+TXN_INVALID_DATE_FORMAT = (2004, "Invalid date format. Format must be MMDDYYYY; for example, 07112018.")
+TXN_INVALID_DATE = (2003, "Invalid Date. Date should fall within the last three years.")
+TXN_INVALID_DATE_RANGE = (
+    2002,
+    "Invalid Date Range. Both fromDate & toDate should be provided, toDate should be greater than fromDate.",
+)
+TXN_NOT_FOUND = (9006, "The transaction was not found.")

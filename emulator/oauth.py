@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from oauthlib.oauth1 import RequestValidator
 from oauthlib.oauth1.rfc5849 import SIGNATURE_HMAC_SHA1, errors
@@ -205,11 +205,17 @@ class _Endpoint(BaseEndpoint):  # type: ignore[misc]
 
     def parse(self, request: Request) -> Any:
         authorization = request.headers.get("authorization", "")
-        has_oauth = authorization.lower().startswith("oauth ") or any(k.startswith("oauth_") for k in request.query)
+        content_type = request.headers.get("content-type", "")
+        # OAuth 1.0a allows its parameters in the header, the query or a form-encoded body.
+        in_body = content_type.lower().startswith("application/x-www-form-urlencoded") and any(
+            key.startswith("oauth_") for key, _ in parse_qsl(request.body.decode("utf-8", errors="replace"))
+        )
+        has_oauth = (
+            authorization.lower().startswith("oauth ") or any(k.startswith("oauth_") for k in request.query) or in_body
+        )
         if not has_oauth:
             raise OAuthProblem("parameter_absent", extra={"oauth_parameters_absent": "oauth_consumer_key"})
         headers = {"Authorization": authorization} if authorization else {}
-        content_type = request.headers.get("content-type", "")
         if content_type:
             headers["Content-Type"] = content_type
         try:
@@ -319,6 +325,22 @@ def oauth_error_page(problem: OAuthProblem) -> Response:
     text = html.escape(problem.text)
     body = _ERROR_PAGE.format(status=problem.status, text=text, description=description)
     return Response.text(problem.status, body, "text/html;charset=utf-8")
+
+
+def oauth_status_page(status: int, method: str) -> Response:
+    """The same Tomcat page for a path under /oauth that does not exist (404) or a method the
+    token endpoints do not serve (405)."""
+    if status == 405:
+        text = f"HTTP method {html.escape(method)} is not supported by this URL"
+        description = "The specified HTTP method is not allowed for the requested resource. Use GET or POST."
+    else:
+        text = "The requested resource is not available."
+        description = (
+            "The OAuth endpoints are /oauth/request_token, /oauth/access_token, "
+            "/oauth/renew_access_token and /oauth/revoke_access_token."
+        )
+    body = _ERROR_PAGE.format(status=status, text=text, description=description)
+    return Response.text(status, body, "text/html;charset=utf-8")
 
 
 class OAuthService:
@@ -447,7 +469,7 @@ class OAuthService:
 
     # -- endpoint handlers ---------------------------------------------------------------
     def handle_request_token(self, request: Request) -> Response:
-        """``GET /oauth/request_token``: a 5-minute request token (callback must be ``oob``)."""
+        """``GET|POST /oauth/request_token``: a 5-minute request token (callback must be ``oob``)."""
         oauth = self._verify(request, _Kind.REQUEST_TOKEN)
         rt = RequestToken(_opaque_token(), _opaque_token(), oauth.client_key, _verifier(), self.clock.now())
         with self._lock:
@@ -463,7 +485,7 @@ class OAuthService:
         return Response.text(200, body, "application/x-www-form-urlencoded")
 
     def handle_access_token(self, request: Request) -> Response:
-        """``GET /oauth/access_token``: exchange an authorized request token + verifier."""
+        """``GET|POST /oauth/access_token``: exchange an authorized request token + verifier."""
         oauth = self._verify(request, _Kind.ACCESS_TOKEN)
         now = self.clock.now()
         with self._lock:
@@ -488,7 +510,7 @@ class OAuthService:
         return Response.text(200, body, "application/x-www-form-urlencoded")
 
     def handle_renew(self, request: Request) -> Response:
-        """``GET /oauth/renew_access_token``: reactivate an idle token; cannot revive an expired one."""
+        """``GET|POST /oauth/renew_access_token``: reactivate an idle token; cannot revive an expired one."""
         oauth = self._verify(request, _Kind.RENEW)
         now = self.clock.now()
         with self._lock:
@@ -502,7 +524,7 @@ class OAuthService:
         return Response.text(200, "Access Token has been renewed")
 
     def handle_revoke(self, request: Request) -> Response:
-        """``GET /oauth/revoke_access_token``: the token is unusable afterwards."""
+        """``GET|POST /oauth/revoke_access_token``: the token is unusable afterwards."""
         oauth = self._verify(request, _Kind.REVOKE)
         now = self.clock.now()
         with self._lock:

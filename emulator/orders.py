@@ -167,6 +167,14 @@ class EmuOrder:
         }
 
 
+def option_level_code(option_level: str) -> int:
+    """``optionLevelCd`` for a balance ``optionLevel``: the level's number (``LEVEL_3`` -> 3),
+    0 for ``NO_OPTIONS``, following the order of E*TRADE's documented optionLevel values."""
+    if option_level.startswith("LEVEL_") and option_level[6:].isdigit():
+        return int(option_level[6:])
+    return 0
+
+
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -326,7 +334,9 @@ class OrderEngine:
 
     def _execute(self, order: EmuOrder, price: float, now: datetime) -> None:
         signed = float(order.spec.quantity) * (1 if order.spec.is_buy else -1)
-        self.book.apply_fill(order.account_key, order.spec.symbol, signed, price, now, float(order.commission))
+        self.book.apply_fill(
+            order.account_key, order.spec.symbol, signed, price, now, float(order.commission), order_no=order.order_id
+        )
         order.status = Status.EXECUTED
         order.executed_at = now
         order.closed_at = now
@@ -714,7 +724,7 @@ class OrdersApi:
             "previewTime": _ms(preview.created_at),
             "dstFlag": bool(preview.created_at.astimezone(EASTERN).dst()),
             "accountId": account.account_id,
-            "optionLevelCd": 2 if account.option_level == "LEVEL_2" else 1,
+            "optionLevelCd": option_level_code(account.option_level),
             "marginLevelCd": "MARGIN_TRADING_ALLOWED" if account.is_margin else "MARGIN_TRADING_NOT_ALLOWED",
         }
         if account.is_margin:
@@ -741,7 +751,7 @@ class OrdersApi:
         content: dict[str, object] = {
             "orderType": "EQ",
             "dstFlag": bool(order.placed_at.astimezone(EASTERN).dst()),
-            "optionLevelCd": 2 if account.option_level == "LEVEL_2" else 1,
+            "optionLevelCd": option_level_code(account.option_level),
             "marginLevelCd": "MARGIN_TRADING_ALLOWED" if account.is_margin else "MARGIN_TRADING_NOT_ALLOWED",
             "placedTime": _ms(order.placed_at),
             "accountId": account.account_id,

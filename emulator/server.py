@@ -29,7 +29,7 @@ from emulator.errors import ApiError, OAuthProblem, RateLimited
 from emulator.faults import FaultRegistry
 from emulator.holds import Hold, HoldRegistry
 from emulator.limits import RATE_LIMIT_PAGE, Latency, RateLimiter
-from emulator.oauth import OAuthService, oauth_error_page
+from emulator.oauth import OAuthService, oauth_error_page, oauth_status_page
 from emulator.routing import Document, Format, Guard, NoRoute, Request, Response, Route, Router, split_format
 from emulator.stats import Stats
 from emulator.xml import to_xml
@@ -40,6 +40,7 @@ MAX_BODY_BYTES = 1 << 20
 ADMIN_PREFIX = "/_emulator"
 #: Paths that get the configured latency (E*TRADE's surface, not the admin interface).
 LATENCY_PREFIXES = ("/oauth/", "/v1/")
+OAUTH_PREFIX = "/oauth/"
 
 
 @dataclass
@@ -125,6 +126,12 @@ class Dispatcher:
         try:
             route, request.params = self.router.match(method, route_path)
         except NoRoute as missing:
+            if path.startswith(OAUTH_PREFIX):
+                # Every failure under /oauth has the same shape: the Tomcat page E*TRADE's token
+                # endpoints answer with, never an Error document.
+                response = oauth_status_page(405 if missing.method_not_allowed else 404, method)
+                self.stats.request("unknown", None, response.status)
+                return Outcome(response, delay, "unknown")
             if missing.method_not_allowed:
                 error = ApiError(405, None, f"HTTP method {method} is not supported by this URL")
             else:

@@ -32,6 +32,26 @@ class Allocation(BaseModel):
     positions: int
 
 
+class PeriodActivity(BaseModel):
+    """Over a period, from the account's transactions. USD. Realised gains match sales to purchases
+    first-in first-out within E*TRADE's three years of history."""
+
+    start_date: str
+    end_date: str
+    dividends: float
+    interest: float
+    fees: float = Field(description="fees and charges paid")
+    net_transfers: float = Field(description="transfers in minus out")
+    sales: int = Field(description="closing trades (sells, covers) in the period")
+    proceeds: float
+    cost_basis: float
+    realized_gain: float
+    realized_short_term: float = Field(description="from lots held one year or less")
+    realized_long_term: float = Field(description="from lots held more than one year")
+    unmatched_sales: int = Field(description="sales whose purchases are older than the history: no known cost")
+    complete: bool = Field(description="false when some realised gains could not be computed")
+
+
 class PortfolioAnalysis(BaseModel):
     """Allocation, unrealised P&L, concentration, cash and the day's change of one account."""
 
@@ -66,6 +86,9 @@ class PortfolioAnalysis(BaseModel):
     days_gain: float
     days_gain_percent: float = Field(description="of the account value at the previous close")
     notes: list[str]
+    activity: PeriodActivity | None = Field(
+        None, description="dividends, interest, fees and realised gains over the period (default: year to date)"
+    )
 
 
 class Watchlist(BaseModel):

@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
 
 from mcp_proxy.analytics_models import PortfolioAnalysis, WatchlistList
 from mcp_proxy.models import message_to_dict
 from mcp_proxy.server import READ_ONLY, AccountKeyArg, DaemonLink, call_daemon, tool_errors
 
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
 
 def register_portfolio_tools(server: MCPServer, daemon: DaemonLink) -> None:
     @server.tool(title="Portfolio analytics", annotations=READ_ONLY)
-    async def analyze_portfolio(account_id_key: AccountKeyArg, ctx: Context) -> PortfolioAnalysis:
+    async def analyze_portfolio(
+        account_id_key: AccountKeyArg,
+        ctx: Context,
+        period_start: Annotated[
+            str | None, Field(description="Start of the activity period, YYYY-MM-DD", pattern=DATE_PATTERN)
+        ] = None,
+        period_end: Annotated[
+            str | None, Field(description="End of the activity period, YYYY-MM-DD", pattern=DATE_PATTERN)
+        ] = None,
+    ) -> PortfolioAnalysis:
         """Analyse an account: allocation by position, asset class and sector (plus cash share),
         unrealised P&L totals with the biggest winner and loser, concentration (largest position,
-        top five, Herfindahl index), and the day's change. Computed by the daemon from E*TRADE's
-        portfolio (all pages) and balance. Sectors are NOT E*TRADE data: they come from a table
-        bundled with etrade-mcp (see sector_source and notes; unknown symbols are 'Unknown').
+        top five, Herfindahl index), the day's change, and over a period (default: the year to
+        date) the dividends, interest, fees and realised gains (FIFO, short/long term) from the
+        account's transactions. Computed by the daemon from E*TRADE's portfolio (all pages),
+        balance and transactions. Sectors are NOT E*TRADE data: they come from a table bundled
+        with etrade-mcp (see sector_source and notes; unknown symbols are 'Unknown').
         Reports progress while it fetches when the client asks for it."""
         with tool_errors():
-            async for update in daemon.client().analyze_portfolio(account_id_key):
+            stream = daemon.client().analyze_portfolio(
+                account_id_key, period_start=period_start or "", period_end=period_end or ""
+            )
+            async for update in stream:
                 if update.HasField("progress"):
                     step = update.progress
                     await ctx.report_progress(step.done, step.total or None, step.message)

@@ -102,9 +102,10 @@ def portfolio_analysis_text(key: str) -> str:
 Analyse my E*TRADE account {key} and tell me what deserves my attention.
 
 1. Call analyze_portfolio(account_id_key="{key}"). It gives allocation by position, asset class and
-   sector (with the cash share), unrealised P&L, concentration and the day's change. Read its notes:
-   sectors come from a table bundled with etrade-mcp, not from E*TRADE, and unknown symbols are
-   "Unknown" - never guess a sector for them.
+   sector (with the cash share), unrealised P&L, concentration, the day's change, and in `activity`
+   the year to date from the account's transactions: dividends, interest, fees and realised gains
+   (short and long term). Read its notes: sectors come from a table bundled with etrade-mcp,
+   not from E*TRADE, and unknown symbols are "Unknown" - never guess a sector for them.
 2. Call get_account_balance(account_id_key="{key}") for buying power, and for margin accounts the
    margin balance.
 3. For the largest position and the biggest loser, call get_position_details to see their tax lots
@@ -118,9 +119,13 @@ Check and report:
 - Cash: a large idle share, or negative cash (margin borrowing).
 - Short positions: their size and that their loss is not capped.
 - P&L: biggest winners and losers, positions down more than 20% from cost, and today's move.
+- Income and realised results this year (from `activity`): dividends, interest and fees, realised
+  gains split short/long term. If `activity.complete` is false, say that some sales have no known
+  cost. For dividends by symbol, call get_transactions(account_id_key="{key}", start_date=<Jan 1 of
+  this year>, kinds=["DIVIDEND"]).
 
 Present a short table (total value, cash %, largest position %, effective positions, unrealised P&L,
-day change), then the points above in order of importance, each with the numbers from the tool
+day change, dividends and realised gains year to date), then the points above in order of importance, each with the numbers from the tool
 results. Do not invent data the tools did not return. {NO_ORDERS}"""
 
 
@@ -176,20 +181,27 @@ Find tax-loss harvesting candidates in my E*TRADE account {key}.
 2. Call analyze_portfolio(account_id_key="{key}") and take the holdings with a negative total_gain.
 3. For each of them call get_position_details(account_id_key="{key}", symbol=...) for its tax lots:
    the loss per lot, SHORT or LONG term, and the acquisition date.
+4. For every account from step 1 (IRAs included), call get_transactions(account_id_key=...,
+   kinds=["BUY", "SELL", "SELL_SHORT", "BUY_TO_COVER"]). Without dates it returns E*TRADE's record of
+   the last 30 days - the wash-sale look-back window. If `truncated` is true, ask for less per call.
 
 Check:
 - The loss per lot (lots can be sold selectively), separated into short-term and long-term.
 - Wash sales: a purchase of the same or a substantially identical security within 30 days before or
-  after the sale disallows the loss. Flag lots bought in the last 30 days, the same symbol in my other
-  accounts (including IRAs), and tell me not to buy it back within 30 days.
+  after the sale disallows the loss. From step 4: a candidate bought in any of my accounts in the last
+  30 days would make a sale at a loss now a wash sale (up to the shares bought) - name those
+  purchases with their dates; a symbol I already sold in the last 30 days (possibly at a loss) must
+  not be bought back before 30 days after that sale (give the date). Also flag lots bought in the last
+  30 days, and tell me not to buy a harvested symbol back within 30 days.
 - A replacement that keeps similar market exposure without being substantially identical (for
   example a different index fund or a sector ETF), with the caveat that this is a judgement call.
 - That net capital losses offset gains first and then at most $3,000 of ordinary income a year
-  (US rules; $1,500 if married filing separately), with the rest carried forward. Ask me about gains
-  I realised this year instead of assuming.
+  (US rules; $1,500 if married filing separately), with the rest carried forward. Take this
+  account's realised gains so far this year from analyze_portfolio's `activity` (short and long
+  term), and ask me about gains realised elsewhere instead of assuming.
 
 Present a table of candidate lots (symbol, lot, acquired, term, cost, value, loss) with the total,
-then the wash-sale warnings. This is not tax advice: tell me to confirm with a tax professional.
+then the wash-sale warnings with the transactions behind them. This is not tax advice: tell me to confirm with a tax professional.
 
 {NO_ORDERS}"""
 

@@ -6,8 +6,10 @@ import grpc
 
 from daemon.app import BrokerApp
 from daemon.servicers.accounts import AccountsServicer
+from daemon.servicers.alerts import AlertsServicer
 from daemon.servicers.analytics import AnalyticsServicer
 from daemon.servicers.events import EventsServicer
+from daemon.servicers.history import HistoryServicer
 from daemon.servicers.market import MarketServicer
 from daemon.servicers.operator import OperatorServicer
 from daemon.servicers.options import OptionsServicer
@@ -16,8 +18,10 @@ from daemon.servicers.session import SessionServicer
 from daemon.servicers.watchlists import WatchlistsServicer
 from protos.broker.v1 import (
     accounts_pb2_grpc,
+    alerts_pb2_grpc,
     analytics_pb2_grpc,
     events_pb2_grpc,
+    history_pb2_grpc,
     market_pb2_grpc,
     operator_pb2_grpc,
     options_pb2_grpc,
@@ -37,3 +41,5 @@ def add_servicers(server: grpc.aio.Server, app: BrokerApp) -> None:
     orders_pb2_grpc.add_OrdersServicer_to_server(OrdersServicer(app), server)
     operator_pb2_grpc.add_OperatorServicer_to_server(OperatorServicer(app), server)
     options_pb2_grpc.add_OptionsServicer_to_server(OptionsServicer(app), server)
+    history_pb2_grpc.add_HistoryServicer_to_server(HistoryServicer(app), server)
+    alerts_pb2_grpc.add_AlertsServicer_to_server(AlertsServicer(app), server)

@@ -22,6 +22,11 @@ def analysis_message(analysis: PortfolioAnalysis) -> analytics_pb2.PortfolioAnal
         by_asset_class=[to_message(analytics_pb2.Allocation, a) for a in analysis.by_asset_class],
         by_sector=[to_message(analytics_pb2.Allocation, a) for a in analysis.by_sector],
         notes=list(analysis.notes),
+        **(
+            {"activity": to_message(analytics_pb2.PeriodActivity, analysis.activity)}
+            if analysis.activity is not None
+            else {}
+        ),
     )
 
 
@@ -44,7 +49,13 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServicer):
 
         async def work() -> None:
             try:
-                await updates.put(await self.app.analyst.analyze(request.account_id_key, updates.put))
+                analysis = await self.app.analyst.analyze(
+                    request.account_id_key,
+                    updates.put,
+                    period_start=request.period_start,
+                    period_end=request.period_end,
+                )
+                await updates.put(analysis)
             except Exception as exc:
                 await updates.put(exc)
 

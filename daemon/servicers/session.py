@@ -35,7 +35,7 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
             clock=self.app.clock_description(),
             performance=convert.performance(
                 self.app.market.cache.stats(),
-                self.app.accounts.cache_stats(),
+                [*self.app.accounts.cache_stats(), *self.app.history.cache_stats()],
                 self.app.gateway.limiter.stats(),
                 self.app.gateway.stats(),
             ),

@@ -182,8 +182,9 @@ async def test_a_portfolio_of_several_pages_reports_progress_per_page(
     assert "fetched portfolio page 2 of 2" in messages
     assert "fetched the balance" in messages
     assert messages[-1] == "computed the analysis"
-    assert [p.done for p in progress] == [1, 2, 3, 4]
-    assert progress[-1].total == 4
+    assert "fetched the transactions" in messages
+    assert [p.done for p in progress] == [1, 2, 3, 4, 5]
+    assert progress[-1].total == 5
 
 
 async def test_an_unknown_account_is_a_not_found_error_through_the_stream(broker: BrokerClient) -> None:

@@ -13,6 +13,7 @@ PAIRS: list[tuple[type[BaseModel], type[Message]]] = [
     (analytics_models.Holding, analytics_pb2.Holding),
     (analytics_models.Allocation, analytics_pb2.Allocation),
     (analytics_models.PortfolioAnalysis, analytics_pb2.PortfolioAnalysis),
+    (analytics_models.PeriodActivity, analytics_pb2.PeriodActivity),
     (analytics_models.Watchlist, watchlists_pb2.Watchlist),
     (analytics_models.WatchlistList, watchlists_pb2.ListWatchlistsResponse),
 ]

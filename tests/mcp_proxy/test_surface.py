@@ -271,10 +271,14 @@ async def test_analyze_portfolio_is_read_only_with_an_output_schema_and_reports_
     assert analysis["account_id_key"] == key
     assert analysis["holdings"] and 0 < analysis["herfindahl_index"] <= 1
     assert "E*TRADE does not report sectors" in analysis["sector_source"]
-    assert [done for done, _, _ in steps] == [1, 2, 3]
+    assert [done for done, _, _ in steps] == [1, 2, 3, 4]
     done, total, message = steps[-1]
-    assert (done, total, message) == (3.0, 3.0, "computed the analysis")
-    assert {message for _, _, message in steps} >= {"fetched the balance", "fetched portfolio page 1 of 1"}
+    assert (done, total, message) == (4.0, 4.0, "computed the analysis")
+    assert {message for _, _, message in steps} >= {
+        "fetched the balance",
+        "fetched portfolio page 1 of 1",
+        "fetched the transactions",
+    }
 
     quiet = await mcp.call_tool("analyze_portfolio", {"account_id_key": key})  # no progress asked for: still fine
     assert not quiet.is_error

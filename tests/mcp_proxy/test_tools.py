@@ -29,6 +29,10 @@ TOOLS = {
     "get_option_expirations",
     "get_option_chain",
     "get_option_quote",
+    "get_transactions",
+    "get_transaction_details",
+    "list_alerts",
+    "get_alert_details",
     # Order reading is offered in read-only mode too (the daemon's default); see test_order_tools.py.
     "list_orders",
     "get_order_details",

@@ -23,19 +23,92 @@ class AnalyzePortfolioRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCOUNT_ID_KEY_FIELD_NUMBER: _builtins.int
+    PERIOD_START_FIELD_NUMBER: _builtins.int
+    PERIOD_END_FIELD_NUMBER: _builtins.int
     account_id_key: _builtins.str
+    period_start: _builtins.str
+    """The period of `activity`, YYYY-MM-DD (US Eastern); both empty: the year to date."""
+    period_end: _builtins.str
     def __init__(
         self,
         *,
         account_id_key: _builtins.str = ...,
+        period_start: _builtins.str = ...,
+        period_end: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id_key", b"account_id_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id_key", b"account_id_key", "period_end", b"period_end", "period_start", b"period_start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnalyzePortfolioRequest: _TypeAlias = AnalyzePortfolioRequest  # noqa: Y015
+
+@_typing.final
+class PeriodActivity(_message.Message):
+    """What happened over a period, from the account's transactions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    DIVIDENDS_FIELD_NUMBER: _builtins.int
+    INTEREST_FIELD_NUMBER: _builtins.int
+    FEES_FIELD_NUMBER: _builtins.int
+    NET_TRANSFERS_FIELD_NUMBER: _builtins.int
+    SALES_FIELD_NUMBER: _builtins.int
+    PROCEEDS_FIELD_NUMBER: _builtins.int
+    COST_BASIS_FIELD_NUMBER: _builtins.int
+    REALIZED_GAIN_FIELD_NUMBER: _builtins.int
+    REALIZED_SHORT_TERM_FIELD_NUMBER: _builtins.int
+    REALIZED_LONG_TERM_FIELD_NUMBER: _builtins.int
+    UNMATCHED_SALES_FIELD_NUMBER: _builtins.int
+    COMPLETE_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    end_date: _builtins.str
+    dividends: _builtins.float
+    interest: _builtins.float
+    fees: _builtins.float
+    """Fees and charges paid (a positive number)."""
+    net_transfers: _builtins.float
+    """Transfers in minus transfers out."""
+    sales: _builtins.int
+    """Closing trades (sells, covers) in the period."""
+    proceeds: _builtins.float
+    cost_basis: _builtins.float
+    realized_gain: _builtins.float
+    """Proceeds minus cost, purchases matched first-in first-out; split by holding period (> 1 year: long)."""
+    realized_short_term: _builtins.float
+    realized_long_term: _builtins.float
+    unmatched_sales: _builtins.int
+    """Sales whose purchases are older than E*TRADE's three years of history: no known cost."""
+    complete: _builtins.bool
+    """False when some sales could not be matched or the history was longer than the daemon reads."""
+    def __init__(
+        self,
+        *,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        dividends: _builtins.float = ...,
+        interest: _builtins.float = ...,
+        fees: _builtins.float = ...,
+        net_transfers: _builtins.float = ...,
+        sales: _builtins.int = ...,
+        proceeds: _builtins.float = ...,
+        cost_basis: _builtins.float = ...,
+        realized_gain: _builtins.float = ...,
+        realized_short_term: _builtins.float = ...,
+        realized_long_term: _builtins.float = ...,
+        unmatched_sales: _builtins.int = ...,
+        complete: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete", b"complete", "cost_basis", b"cost_basis", "dividends", b"dividends", "end_date", b"end_date", "fees", b"fees", "interest", b"interest", "net_transfers", b"net_transfers", "proceeds", b"proceeds", "realized_gain", b"realized_gain", "realized_long_term", b"realized_long_term", "realized_short_term", b"realized_short_term", "sales", b"sales", "start_date", b"start_date", "unmatched_sales", b"unmatched_sales"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PeriodActivity: _TypeAlias = PeriodActivity  # noqa: Y015
 
 @_typing.final
 class AnalysisProgress(_message.Message):
@@ -181,6 +254,7 @@ class PortfolioAnalysis(_message.Message):
     DAYS_GAIN_FIELD_NUMBER: _builtins.int
     DAYS_GAIN_PERCENT_FIELD_NUMBER: _builtins.int
     NOTES_FIELD_NUMBER: _builtins.int
+    ACTIVITY_FIELD_NUMBER: _builtins.int
     account_id_key: _builtins.str
     as_of_unix_ms: _builtins.int
     total_account_value: _builtins.float
@@ -229,6 +303,12 @@ class PortfolioAnalysis(_message.Message):
 
     @_builtins.property
     def notes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def activity(self) -> Global___PeriodActivity:
+        """Dividends, interest, fees and realised gains over the requested period; unset when the
+        transactions could not be read (a note says why).
+        """
+
     def __init__(
         self,
         *,
@@ -263,10 +343,11 @@ class PortfolioAnalysis(_message.Message):
         days_gain: _builtins.float = ...,
         days_gain_percent: _builtins.float = ...,
         notes: _abc.Iterable[_builtins.str] | None = ...,
+        activity: Global___PeriodActivity | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activity", b"activity"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id_key", b"account_id_key", "as_of_unix_ms", b"as_of_unix_ms", "by_asset_class", b"by_asset_class", "by_sector", b"by_sector", "cash_balance", b"cash_balance", "cash_percent", b"cash_percent", "days_gain", b"days_gain", "days_gain_percent", b"days_gain_percent", "effective_positions", b"effective_positions", "gross_exposure", b"gross_exposure", "herfindahl_index", b"herfindahl_index", "holdings", b"holdings", "largest_gain", b"largest_gain", "largest_gain_symbol", b"largest_gain_symbol", "largest_loss", b"largest_loss", "largest_loss_symbol", b"largest_loss_symbol", "largest_position_percent", b"largest_position_percent", "largest_position_symbol", b"largest_position_symbol", "long_market_value", b"long_market_value", "losers", b"losers", "notes", b"notes", "position_count", b"position_count", "sector_coverage_percent", b"sector_coverage_percent", "sector_source", b"sector_source", "short_market_value", b"short_market_value", "top_five_percent", b"top_five_percent", "total_account_value", b"total_account_value", "total_cost", b"total_cost", "unrealized_gain", b"unrealized_gain", "unrealized_gain_percent", b"unrealized_gain_percent", "winners", b"winners"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id_key", b"account_id_key", "activity", b"activity", "as_of_unix_ms", b"as_of_unix_ms", "by_asset_class", b"by_asset_class", "by_sector", b"by_sector", "cash_balance", b"cash_balance", "cash_percent", b"cash_percent", "days_gain", b"days_gain", "days_gain_percent", b"days_gain_percent", "effective_positions", b"effective_positions", "gross_exposure", b"gross_exposure", "herfindahl_index", b"herfindahl_index", "holdings", b"holdings", "largest_gain", b"largest_gain", "largest_gain_symbol", b"largest_gain_symbol", "largest_loss", b"largest_loss", "largest_loss_symbol", b"largest_loss_symbol", "largest_position_percent", b"largest_position_percent", "largest_position_symbol", b"largest_position_symbol", "long_market_value", b"long_market_value", "losers", b"losers", "notes", b"notes", "position_count", b"position_count", "sector_coverage_percent", b"sector_coverage_percent", "sector_source", b"sector_source", "short_market_value", b"short_market_value", "top_five_percent", b"top_five_percent", "total_account_value", b"total_account_value", "total_cost", b"total_cost", "unrealized_gain", b"unrealized_gain", "unrealized_gain_percent", b"unrealized_gain_percent", "winners", b"winners"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
