@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import queue
 import threading
@@ -34,6 +35,29 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+THREAD_PREFIX = "notify-"
+#: The HTTP libraries under apprise and the webhook log request lines (a channel URL's path, e.g. an
+#: ntfy topic or a webhook token) at DEBUG.
+_HTTP_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "requests")
+
+
+#: True inside a channel's delivery, including the helper threads apprise runs it on (apprise submits
+#: its work with a copy of the caller's context).
+_delivering: contextvars.ContextVar[bool] = contextvars.ContextVar("notify_delivering", default=False)
+
+
+def _not_from_a_channel(record: logging.LogRecord) -> bool:
+    return not (_delivering.get() or (record.threadName or "").startswith(THREAD_PREFIX))
+
+
+def hide_channel_traffic() -> None:
+    """Drop the HTTP libraries' records made on a channel's thread, whatever the daemon's log level."""
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _not_from_a_channel not in logger.filters:
+            logger.addFilter(_not_from_a_channel)
+
+
 def quiet_apprise() -> None:
     """Apprise logs the services it talks to (hosts, sometimes paths with tokens): keep it silent.
     Failures are recorded here as error classes instead."""
@@ -49,7 +73,9 @@ class AppriseSender:
         import apprise
 
         quiet_apprise()
-        self._apprise = apprise.Apprise()
+        # Sequential: sent on this channel's thread, not on apprise's shared thread pool, where a
+        # hanging service would hold threads every channel needs.
+        self._apprise = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
         if not self._apprise.add(url):
             raise DeliveryError("invalid_url")
 
@@ -125,7 +151,8 @@ class ChannelWorker:
         self._sender: Sender | None = None
         self._stop = threading.Event()
         # A daemon thread: a channel stuck in a request must never keep the daemon from exiting.
-        self._thread = threading.Thread(target=self._run, name=f"notify-{config.name}", daemon=True)
+        hide_channel_traffic()
+        self._thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}{config.name}", daemon=True)
         self._thread.start()
 
     def offer(self, job: Job) -> bool:
@@ -160,6 +187,7 @@ class ChannelWorker:
             self._queue.put_nowait(_STOP)
 
     def _run(self) -> None:
+        _delivering.set(True)
         while not self._stop.is_set():
             job = self._queue.get()
             if job is _STOP or not isinstance(job, Job):

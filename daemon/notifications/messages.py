@@ -66,6 +66,7 @@ def _money(raw: str) -> str:
 def _pending(event: Event, lookup: PendingLookup) -> Notification | None:
     if event.attributes.get("change") != "created":
         return None
+    from daemon.orders.model import money_text
     from daemon.orders.pending import PendingKind, PendingState, format_code
 
     pending = lookup(event.subject)
@@ -82,7 +83,7 @@ def _pending(event: Event, lookup: PendingLookup) -> Notification | None:
         what, symbol = f"{pending.kind.value} request", ""
     estimate = ""
     if pending.preview is not None:
-        estimate = str(pending.preview.estimated_total_amount)
+        estimate = money_text(pending.preview.estimated_total_amount)
     elif pending.estimated_value:
         estimate = pending.estimated_value
     lines = [what]
