@@ -215,7 +215,7 @@ def _trading(event: Event) -> Notification | None:
 def _journal(event: Event) -> Notification:
     a = event.attributes
     what = " ".join(
-        p for p in (a.get("kind", ""), a.get("action", ""), a.get("quantity", ""), a.get("symbol", "")) if p
+        p for p in (a.get("entry_kind", ""), a.get("action", ""), a.get("quantity", ""), a.get("symbol", "")) if p
     )
     lines = [f"Journal entry {event.subject}{': ' + what if what else ''}"]
     if a.get("reason"):

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from daemon.clock import SystemClock
-from daemon.errors import ErrorCode, NotFound, PolicyRefused
+from daemon.errors import ErrorCode, NotFound, PolicyRefused, UpstreamError
 from daemon.events import EventBus, EventKind
 from daemon.notifications import config as names
 from daemon.notifications.config import ChannelConfig, mask_url, parse_channels
@@ -27,6 +27,7 @@ from daemon.notifications.webhook import WebhookSender
 from daemon.secret_store import MemorySecretStore
 from daemon.settings import SettingsError, load_settings
 from emulator.local_system import child_env
+from tests.conftest import RunningDaemon, login
 from tests.notify_receiver import WAIT_SECONDS, Receiver, receiver
 from tests.trading import Trader, session_emulator, spec, trading_daemon
 
@@ -378,3 +379,43 @@ async def test_an_unknown_channel_is_named() -> None:
     with pytest.raises(NotFound) as caught:
         await hub.test("zz")
     assert caught.value.code is ErrorCode.CHANNEL_NOT_FOUND
+
+
+# -- where the new events are published -----------------------------------------------------------
+
+
+async def test_the_session_keeper_publishes_the_expiry_warning_and_the_login_reminder(daemon: RunningDaemon) -> None:
+    from tests.daemon.test_session_lifetime import set_clock
+
+    app, emulator = daemon.app, daemon.emulator
+    client = daemon.client()
+    stream = app.events.subscribe([EventKind.SESSION_EXPIRING, EventKind.LOGIN_REMINDER])
+    set_clock(emulator, "2026-03-09T09:00:00-04:00")  # Monday morning, nobody logged in
+    assert await app.keeper.remind_to_log_in()
+    set_clock(emulator, "2026-03-10T22:00:00-04:00")
+    await login(client)
+    set_clock(emulator, "2026-03-10T23:45:00-04:00")
+    assert await app.keeper.warn_before_expiry()
+    await client.close()
+    stream.close()
+    seen = [(e.kind, e.subject, dict(e.attributes)) async for e in stream if e.sequence]
+    reminder, warning = seen
+    assert reminder[0] is EventKind.LOGIN_REMINDER and reminder[2]["command"] == "etradectl auth login"
+    assert warning == (EventKind.SESSION_EXPIRING, "2026-03-11T00:00:00-04:00", {"minutes_left": "15"})
+
+
+async def test_an_unknown_outcome_publishes_journal_attention_to_the_channels(short_dir: Path) -> None:
+    channels = (ChannelConfig("ops", events=frozenset({names.JOURNAL_ATTENTION})),)
+    with receiver() as rx, session_emulator() as emulator:
+        async with trading_daemon(emulator, short_dir, upstream_timeout=0.5, notification_channels=channels) as trader:
+            await trader.operator.store_channel_secret("ops", rx.url("json", "ops"))
+            response = await trader.model.preview_order(spec(trader.account_key()))
+            code = await trader.code_of(response.pending.pending_id)
+            emulator.faults.add({"match": "order_place", "hold": True, "count": 1})
+            with pytest.raises(UpstreamError) as unknown:
+                await trader.model.place_confirmed(response.pending.pending_id, code)
+            assert unknown.value.code is ErrorCode.ORDER_OUTCOME_UNKNOWN
+            got = json.loads((await arrival(rx)).body)
+            emulator.release_holds()
+    assert got["title"] == "E*TRADE: an order needs your attention"
+    assert "PLACE BUY 2 KO" in got["message"] and "etradectl orders journal" in got["message"]
