@@ -165,18 +165,12 @@ class NotificationHub:
                     "a webhook channel needs a signing secret of at least 16 characters",
                     hint="generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'",
                 )
-        else:
-            import apprise
-
-            from daemon.notifications.channels import quiet_apprise
-
-            quiet_apprise()
-            if apprise.Apprise.instantiate(url) is None:
-                raise InvalidRequest(
-                    ErrorCode.INVALID_ARGUMENT,
-                    "apprise does not recognise this URL",
-                    hint="check its scheme and form against apprise's list of services (ntfy://, pover://, json://, ...)",
-                )
+        elif not await asyncio.to_thread(_apprise_understands, url):  # off the loop: apprise loads its plugins
+            raise InvalidRequest(
+                ErrorCode.INVALID_ARGUMENT,
+                "apprise does not recognise this URL",
+                hint="check its scheme and form against apprise's list of services (ntfy://, pover://, json://, ...)",
+            )
         store = self._store
         if store is None:
             raise InvalidRequest(ErrorCode.SECRET_STORE_UNAVAILABLE, "the daemon has no usable secret store")
@@ -213,3 +207,12 @@ class NotificationHub:
                 error = "timeout"
             results.append((channel, error))
         return results
+
+
+def _apprise_understands(url: str) -> bool:
+    import apprise
+
+    from daemon.notifications.channels import quiet_apprise
+
+    quiet_apprise()
+    return apprise.Apprise.instantiate(url) is not None

@@ -419,3 +419,19 @@ async def test_an_unknown_outcome_publishes_journal_attention_to_the_channels(sh
             emulator.release_holds()
     assert got["title"] == "E*TRADE: an order needs your attention"
     assert "PLACE BUY 2 KO" in got["message"] and "etradectl orders journal" in got["message"]
+
+
+async def test_storing_a_bad_url_is_refused_without_repeating_it() -> None:
+    from daemon.errors import InvalidRequest
+
+    hub, _ = hub_for((ChannelConfig("a"), ChannelConfig("w", type="webhook")), {})
+    for name, url, secret in [
+        ("a", "nonsense-scheme://token-pqr678", ""),
+        ("a", "token-pqr678", ""),
+        ("w", "ntfy://token-pqr678", SIGNING_SECRET),
+        ("w", "https://example.invalid/token-pqr678", "short"),
+    ]:
+        with pytest.raises(InvalidRequest) as caught:
+            await hub.store_secret(name, url, secret)
+        assert "token-pqr678" not in caught.value.message + (caught.value.hint or "")
+    assert await hub.store_secret("w", "https://example.invalid/token-pqr678", SIGNING_SECRET) == "https://****"
