@@ -73,9 +73,14 @@ class AppriseSender:
         import apprise
 
         quiet_apprise()
-        # Sequential: sent on this channel's thread, not on apprise's shared thread pool, where a
-        # hanging service would hold threads every channel needs.
-        self._apprise = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+        # Sequential and without apprise's own deadline: sent on this channel's thread, not on
+        # apprise's process-wide thread pool, where a hanging service would hold threads that every
+        # channel needs. The service's socket timeouts (apprise's cto/rto URL options) still bound it.
+        try:
+            asset = apprise.AppriseAsset(async_mode=False, service_timeout=0)
+        except TypeError:  # an apprise without service deadlines sends on the calling thread anyway
+            asset = apprise.AppriseAsset(async_mode=False)
+        self._apprise = apprise.Apprise(asset=asset)
         if not self._apprise.add(url):
             raise DeliveryError("invalid_url")
 
