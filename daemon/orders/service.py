@@ -791,7 +791,15 @@ class OrderService:
         )
         self._account_changed(key)
         self._seen_status[result.order_id] = "OPEN"
-        self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(result.order_id), status="OPEN")
+        self._publish(
+            EventKind.ORDER_STATUS_CHANGED,
+            key,
+            order_id=str(result.order_id),
+            status="OPEN",
+            symbol=order.symbol,
+            side=order.action.value,
+            quantity=str(order.quantity),
+        )
         return PlacedOrder(result.order_id, entry.id, result.placed_at_unix_ms, result.messages, pending)
 
     async def _recheck_or_refuse(self, pending: PendingOrder) -> None:
@@ -1305,6 +1313,7 @@ class OrderService:
             self.pending.settle(entry.pending_id)
         if outcome.reconciled:
             self._notify("etrade-mcp: order outcome settled", f"Journal entry {entry.id}: {outcome.detail}")
+            self._attention(entry, f"outcome settled from E*TRADE's order list: {outcome.detail}")
             if outcome.state is EntryState.PLACED and outcome.order_id is not None:
                 self._account_changed(entry.account_id_key)
                 self._publish(
