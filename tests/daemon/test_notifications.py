@@ -435,3 +435,23 @@ async def test_storing_a_bad_url_is_refused_without_repeating_it() -> None:
             await hub.store_secret(name, url, secret)
         assert "token-pqr678" not in caught.value.message + (caught.value.hint or "")
     assert await hub.store_secret("w", "https://example.invalid/token-pqr678", SIGNING_SECRET) == "https://****"
+
+
+def test_config_show_lists_the_channels_from_the_file_without_urls(short_dir: Path) -> None:
+    home = short_dir / "cfg"
+    (home / "config" / "etrade-mcp").mkdir(parents=True)
+    (home / "config" / "etrade-mcp" / "config.toml").write_text(
+        '[[notifications.channels]]\nname = "phone"\nevents = ["order_filled"]\ntrusted_for_codes = true\n'
+    )
+    shown = subprocess.run(
+        [sys.executable, "-m", "cli", "--json", "config", "show"],
+        env=child_env(home),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    rows = {r["setting"]: r for r in json.loads(shown.stdout)["settings"]}
+    row = rows["notification_channels"]
+    assert (row["value"], row["source"]) == ("phone (apprise: order_filled, trusted for codes)", "config file")
