@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: How long ``notify test`` waits for a channel (a hanging one reports a timeout).
 TEST_TIMEOUT_SECONDS = 30.0
+#: Orders whose last told status the hub remembers, to tell each status once.
+REMEMBERED_ORDERS = 1000
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class NotificationHub:
         self._configs = {c.name: c for c in channels}
         self._workers: dict[str, ChannelWorker] = {}
         self._task: asyncio.Task[None] | None = None
+        # order id -> the last status told, oldest first
+        self._told: OrderedDict[str, str] = OrderedDict()
 
     @property
     def channels(self) -> tuple[ChannelConfig, ...]:
@@ -103,11 +108,25 @@ class NotificationHub:
                             # The event's kind only: its rendering may hold a code.
                             log.exception("notifications: could not render a %s event", event.kind.value)
                             continue
-                        if notification is not None:
+                        if notification is not None and not self._repeated(notification):
                             self.dispatch(notification)
                 return  # the bus closed: the daemon is stopping
             except SubscriptionOverflow:
                 log.warning("notifications: fell behind the event bus; some notifications were skipped")
+
+    def _repeated(self, notification: Notification) -> bool:
+        """The same status of the same order told twice (the daemon's own placement, then a watcher
+        seeing the order open): the human hears it once."""
+        order_id, status = notification.data.get("order_id"), notification.data.get("status")
+        if not order_id or not status:
+            return False
+        if self._told.get(order_id) == status:
+            return True
+        self._told[order_id] = status
+        self._told.move_to_end(order_id)
+        while len(self._told) > REMEMBERED_ORDERS:
+            self._told.popitem(last=False)
+        return False
 
     def dispatch(self, notification: Notification) -> int:
         """Queue ``notification`` for every channel that wants it; how many took it. Never blocks."""

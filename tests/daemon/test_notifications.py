@@ -455,3 +455,19 @@ def test_config_show_lists_the_channels_from_the_file_without_urls(short_dir: Pa
     rows = {r["setting"]: r for r in json.loads(shown.stdout)["settings"]}
     row = rows["notification_channels"]
     assert (row["value"], row["source"]) == ("phone (apprise: order_filled, trusted for codes)", "config file")
+
+
+async def test_the_same_status_of_the_same_order_is_told_once() -> None:
+    with receiver() as rx:
+        hub, events = hub_for((ChannelConfig("j"),), {"j": rx.url("json", "j")})
+        await hub.start()
+        try:
+            events.publish(EventKind.ORDER_STATUS_CHANGED, "acct", order_id="9", status="OPEN", symbol="KO")
+            events.publish(EventKind.ORDER_STATUS_CHANGED, "acct", order_id="9", status="OPEN")  # a watcher's sighting
+            events.publish(EventKind.ORDER_STATUS_CHANGED, "acct", order_id="9", status="EXECUTED")
+            titles = [json.loads((await arrival(rx)).body)["title"] for _ in range(2)]
+            await wait_until(lambda: hub.health()[0].delivered == 2)
+        finally:
+            await hub.close()
+    assert titles == ["E*TRADE: Order 9 placed", "E*TRADE: Order 9 filled"]
+    assert rx.drain() == []
