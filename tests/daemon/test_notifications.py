@@ -471,3 +471,33 @@ async def test_the_same_status_of_the_same_order_is_told_once() -> None:
             await hub.close()
     assert titles == ["E*TRADE: Order 9 placed", "E*TRADE: Order 9 filled"]
     assert rx.drain() == []
+
+
+async def test_an_email_channel_reaches_a_local_smtp_receiver() -> None:
+    import queue
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    mail: queue.Queue[bytes] = queue.Queue()
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            mail.put(envelope.content)
+            return "250 OK"
+
+    with socket.socket() as probe:  # a free loopback port (aiosmtpd cannot take port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(Handler(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    url = f"mailto://127.0.0.1:{port}?mode=insecure&from=etrade@localhost&to=me@localhost"
+    hub, events = hub_for((ChannelConfig("mail", events=frozenset({names.BREAKER_TRIPPED})),), {"mail": url})
+    await hub.start()
+    try:
+        events.publish(EventKind.TRADING_STATE_CHANGED, "disabled", reason="5 refusals", cause="circuit_breaker")
+        message = await asyncio.to_thread(mail.get, True, WAIT_SECONDS)
+    finally:
+        await hub.close()
+        smtp.stop()
+    assert b"Subject: E*TRADE: circuit breaker tripped" in message and b"etradectl resume" in message
