@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         history,
         market,
         mcp,
+        notify,
         options,
         orders,
         service,
@@ -114,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for the daemon (default: 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (status, auth, market, options, accounts, history, watchlists, orders, trading):
+    for module in (status, auth, market, options, accounts, history, watchlists, orders, trading, notify):
         module.register(commands)
     for module in (doctor, service, mcp, config, completion):  # running etrade-mcp (issue 7)
         module.register(commands)

@@ -20,6 +20,8 @@ from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
 from daemon.history import HistoryData
 from daemon.market import MarketData
+from daemon.notifications.hub import NotificationHub
+from daemon.orders.pending import PendingOrder
 from daemon.orders.service import OrderService
 from daemon.quote_cache import QuoteTtl
 from daemon.ratelimit import ModuleRate, RateLimiter
@@ -65,6 +67,8 @@ class BrokerApp:
     history: HistoryData
     alerts: AlertsData
     embedded_emulator: Emulator | None = field(default=None, repr=False)
+    #: Phone, chat, email and webhook channels, fed by the event bus (None: built without it).
+    notifications: NotificationHub | None = None
     # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
     api_version: str = API_VERSION
 
@@ -81,6 +85,8 @@ class BrokerApp:
 
     async def close(self) -> None:
         await self.orders.close()  # first: in-flight orders record their outcome
+        if self.notifications is not None:
+            await self.notifications.close()
         self.events.close()
         self.jobs.shutdown()
         await self.market.cache.close()
@@ -186,6 +192,7 @@ async def build_app(
         warning_minutes=settings.expiry_warning_minutes,
         reminder_at=reminder_at,
         notifier=notifier,
+        events=events,
     )
     jobs = SessionJobs(
         new_scheduler(),
@@ -228,6 +235,18 @@ async def build_app(
         # Codes reach the desktop only when notifications are on (ETRADE_DESKTOP_NOTIFICATIONS too).
         notifier=notifier if notifier is not None else _no_desktop,
     )
+
+    def waiting_order(pending_id: str) -> PendingOrder | None:
+        # In-process only: this is how a code reaches trusted channels without entering the bus.
+        try:
+            return orders.pending.get(pending_id)
+        except BrokerError:
+            return None
+
+    notifications = NotificationHub(
+        settings.notification_channels, events=events, store=store, clock=clock, pending_lookup=waiting_order
+    )
+    await notifications.start()  # before the orders start: entries a previous run left in flight are told
     await orders.start()
     history = HistoryData(gateway, accounts, clock)
     return BrokerApp(
@@ -249,6 +268,7 @@ async def build_app(
         history=history,
         alerts=AlertsData(gateway, upstream.http),
         embedded_emulator=emulator,
+        notifications=notifications,
     )
 
 

@@ -48,6 +48,8 @@ from protos.broker.v1 import (
     history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
+    notifications_pb2,
+    notifications_pb2_grpc,
     operator_pb2,
     operator_pb2_grpc,
     options_pb2,
@@ -422,6 +424,25 @@ class BrokerClient:
     async def cancel_confirmed(self, pending_id: str, confirmation_code: str) -> orders_pb2.CancelConfirmedResponse:
         request = orders_pb2.CancelConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
         return await self.call(self.orders_stub.CancelConfirmed, request, sends_order=True)
+
+    # --- notification channels (etradectl only) -------------------------------------------
+    @property
+    def notifications_stub(self) -> notifications_pb2_grpc.NotificationsAsyncStub:
+        return self._stub(notifications_pb2_grpc.NotificationsStub)
+
+    async def list_channels(self) -> notifications_pb2.ListChannelsResponse:
+        return await self.call(self.notifications_stub.ListChannels, notifications_pb2.ListChannelsRequest())
+
+    async def test_channels(self, channel: str = "") -> notifications_pb2.TestChannelsResponse:
+        request = notifications_pb2.TestChannelsRequest(channel=channel)
+        # A channel that hangs is reported as a timeout by the daemon after its own wait.
+        return await self.call(self.notifications_stub.TestChannels, request, timeout=60.0)
+
+    async def store_channel_secret(
+        self, channel: str, url: str, signing_secret: str = ""
+    ) -> notifications_pb2.StoreChannelSecretResponse:
+        request = notifications_pb2.StoreChannelSecretRequest(channel=channel, url=url, signing_secret=signing_secret)
+        return await self.call(self.notifications_stub.StoreChannelSecret, request)
 
     # --- operator (etradectl only) --------------------------------------------------------
 

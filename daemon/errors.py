@@ -81,6 +81,7 @@ class ErrorCode(enum.StrEnum):
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     PENDING_NOT_FOUND = "PENDING_NOT_FOUND"
     WATCHLIST_NOT_FOUND = "WATCHLIST_NOT_FOUND"
+    CHANNEL_NOT_FOUND = "CHANNEL_NOT_FOUND"
     TRANSACTION_NOT_FOUND = "TRANSACTION_NOT_FOUND"
     ALERT_NOT_FOUND = "ALERT_NOT_FOUND"
     # Throughput.
@@ -210,6 +211,11 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.ALERT_NOT_FOUND: CodeSpec(Kind.NOT_FOUND, "use an alert_id returned by list_alerts (`etradectl alerts`)"),
     ErrorCode.WATCHLIST_NOT_FOUND: CodeSpec(
         Kind.NOT_FOUND, "see the configured watchlists with `etradectl watchlist list` (or the list_watchlists tool)"
+    ),
+    ErrorCode.CHANNEL_NOT_FOUND: CodeSpec(
+        Kind.NOT_FOUND,
+        "see the configured channels with `etradectl notify list`; add one as [[notifications.channels]] in "
+        "config.toml and restart the daemon",
     ),
     ErrorCode.RATE_LIMITED: CodeSpec(Kind.RATE_LIMITED, "wait a moment and try again"),
     ErrorCode.UPSTREAM_UNAVAILABLE: CodeSpec(

@@ -56,6 +56,14 @@ class EventKind(enum.Enum):
     #: Pending confirmations changed: created, confirmed, rejected, voided, expired (issue 4).
     #: subject: the pending id; attributes: ``change``.
     PENDING_ORDERS_CHANGED = "PENDING_ORDERS_CHANGED"
+    #: The session ends soon (midnight US Eastern). subject: the expiry (ISO, US Eastern);
+    #: attributes: ``minutes_left``.
+    SESSION_EXPIRING = "SESSION_EXPIRING"
+    #: A weekday morning with a dead session. subject: the session state; attributes: ``text``, ``command``.
+    LOGIN_REMINDER = "LOGIN_REMINDER"
+    #: A journal entry needs the operator. subject: the entry id; attributes: ``reason``, ``entry_kind``,
+    #: ``action``, ``quantity``, ``symbol``.
+    JOURNAL_ATTENTION = "JOURNAL_ATTENTION"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ configuration reference (``etradectl config``/docs) all read the same metadata.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import tomllib
@@ -21,6 +22,7 @@ from typing import Any, Literal, cast
 
 from daemon import paths
 from daemon.errors import ErrorCode, InvalidRequest
+from daemon.notifications.config import ChannelConfig, parse_channels
 
 Environment = Literal["production", "sandbox", "emulator"]
 ENVIRONMENTS: tuple[Environment, ...] = ("production", "sandbox", "emulator")
@@ -175,6 +177,15 @@ def parse_path(raw: str) -> Path:
 
 def parse_str_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def parse_channels_json(raw: str) -> tuple[ChannelConfig, ...]:
+    """The environment's form of ``[[notifications.channels]]``: a JSON list of the same tables."""
+    try:
+        channels = json.loads(raw)
+    except ValueError:
+        raise ValueError('expected a JSON list such as [{"name": "phone", "events": "all"}]') from None
+    return parse_channels({"channels": channels})
 
 
 def setting(
@@ -491,6 +502,15 @@ class Settings:
         parse=parse_bool,
         doc="show each new confirmation code in a desktop notification (where the platform has one)",
     )
+    # --- notifications: phone, chat, email, webhooks -------------------------------------------
+    notification_channels: tuple[ChannelConfig, ...] = setting(
+        (),
+        env="ETRADE_NOTIFICATION_CHANNELS",
+        parse=parse_channels_json,
+        doc="notification channels: `[[notifications.channels]]` tables in config.toml (name, events, "
+        "trusted_for_codes, type; the variable takes them as a JSON list), see docs/notifications.md; "
+        "their URLs live in the secret store (`etradectl notify store NAME`), never here",
+    )
 
     def resolved_socket(self) -> Path:
         return paths.socket_path(self.socket)
@@ -505,6 +525,9 @@ class Settings:
             value = getattr(self, f.name)
             if f.metadata.get("secret"):
                 view[f.name] = "(set)" if value else "(unset)"
+            elif f.name == "notification_channels":
+                # Names, events and trust only: a channel's URL is never part of the settings.
+                view[f.name] = "; ".join(channel.describe() for channel in value)
             else:
                 view[f.name] = "" if value is None else str(value)
         return view
@@ -557,11 +580,16 @@ def load_settings(
             if isinstance(raw, list):  # TOML arrays for list settings: allowed_accounts = ["k1", "k2"]
                 raw = ",".join(str(item) for item in raw)
             values[f.name] = _parse(parse, str(raw).lower() if isinstance(raw, bool) else str(raw), f"{path}: {f.name}")
+    if "notifications" in file_values and "notification_channels" not in values:
+        values["notification_channels"] = _parse(
+            parse_channels, file_values["notifications"], f"{path}: [notifications]"
+        )
     return Settings(**values)
 
 
-# Tables in the config file that belong to other parts (e.g. [watchlists]) rather than to Settings.
-_TOML_SECTIONS = {"watchlists"}
+# Tables in the config file that belong to other parts (e.g. [watchlists]) or that are read apart
+# from the flat settings ([notifications] holds a list of tables).
+_TOML_SECTIONS = {"watchlists", "notifications"}
 
 
 def _parse(parse: Callable[[str], Any], raw: str, source: str) -> Any:

@@ -103,6 +103,13 @@ def session_rows(session: Any) -> list[tuple[str, str]]:
     return rows
 
 
+def notification_rows(status: Any) -> list[tuple[str, str]]:
+    """One line per notification channel: its delivery health (never its URL)."""
+    from cli.commands.notify import health_text
+
+    return [(f"notify {h.name}", health_text(h)) for h in status.notifications]
+
+
 async def run(ctx: Context, args: argparse.Namespace) -> int:
     from cli.performance_view import render_performance
     from daemon.wire import message_to_dict
@@ -126,6 +133,7 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
         if status.clock and status.environment == "emulator":
             rows.append(("clock", status.clock))
         rows.extend(session_rows(session))
+        rows.extend(notification_rows(status))
         ctx.out.pairs(rows)
         render_performance(ctx.out, status.performance)
         if session.fix_command:

@@ -242,6 +242,7 @@ class OrderService:
                 entry.symbol,
             )
             await self.record("journal.interrupted", {"entry": entry.id, "kind": entry.kind.value})
+            self._attention(entry, "the daemon stopped while it was in flight; outcome unknown")
         since = last_midnight_et(now) - 86_400
         for entry in await self._run_io(self.journal.placed_since, since):
             self._tally[f"entry-{entry.id}"] = (entry.created_at, Decimal(entry.estimated_value or "0"))
@@ -286,6 +287,18 @@ class OrderService:
         """Tell subscribers (the MCP proxies' live updates) what changed. Never a code."""
         if self._events is not None:
             self._events.publish(kind, subject, **attributes)
+
+    def _attention(self, entry: Entry, reason: str) -> None:
+        """A journal entry needs the operator: tell the notification channels (no code, no secret)."""
+        self._publish(
+            EventKind.JOURNAL_ATTENTION,
+            str(entry.id),
+            reason=reason,
+            entry_kind=entry.kind.value,
+            action=str(entry.action),
+            quantity=str(entry.quantity),
+            symbol=str(entry.symbol),
+        )
 
     def _now_ms(self) -> int:
         return int(self._clock.now() * 1000)
@@ -778,7 +791,15 @@ class OrderService:
         )
         self._account_changed(key)
         self._seen_status[result.order_id] = "OPEN"
-        self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(result.order_id), status="OPEN")
+        self._publish(
+            EventKind.ORDER_STATUS_CHANGED,
+            key,
+            order_id=str(result.order_id),
+            status="OPEN",
+            symbol=order.symbol,
+            side=order.action.value,
+            quantity=str(order.quantity),
+        )
         return PlacedOrder(result.order_id, entry.id, result.placed_at_unix_ms, result.messages, pending)
 
     async def _recheck_or_refuse(self, pending: PendingOrder) -> None:
@@ -946,6 +967,7 @@ class OrderService:
             lambda: self.journal.resolve(entry.id, EntryState.UNKNOWN, at=self._clock.now(), detail=detail)
         )
         log.warning("journal: entry %d has an UNKNOWN outcome: %s", entry.id, detail)
+        self._attention(entry, f"no answer from E*TRADE ({what}); outcome unknown, never re-sent")
         self._account_changed(entry.account_id_key)  # it may have moved cash or positions
         await self.record("order.unknown", {"entry": entry.id, "pending_id": pending.id, "reason": what})
         self._notify(
@@ -1291,6 +1313,7 @@ class OrderService:
             self.pending.settle(entry.pending_id)
         if outcome.reconciled:
             self._notify("etrade-mcp: order outcome settled", f"Journal entry {entry.id}: {outcome.detail}")
+            self._attention(entry, f"outcome settled from E*TRADE's order list: {outcome.detail}")
             if outcome.state is EntryState.PLACED and outcome.order_id is not None:
                 self._account_changed(entry.account_id_key)
                 self._publish(
