@@ -467,7 +467,20 @@ async def test_order_activity_is_published_for_live_updates(trader: Trader) -> N
     assert seen == [
         (EventKind.PENDING_ORDERS_CHANGED, pending_id, {"change": "created"}),
         (EventKind.PENDING_ORDERS_CHANGED, pending_id, {"change": "confirmed"}),
-        (EventKind.ORDER_STATUS_CHANGED, key, {"order_id": str(placed.order_id), "status": "OPEN"}),
+        (
+            EventKind.ORDER_STATUS_CHANGED,
+            key,
+            {
+                "order_id": str(placed.order_id),
+                "status": "OPEN",
+                "previous_status": "",
+                "symbol": "KO",
+                "side": "BUY",
+                "quantity": "2",
+                "filled_quantity": "0",
+                "placed_by": "this_system",
+            },
+        ),
         (EventKind.PENDING_ORDERS_CHANGED, guessed, {"change": "created"}),
         (EventKind.PENDING_ORDERS_CHANGED, guessed, {"change": "voided"}),
         (EventKind.TRADING_STATE_CHANGED, "disabled", {"reason": "lunch"}),
