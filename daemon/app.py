@@ -14,6 +14,7 @@ from daemon.accounts import AccountsData
 from daemon.alerts import AlertsData
 from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
+from daemon.deadline import REAL_TIME, TimeSource
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
 from daemon.events import EventBus, EventKind
@@ -275,7 +276,13 @@ def build_gateway(settings: Settings, session: SessionManager, http: EtradeHttp)
 
 
 def build_watcher(
-    settings: Settings, session: SessionManager, accounts: AccountsData, orders: OrderService, clock: Clock
+    settings: Settings,
+    session: SessionManager,
+    accounts: AccountsData,
+    orders: OrderService,
+    clock: Clock,
+    *,
+    time_source: TimeSource = REAL_TIME,
 ) -> FillWatcher:
     """The fill watcher over the daemon's own session, accounts and order desk (so through its limiter)."""
 
@@ -297,6 +304,7 @@ def build_watcher(
             max_backoff_seconds=settings.fill_watch_max_backoff_seconds,
             lookback_days=settings.fill_watch_lookback_days,
         ),
+        time_source=time_source,
     )
 
     def session_changed(old: SessionState, new: SessionState, reason: str) -> None:

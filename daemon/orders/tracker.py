@@ -281,7 +281,9 @@ class OrderTracker:
         """Record fills, persist, then publish: what was written is never announced twice."""
         if not changes:
             return False
-        for after, before, _ in changes:
+        for after, before, announce in changes:
+            if not announce:
+                continue  # history found at the first look: listed by ListOrders, not news
             filled_before = _dec(before.filled_quantity) if before is not None else Decimal(0)
             if _dec(after.filled_quantity) > filled_before or (
                 after.status == "EXECUTED" and (before is None or before.status != "EXECUTED")

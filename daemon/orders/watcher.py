@@ -26,7 +26,6 @@ across restarts); the watcher only looks. No gRPC here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -96,6 +95,7 @@ class FillWatcher:
         self._kick: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._full_round_due = True
+        self._in_round = False
         self._last_full_round: float | None = None  # on the time source's monotonic clock
         self.state = WatchState.STOPPED
         self.rounds = 0
@@ -138,7 +138,8 @@ class FillWatcher:
             loop.call_soon_threadsafe(kick.set)
 
     def _woken_by_order(self, order: Known) -> None:
-        if self.state in (WatchState.IDLE, WatchState.NO_SESSION):
+        # During a round there is nothing to wake: its end sees the working order and keeps watching.
+        if not self._in_round and self.state in (WatchState.IDLE, WatchState.NO_SESSION):
             self.kick()
 
     async def wait_for(self, predicate: Callable[[FillWatcher], bool], timeout: float) -> None:
@@ -163,11 +164,13 @@ class FillWatcher:
                 self._full_round_due = True  # after a login, look at everything once
                 await self._pause(None)
                 continue
+            self._in_round = True
             try:
                 await self.round()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._in_round = False
                 self.failures += 1
                 self.last_error = exc.message if isinstance(exc, BrokerError) else f"{type(exc).__name__}: {exc}"
                 if not isinstance(exc, BrokerError):
@@ -177,6 +180,7 @@ class FillWatcher:
                 await self._set_state(WatchState.BACKING_OFF)
                 await self._pause(backoff)
                 continue
+            self._in_round = False
             backoff = 0.0
             if self._tracker.working():
                 await self._set_state(WatchState.WATCHING)
@@ -185,13 +189,13 @@ class FillWatcher:
                 await self._set_state(WatchState.IDLE)
                 idle = self._config.idle_check_seconds
                 if idle > 0:
-                    await self._pause(idle)
-                    self._full_round_due = True
+                    if not await self._pause(idle):
+                        self._full_round_due = True  # the slow check for orders placed outside
                 else:
                     await self._pause(None)
 
-    async def _pause(self, seconds: float | None) -> None:
-        """Wait ``seconds`` on the time source (None: until kicked), or less when kicked."""
+    async def _pause(self, seconds: float | None) -> bool:
+        """Wait ``seconds`` on the time source (None: until kicked), or less when kicked. True if kicked."""
         assert self._kick is not None
         if not self._kick.is_set():
             waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self._kick.wait())]
@@ -202,10 +206,11 @@ class FillWatcher:
             finally:
                 for waiter in waiters:
                     waiter.cancel()
-                for waiter in waiters:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await waiter
+                # gather, not a suppressed await: a cancellation of the watcher itself must get through.
+                await asyncio.gather(*waiters, return_exceptions=True)
+        kicked = self._kick.is_set()
         self._kick.clear()
+        return kicked
 
     async def round(self) -> None:
         """One look: every account (after a login, an idle check or when asked), else only the accounts
