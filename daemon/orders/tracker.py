@@ -11,9 +11,10 @@ status or filled quantity is published as ``ORDER_STATUS_CHANGED`` on the event 
   remembers the order as open). A crash between the write and the publication loses that one
   event rather than repeating it: a repeated "filled" on someone's phone is worse than a missing
   one they can read with ``get_recent_fills``.
-- an order seen for the first time is announced only if it is news: a working order (placed
-  outside this system: on the web, in the app), or one that closed after the daemon began watching
-  its account (the account's *baseline*). What happened before that is history, recorded silently.
+- an order seen for the first time is announced only if it is news: once the watcher has looked at
+  its account (the account's *baseline*), a working order (placed outside this system: on the web,
+  in the app) or one that closed after the baseline. What the first look finds is the starting
+  point, recorded silently; its working orders are watched from then on.
 
 Fills (the filled quantity grew, or the order EXECUTED) are also kept as a bounded list of recent
 fills for ``RecentFills``. Entries whose orders can no longer appear in the watcher's listing window
@@ -269,11 +270,11 @@ class OrderTracker:
             self._save_or_log()
 
     def _news(self, account_id_key: str, order: Known) -> bool:
-        if order.working:
-            return True
         baseline = self._baselines.get(account_id_key)
         if baseline is None:
-            return False
+            return False  # the first look at an account: everything there is the starting point
+        if order.working:
+            return True
         closed_ms = order.executed_at_unix_ms or order.placed_at_unix_ms
         return closed_ms / 1000 >= baseline - BASELINE_TOLERANCE_SECONDS
 
