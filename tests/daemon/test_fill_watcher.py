@@ -283,3 +283,31 @@ async def test_polls_stay_within_the_orders_rate_limit(short_dir: Path) -> None:
             assert stats["rate_limited_by_module"].get("orders", 0) == 0
             assert stats["requests_by_route"]["orders_list"] >= 6
             assert trader.app.watcher.failures == 0
+
+
+async def test_a_cancel_and_an_expiry_are_published_once_each(session_emu: Emulator, short_dir: Path) -> None:
+    async with watched(session_emu, short_dir) as w:
+        trader = w.trader
+        key = trader.account_key()
+        limit = below_market(session_emu)
+        cancelled = await place_through_daemon(trader, key, price_type="LIMIT", limit_price=limit)
+        expiring = await place_through_daemon(
+            trader, key, symbol="PEP", price_type="LIMIT", limit_price=below_market(session_emu, "PEP")
+        )
+        await w.round_done(1)
+        pending = (await trader.model.request_cancel(key, cancelled)).pending
+        await trader.model.cancel_confirmed(pending.pending_id, await trader.code_of(pending.pending_id))
+        session_emu.clock.advance(timedelta(seconds=2))  # the emulator completes the cancel
+        await w.wake()
+        session_emu.clock.advance(timedelta(hours=5, minutes=1))  # past 16:00 ET: the day order expires
+        await w.wake()
+        await w.wake()
+        assert w.state() is WatchState.IDLE
+        assert [(e["order_id"], e["previous_status"], e["status"]) for e in w.status_events()] == [
+            (str(cancelled), "", "OPEN"),
+            (str(expiring), "", "OPEN"),
+            (str(cancelled), "OPEN", "CANCEL_REQUESTED"),
+            (str(cancelled), "CANCEL_REQUESTED", "CANCELLED"),
+            (str(expiring), "OPEN", "EXPIRED"),
+        ]
+        assert (await trader.model.recent_fills()).fills == []  # neither filled
