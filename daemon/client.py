@@ -425,6 +425,10 @@ class BrokerClient:
         request = orders_pb2.CancelConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
         return await self.call(self.orders_stub.CancelConfirmed, request, sends_order=True)
 
+    async def recent_fills(self, account_id_key: str = "", *, limit: int = 20) -> orders_pb2.RecentFillsResponse:
+        request = orders_pb2.RecentFillsRequest(account_id_key=account_id_key, limit=limit)
+        return await self.call(self.orders_stub.RecentFills, request)
+
     # --- notification channels (etradectl only) -------------------------------------------
     @property
     def notifications_stub(self) -> notifications_pb2_grpc.NotificationsAsyncStub:

@@ -496,6 +496,32 @@ class Settings:
         parse=parse_seconds,
         doc="after this long, an unknown outcome that E*TRADE does not list is reported as not placed",
     )
+    fill_watch_interval_seconds: float = setting(
+        10.0,
+        env="ETRADE_FILL_WATCH_INTERVAL_SECONDS",
+        parse=parse_seconds,
+        doc="while orders are working at E*TRADE, how often the daemon lists them to notice fills "
+        "(one Orders request per account with working orders; it stops when none are working)",
+    )
+    fill_watch_idle_check_seconds: float = setting(
+        300.0,
+        env="ETRADE_FILL_WATCH_IDLE_CHECK_SECONDS",
+        parse=parse_non_negative_seconds,
+        doc="how often every account's orders are looked at for orders placed outside this system "
+        "(on E*TRADE's web site or app); 0: only at login and when an order is placed here",
+    )
+    fill_watch_max_backoff_seconds: float = setting(
+        300.0,
+        env="ETRADE_FILL_WATCH_MAX_BACKOFF_SECONDS",
+        parse=parse_seconds,
+        doc="the longest pause of the fill watcher after failed requests (it doubles from the interval)",
+    )
+    fill_watch_lookback_days: int = setting(
+        60,
+        env="ETRADE_FILL_WATCH_LOOKBACK_DAYS",
+        parse=parse_positive_int,
+        doc="how far back the fill watcher lists orders (good-until-cancel orders live up to 60 days)",
+    )
     notify_codes: bool = setting(
         True,
         env="ETRADE_NOTIFY_CODES",

@@ -470,7 +470,16 @@ async def test_order_activity_is_published_for_live_updates(trader: Trader) -> N
         (
             EventKind.ORDER_STATUS_CHANGED,
             key,
-            {"order_id": str(placed.order_id), "status": "OPEN", "symbol": "KO", "side": "BUY", "quantity": "2"},
+            {
+                "order_id": str(placed.order_id),
+                "status": "OPEN",
+                "previous_status": "",
+                "symbol": "KO",
+                "side": "BUY",
+                "quantity": "2",
+                "filled_quantity": "0",
+                "placed_by": "this_system",
+            },
         ),
         (EventKind.PENDING_ORDERS_CHANGED, guessed, {"change": "created"}),
         (EventKind.PENDING_ORDERS_CHANGED, guessed, {"change": "voided"}),
@@ -493,7 +502,19 @@ async def test_a_fill_the_daemon_hears_of_is_published_and_refreshes_the_balance
     assert order.status == "EXECUTED"
     subscription.close()
     seen = [(e.subject, dict(e.attributes)) async for e in subscription][1:]
-    assert seen == [(key, {"order_id": str(order_id), "status": "EXECUTED"})]
+    [(subject, attributes)] = seen
+    assert subject == key
+    assert attributes == {
+        "order_id": str(order_id),
+        "status": "EXECUTED",
+        "previous_status": "OPEN",
+        "symbol": "KO",
+        "side": "BUY",
+        "quantity": "5",
+        "filled_quantity": "5",
+        "average_price": order.average_execution_price,
+        "placed_by": "this_system",
+    }
     cash_after = (await trader.model.get_balance(key)).balance.cash_balance  # not the cached balance
     assert cash_after < cash_before
 
