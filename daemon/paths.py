@@ -14,6 +14,7 @@ SOCKET_NAME = "broker.sock"
 SOCKET_ENV = "ETRADE_MCP_SOCKET"
 CONFIG_ENV = "ETRADE_MCP_CONFIG"
 STATE_ENV = "ETRADE_MCP_STATE_DIR"
+AUTH_SUFFIX = ".auth"
 
 
 def _home() -> Path:
@@ -33,6 +34,11 @@ def runtime_dir() -> Path:
 
 def default_socket_path() -> Path:
     return runtime_dir() / SOCKET_NAME
+
+
+def auth_socket_path(socket: Path) -> Path:
+    """The identity handshake's socket beside the daemon's gRPC socket (see ``daemon/authority.py``)."""
+    return socket.with_name(socket.name + AUTH_SUFFIX)
 
 
 def socket_path(override: str | os.PathLike[str] | None = None) -> Path:
