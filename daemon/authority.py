@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import inspect
 import json
 import logging
@@ -38,6 +37,7 @@ from typing import Any, TypeAlias
 import grpc
 
 from daemon import peercred
+from daemon.caller import CALLER, Identity
 from daemon.errors import BrokerError, ErrorCode, PolicyRefused
 from daemon.metadata_keys import AUTH_KEY
 from daemon.rpc_errors import STATUS_BY_KIND, error_metadata
@@ -119,28 +119,6 @@ _CLIENT_METHODS = frozenset(full_method(m) for m in CLIENT_RPCS)
 
 def is_client_rpc(method: str) -> bool:
     return method in _CLIENT_METHODS
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A caller as the kernel saw it when it shook hands."""
-
-    uid: int
-    gid: int
-    pid: int
-
-    def audit_fields(self) -> dict[str, int]:
-        return {"caller_uid": self.uid, "caller_pid": self.pid}
-
-
-#: The identity behind the current gRPC call (None: unknown, e.g. a client without the handshake).
-CALLER: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("etrade_caller", default=None)
-
-
-def audit_fields() -> dict[str, int]:
-    """The current caller's kernel uid and pid for an audit entry; empty when unknown."""
-    caller = CALLER.get()
-    return caller.audit_fields() if caller is not None else {}
 
 
 @dataclass
