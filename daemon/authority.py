@@ -85,6 +85,7 @@ CLIENT_RPCS: tuple[str, ...] = (
     "Watchlists/GetWatchlist",
     "grpc.health.v1.Health/Check",
     "grpc.health.v1.Health/Watch",
+    "grpc.health.v1.Health/List",
 )
 
 #: Operator authority (root or the daemon's own uid) in protected mode: codes, confirm and reject,

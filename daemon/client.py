@@ -95,7 +95,7 @@ class BrokerClient:
         timeout: float = DEFAULT_TIMEOUT,
         on_version_warning: Callable[[str], None] | None = None,
     ) -> None:
-        self.socket_path = paths.socket_path(socket_path)
+        self.socket_path = paths.client_socket_path(socket_path)
         self.timeout = timeout
         self._base_metadata: tuple[tuple[str, str], ...] = (
             (CLIENT_KEY, client_name),

@@ -15,6 +15,9 @@ SOCKET_ENV = "ETRADE_MCP_SOCKET"
 CONFIG_ENV = "ETRADE_MCP_CONFIG"
 STATE_ENV = "ETRADE_MCP_STATE_DIR"
 AUTH_SUFFIX = ".auth"
+#: Protected mode's socket (``etrade-daemon --system``; systemd's RuntimeDirectory=etrade-mcp).
+SYSTEM_RUNTIME_DIR = Path("/run/etrade-mcp")
+SYSTEM_SOCKET_NAME = "etrade.sock"
 
 
 def _home() -> Path:
@@ -49,6 +52,22 @@ def socket_path(override: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return default_socket_path()
+
+
+def system_socket_path() -> Path:
+    return SYSTEM_RUNTIME_DIR / SYSTEM_SOCKET_NAME
+
+
+def client_socket_path(override: str | os.PathLike[str] | None = None) -> Path:
+    """The socket a client connects to: :func:`socket_path`, except that without an explicit choice
+    and without a per-user daemon's socket, a protected-mode daemon's socket is used when present."""
+    if override or os.environ.get(SOCKET_ENV):
+        return socket_path(override)
+    own = default_socket_path()
+    system = system_socket_path()
+    if not own.exists() and system.exists():
+        return system
+    return own
 
 
 def config_dir() -> Path:

@@ -23,14 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from daemon import paths
 from daemon.errors import ErrorCode, InvalidRequest
 
 log = logging.getLogger(__name__)
 
-SOCKET_NAME = "etrade.sock"
+SOCKET_NAME = paths.SYSTEM_SOCKET_NAME
 CONFIG_NAME = "config.toml"
 DEFAULT_STATE = Path("/var/lib/etrade-mcp")
-DEFAULT_RUNTIME = Path("/run/etrade-mcp")
+DEFAULT_RUNTIME = paths.SYSTEM_RUNTIME_DIR
 DEFAULT_CONFIGURATION = Path("/etc/etrade-mcp")
 #: Environment variables that must not reach a protected daemon's settings.
 IGNORED_ENV = ("ETRADE_CONSUMER_KEY", "ETRADE_CONSUMER_SECRET")
