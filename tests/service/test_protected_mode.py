@@ -147,70 +147,53 @@ class Protected:
 @contextlib.contextmanager
 def protected_system() -> Iterator[Protected]:
     python, python_env = other_users_python()
-    base = Path(tempfile.mkdtemp(prefix="etm-"))
-    emulator: Proc | None = None
-    daemon: Proc | None = None
-    try:
-        with throwaway_users() as users:
-            os.chmod(base, 0o755)
-            home = base / "home"  # the desktop user's HOME: its own, as on a real machine
-            home.mkdir(mode=0o700)
-            shutil.chown(home, users.desktop, users.desktop)
-            env = child_env(home, **python_env)
-            env.pop("XDG_RUNTIME_DIR")
-            root_env = child_env(base / "roothome")
-            emulator, url = start_emulator(
-                root_env, "--latency-ms", "0", "--no-rate-limits", "--start", REGULAR_SESSION
-            )
-            etc, state, run = base / "etc", base / "state", base / "run"
-            etc.mkdir(mode=0o755)
-            config = etc / "config.toml"
-            config.write_text(
-                f'environment = "emulator"\nemulator_url = "{url}"\nread_only = false\n'
-                f'clients_group = "{users.clients}"\ndesktop_notifications = false\nnotify_codes = false\n',
-                encoding="utf-8",
-            )
-            os.chmod(config, 0o644)
-            state.mkdir(mode=0o700)
-            shutil.chown(state, users.service, users.clients)
-            run.mkdir(mode=0o750)
-            shutil.chown(run, users.service, users.clients)
-            daemon_env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "STATE_DIRECTORY": str(state),
-                "RUNTIME_DIRECTORY": str(run),
-                "CONFIGURATION_DIRECTORY": str(etc),
-                # Must be ignored in protected mode (and never be readable by the desktop user).
-                "ETRADE_CONSUMER_KEY": "from-the-environment",
-                "ETRADE_CONSUMER_SECRET": "from-the-environment",
-                "PYTHONUNBUFFERED": "1",
-                **python_env,
-            }
-            daemon = Proc(
-                [
-                    "setpriv",
-                    f"--reuid={users.service}",
-                    f"--regid={users.clients}",
-                    "--init-groups",
-                    python,
-                    "-m",
-                    "daemon",
-                    "--system",
-                ],
-                daemon_env,
-                stdout=subprocess.DEVNULL,
-            )
-            daemon.wait_for_stderr(r"server: listening on")
-            socket = run / "etrade.sock"
-            system = Protected(base, users, python, env, root_env, socket, config, state, url, daemon)
-            login_with_etradectl(root_env, socket)
-            yield system
-    finally:
-        if daemon is not None:
-            daemon.kill()
-        if emulator is not None:
-            emulator.kill()
-        shutil.rmtree(base, ignore_errors=True)
+    with contextlib.ExitStack() as cleanup:
+        # Undone in reverse: the daemon stops before its user is removed (userdel refuses a busy user).
+        users = cleanup.enter_context(throwaway_users())
+        base = Path(tempfile.mkdtemp(prefix="etm-protected-"))
+        cleanup.callback(shutil.rmtree, base, True)
+        os.chmod(base, 0o755)
+        home = base / "home"  # the desktop user's HOME: its own, as on a real machine
+        home.mkdir(mode=0o700)
+        shutil.chown(home, users.desktop, users.desktop)
+        env = child_env(home, **python_env)
+        env.pop("XDG_RUNTIME_DIR")
+        root_env = child_env(base / "roothome")
+        emulator, url = start_emulator(root_env, "--latency-ms", "0", "--no-rate-limits", "--start", REGULAR_SESSION)
+        cleanup.callback(emulator.kill)
+        etc, state, run = base / "etc", base / "state", base / "run"
+        etc.mkdir(mode=0o755)
+        config = etc / "config.toml"
+        config.write_text(
+            f'environment = "emulator"\nemulator_url = "{url}"\nread_only = false\n'
+            f'clients_group = "{users.clients}"\ndesktop_notifications = false\nnotify_codes = false\n',
+            encoding="utf-8",
+        )
+        os.chmod(config, 0o644)
+        state.mkdir(mode=0o700)
+        shutil.chown(state, users.service, users.clients)
+        run.mkdir(mode=0o750)
+        shutil.chown(run, users.service, users.clients)
+        daemon_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "STATE_DIRECTORY": str(state),
+            "RUNTIME_DIRECTORY": str(run),
+            "CONFIGURATION_DIRECTORY": str(etc),
+            # Must be ignored in protected mode (and never be readable by the desktop user).
+            "ETRADE_CONSUMER_KEY": "from-the-environment",
+            "ETRADE_CONSUMER_SECRET": "from-the-environment",
+            "PYTHONUNBUFFERED": "1",
+            **python_env,
+        }
+        service = ["setpriv", f"--reuid={users.service}", f"--regid={users.clients}", "--init-groups"]
+        daemon = Proc([*service, python, "-m", "daemon", "--system"], daemon_env, stdout=subprocess.DEVNULL)
+        cleanup.callback(daemon.kill)
+        daemon.wait_for_stderr(r"server: listening on")
+        assert "ignoring ETRADE_CONSUMER_KEY" in daemon.wait_for_stderr(r"ignoring ETRADE_CONSUMER_KEY")
+        socket = run / "etrade.sock"
+        system = Protected(base, users, python, env, root_env, socket, config, state, url, daemon)
+        login_with_etradectl(root_env, socket)
+        yield system
 
 
 def text_of(result: Any) -> str:
