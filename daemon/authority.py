@@ -138,7 +138,8 @@ class TokenBook:
         self._grants: dict[str, _Grant] = {}
 
     def issue(self, peer: peercred.PeerCredentials) -> str:
-        self._forget_dead()
+        if len(self._grants) >= MAX_TOKENS:
+            self._forget_dead()  # only when full: a sweep reads /proc once per live token
         while len(self._grants) >= MAX_TOKENS:
             self._grants.pop(next(iter(self._grants)))
         token = secrets.token_urlsafe(32)

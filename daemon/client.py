@@ -231,6 +231,7 @@ class BrokerClient:
             async for message in call:
                 yield message
         except grpc.aio.AioRpcError as exc:
+            self._forget_identity(exc)  # a daemon that forgot our token: the next call identifies again
             error = self._translate(exc, timeout)
             if error.code is not ErrorCode.API_VERSION_MISMATCH:
                 self.check_version(exc.initial_metadata())

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 _SOL_LOCAL = 0
 _LOCAL_PEERCRED = 0x001
 _LOCAL_PEERPID = 0x002
-_XUCRED = struct.Struct("=IIh16I")  # cr_version, cr_uid, cr_ngroups, cr_groups[16] (padding per ABI)
+# struct xucred: u_int cr_version; uid_t cr_uid; short cr_ngroups; gid_t cr_groups[16] (native alignment).
+_XUCRED = struct.Struct("IIh16I")
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ def peer_credentials(sock: socket.socket) -> PeerCredentials:
         pid, uid, gid = struct.unpack("3i", raw)
         return PeerCredentials(uid=uid, gid=gid, pid=pid)
     if sys.platform == "darwin":
-        raw = sock.getsockopt(_SOL_LOCAL, _LOCAL_PEERCRED, 128)
-        _version, uid, ngroups, *groups = struct.unpack_from("=IIh" + "I" * 16, raw.ljust(_XUCRED.size, b"\0"))
+        raw = sock.getsockopt(_SOL_LOCAL, _LOCAL_PEERCRED, _XUCRED.size)
+        _version, uid, ngroups, *groups = _XUCRED.unpack_from(raw.ljust(_XUCRED.size, b"\0"))
         gid = groups[0] if ngroups > 0 else -1
         pid_raw = sock.getsockopt(_SOL_LOCAL, _LOCAL_PEERPID, struct.calcsize("i"))
         (pid,) = struct.unpack("i", pid_raw)

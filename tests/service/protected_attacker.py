@@ -28,7 +28,9 @@ async def own_token(auth_socket: Path) -> str:
 
 async def attempt(target: Path, method: str, metadata: tuple[tuple[str, str], ...]) -> str:
     async with grpc.aio.insecure_channel(f"unix:{target}") as channel:
-        call = channel.unary_unary(method, request_serializer=lambda _: b"", response_deserializer=lambda raw: raw)
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            method, request_serializer=lambda _: b"", response_deserializer=lambda raw: raw
+        )
         try:
             await asyncio.wait_for(call(b"", metadata=metadata, timeout=10), 15)
         except grpc.aio.AioRpcError as exc:
