@@ -60,12 +60,15 @@ def system_socket_path() -> Path:
 
 def client_socket_path(override: str | os.PathLike[str] | None = None) -> Path:
     """The socket a client connects to: :func:`socket_path`, except that without an explicit choice
-    and without a per-user daemon's socket, a protected-mode daemon's socket is used when present."""
+    a protected-mode daemon's socket is used when present and there is no per-user daemon's socket
+    (or the caller is root)."""
     if override or os.environ.get(SOCKET_ENV):
         return socket_path(override)
     own = default_socket_path()
     system = system_socket_path()
-    if not own.exists() and system.exists():
+    # Root (sudo etradectl) prefers the protected daemon: an environment kept through sudo may
+    # point at a runtime directory the desktop user controls, where a fake daemon could listen.
+    if system.exists() and (not own.exists() or os.geteuid() == 0):
         return system
     return own
 

@@ -34,6 +34,8 @@ DEFAULT_STATE = Path("/var/lib/etrade-mcp")
 DEFAULT_RUNTIME = paths.SYSTEM_RUNTIME_DIR
 DEFAULT_CONFIGURATION = Path("/etc/etrade-mcp")
 #: Environment variables that must not reach a protected daemon's settings.
+#: Who may own the configuration and the directories above it (tests add their own uid).
+ROOT_ONLY = frozenset({0})
 IGNORED_ENV = ("ETRADE_CONSUMER_KEY", "ETRADE_CONSUMER_SECRET")
 
 
@@ -79,7 +81,7 @@ def system_dirs(environ: Mapping[str, str] | None = None) -> SystemDirs:
     )
 
 
-def check_root_owned(path: Path, *, root_uid: int = 0) -> None:
+def check_root_owned(path: Path, *, trusted: frozenset[int] = ROOT_ONLY) -> None:
     """Refuse unless ``path`` belongs to root and nobody else may write it (no group/other write)."""
     try:
         info = os.lstat(path)
@@ -92,7 +94,7 @@ def check_root_owned(path: Path, *, root_uid: int = 0) -> None:
     problems = []
     if stat.S_ISLNK(info.st_mode):
         problems.append("is a symbolic link")
-    if info.st_uid != root_uid:
+    if info.st_uid not in trusted:
         problems.append(f"belongs to uid {info.st_uid}, not root")
     if stat.S_IMODE(info.st_mode) & 0o022:
         problems.append(f"is writable by its group or others (mode {stat.S_IMODE(info.st_mode):o})")
@@ -104,10 +106,29 @@ def check_root_owned(path: Path, *, root_uid: int = 0) -> None:
         )
 
 
-def check_configuration(dirs: SystemDirs, *, root_uid: int = 0) -> None:
+def check_ancestors(path: Path, *, trusted: frozenset[int] = ROOT_ONLY) -> None:
+    """Nobody but root can rename or replace a directory on the way to ``path``.
+
+    A world-writable directory with the sticky bit (``/tmp``) is fine: others cannot rename what
+    root owns in it.
+    """
+    for parent in path.resolve().parents:
+        info = os.stat(parent)
+        mode = stat.S_IMODE(info.st_mode)
+        sticky_shared = bool(mode & stat.S_ISVTX)
+        if info.st_uid not in trusted or (mode & 0o022 and not sticky_shared):
+            raise ProtectedModeError(
+                f"refusing to start in protected mode: {parent}, on the way to {path}, could be changed by "
+                f"someone other than root (owner uid {info.st_uid}, mode {mode:o})",
+                "keep the configuration under a directory only root can change, e.g. /etc/etrade-mcp",
+            )
+
+
+def check_configuration(dirs: SystemDirs, *, trusted: frozenset[int] = ROOT_ONLY) -> None:
     """The configuration directory and file are root's alone (a missing file means the defaults)."""
-    check_root_owned(dirs.configuration, root_uid=root_uid)
-    check_root_owned(dirs.config_file, root_uid=root_uid)
+    check_ancestors(dirs.configuration, trusted=trusted)
+    check_root_owned(dirs.configuration, trusted=trusted)
+    check_root_owned(dirs.config_file, trusted=trusted)
 
 
 def clients_gid(name: str) -> int:

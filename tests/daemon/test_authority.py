@@ -162,18 +162,28 @@ def test_configuration_others_could_change_is_refused(tmp_path: Path) -> None:
     dirs.configuration.mkdir(mode=0o755)
     dirs.config_file.write_text("read_only = true\n")
     os.chmod(dirs.config_file, 0o644)
-    me = os.getuid()
-    protected.check_configuration(dirs, root_uid=me)  # ours, not group/other-writable: fine
+    me = frozenset({0, os.getuid()})
+    protected.check_configuration(dirs, trusted=me)  # ours, not group/other-writable: fine
     os.chmod(dirs.config_file, 0o664)
     with pytest.raises(protected.ProtectedModeError, match="writable by its group or others"):
-        protected.check_configuration(dirs, root_uid=me)
+        protected.check_configuration(dirs, trusted=me)
     os.chmod(dirs.config_file, 0o644)
     os.chmod(dirs.configuration, 0o757)
     with pytest.raises(protected.ProtectedModeError, match="writable"):
-        protected.check_configuration(dirs, root_uid=me)
+        protected.check_configuration(dirs, trusted=me)
     os.chmod(dirs.configuration, 0o755)
     with pytest.raises(protected.ProtectedModeError, match="not root"):
-        protected.check_configuration(dirs, root_uid=me + 1)
+        protected.check_root_owned(dirs.config_file, trusted=frozenset({12345}))
+    # A directory on the way that others may change (no sticky bit) is as bad as the file itself.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    inner = protected.SystemDirs(state=tmp_path, runtime=tmp_path, configuration=shared / "etc")
+    inner.configuration.mkdir(mode=0o755)
+    with pytest.raises(protected.ProtectedModeError, match="on the way to"):
+        protected.check_configuration(inner, trusted=me)
+    os.chmod(shared, 0o1777)  # sticky, like /tmp: others cannot rename what is not theirs
+    protected.check_configuration(inner, trusted=me)
 
 
 def test_protected_mode_ignores_consumer_keys_from_the_environment() -> None:
@@ -197,5 +207,9 @@ def test_clients_find_the_system_socket_when_they_have_none_of_their_own(
     assert paths.client_socket_path() == tmp_path / "system" / paths.SYSTEM_SOCKET_NAME
     own.parent.mkdir(parents=True)
     own.touch()
-    assert paths.client_socket_path() == own  # a per-user daemon wins
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert paths.client_socket_path() == own  # a user's own daemon wins
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    # Root (sudo keeps some environments) never trusts a runtime directory a user may control.
+    assert paths.client_socket_path() == tmp_path / "system" / paths.SYSTEM_SOCKET_NAME
     assert paths.client_socket_path("/x/y.sock") == Path("/x/y.sock")
