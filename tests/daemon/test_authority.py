@@ -13,6 +13,8 @@ import os
 import pkgutil
 import socket
 import stat
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -213,3 +215,21 @@ def test_clients_find_the_system_socket_when_they_have_none_of_their_own(
     # Root (sudo keeps some environments) never trusts a runtime directory a user may control.
     assert paths.client_socket_path() == tmp_path / "system" / paths.SYSTEM_SOCKET_NAME
     assert paths.client_socket_path("/x/y.sock") == Path("/x/y.sock")
+
+
+def test_a_protected_daemon_refuses_to_start_on_a_configuration_others_could_change(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    os.chmod(etc, 0o775)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CONFIGURATION_DIRECTORY": str(etc),
+        "STATE_DIRECTORY": str(tmp_path / "state"),
+        "RUNTIME_DIRECTORY": str(tmp_path / "run"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "daemon", "--system"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 78, result.stderr
+    assert "refusing to start in protected mode" in result.stderr and str(etc) in result.stderr
+    assert not (tmp_path / "run").exists()  # nothing was created, nothing listens
