@@ -12,11 +12,13 @@ when the test fails. Skips, saying why, when not root or without useradd/setpriv
 from __future__ import annotations
 
 import contextlib
+import grp
 import json
 import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -196,6 +198,10 @@ def protected_system() -> Iterator[Protected]:
         yield system
 
 
+def auth_socket(system: Protected) -> Path:
+    return system.socket.with_name(system.socket.name + ".auth")
+
+
 def text_of(result: Any) -> str:
     return " ".join(getattr(block, "text", "") for block in result.content)
 
@@ -256,6 +262,13 @@ async def test_a_desktop_user_cannot_trade_and_root_can() -> None:
         accounts = system.root_ctl("--json", "accounts")
         assert accounts.code == 0, accounts.stderr
         key = next(a["account_id_key"] for a in accounts.json()["accounts"] if a["account_mode"] == "MARGIN")
+
+        # The clients' group may connect; nobody else may even look.
+        clients_gid = grp.getgrnam(system.users.clients).gr_gid
+        for path, mode in ((system.socket.parent, 0o750), (system.socket, 0o660), (auth_socket(system), 0o660)):
+            info = path.stat()
+            assert (stat.S_IMODE(info.st_mode), info.st_gid) == (mode, clients_gid), path
+            assert info.st_uid == pwd.getpwnam(system.users.service).pw_uid
 
         # The model's side, as the desktop user over real stdio: reads and a preview work.
         pending_id = await desktop_preview(system, key)
