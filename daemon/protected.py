@@ -143,8 +143,14 @@ def clients_gid(name: str) -> int:
 
 def private_state(dirs: SystemDirs) -> None:
     """The state directory (secrets, journal, audit log) is the service user's alone: 0700."""
-    dirs.state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = dirs.state.stat()
+    try:
+        dirs.state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = dirs.state.stat()
+    except OSError as exc:
+        raise ProtectedModeError(
+            f"cannot use the state directory {dirs.state}: {exc.strerror}",
+            "let the service manager create it (systemd: StateDirectory=) or chown it to the service user",
+        ) from None
     if info.st_uid != os.getuid():
         raise ProtectedModeError(
             f"the state directory {dirs.state} belongs to uid {info.st_uid}, not the daemon's user",
