@@ -131,6 +131,8 @@ def main_system(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         "socket": dirs.socket,
         "state_dir": dirs.state,
         "secret_store": "file",
+        # A code shown by spawning a notifier would sit in its argv, readable by every local user.
+        "notify_codes": False,
         "emulator_url": args.emulator_url,
         "read_only": args.read_only,
         "log_level": args.log_level,
