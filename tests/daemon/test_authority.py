@@ -35,7 +35,7 @@ from daemon.secret_store import MemorySecretStore
 from daemon.server import Access, start_server
 from emulator import Emulator
 from protos.broker.v1 import operator_pb2, operator_pb2_grpc
-from tests.conftest import daemon_settings, login
+from tests.conftest import RunningDaemon, daemon_settings, login
 
 pytestmark = pytest.mark.anyio
 
@@ -233,3 +233,15 @@ def test_a_protected_daemon_refuses_to_start_on_a_configuration_others_could_cha
     assert result.returncode == 78, result.stderr
     assert "refusing to start in protected mode" in result.stderr and str(etc) in result.stderr
     assert not (tmp_path / "run").exists()  # nothing was created, nothing listens
+
+
+async def test_single_user_mode_serves_unidentified_callers_and_audits_identified_ones(daemon: RunningDaemon) -> None:
+    async with grpc.aio.insecure_channel(f"unix:{daemon.socket}") as channel:
+        stub = operator_pb2_grpc.OperatorStub(channel)
+        state = await stub.GetTradingState(operator_pb2.GetTradingStateRequest(), metadata=((CLIENT_KEY, "grpcurl"),))
+        assert not state.halted
+    async with daemon.client() as client:
+        await client.halt("single-user")
+        entries = (await client.list_audit(limit=10)).entries
+    halted = [json.loads(e.data_json) for e in entries if e.event == "trading.halted"]
+    assert halted[-1]["caller_uid"] == os.getuid() and halted[-1]["caller_pid"] == os.getpid()
