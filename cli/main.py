@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import re
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -160,12 +161,16 @@ def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | Non
     out = Output(json_mode=args.json)
     ctx = Context(out=out, socket=args.socket, timeout=args.timeout)
 
-    from daemon.errors import BrokerError
+    from daemon.errors import BrokerError, ErrorCode
 
     try:
         return asyncio.run(_run(handler, ctx, args))
     except BrokerError as exc:
-        out.error(exc.message, exc.hint)
+        if exc.code is ErrorCode.OPERATOR_AUTHORITY_REQUIRED:
+            command = shlex.join(["sudo", "etradectl", *(sys.argv[1:] if argv is None else argv)])
+            out.error(f"this needs operator authority: run `{command}`", exc.hint)
+        else:
+            out.error(exc.message, exc.hint)
         return exit_codes.BY_KIND[exc.code.kind]
     except KeyboardInterrupt:
         out.info("interrupted")

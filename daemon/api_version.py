@@ -20,8 +20,9 @@ import enum
 from dataclasses import dataclass
 
 from daemon.errors import ErrorCode, VersionMismatch
+from daemon.metadata_keys import API_VERSION_KEY
 
-METADATA_KEY = "x-etrade-api-version"
+METADATA_KEY = API_VERSION_KEY
 
 
 class Compatibility(enum.Enum):

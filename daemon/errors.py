@@ -110,6 +110,8 @@ class ErrorCode(enum.StrEnum):
     OUTCOME_UNRESOLVED = "OUTCOME_UNRESOLVED"
     PRICE_MOVED = "PRICE_MOVED"
     OPERATOR_ONLY = "OPERATOR_ONLY"
+    OPERATOR_AUTHORITY_REQUIRED = "OPERATOR_AUTHORITY_REQUIRED"
+    CALLER_UNIDENTIFIED = "CALLER_UNIDENTIFIED"
     # Orders upstream.
     ORDER_OUTCOME_UNKNOWN = "ORDER_OUTCOME_UNKNOWN"
     REQUEST_NOT_RECEIVED = "REQUEST_NOT_RECEIVED"
@@ -283,6 +285,16 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
         "look at the quote again (get_stock_quote) and preview a new order if it is still wanted",
     ),
     ErrorCode.OPERATOR_ONLY: CodeSpec(Kind.POLICY, "only the operator's etradectl may do this"),
+    ErrorCode.OPERATOR_AUTHORITY_REQUIRED: CodeSpec(
+        Kind.POLICY,
+        "the daemon runs in protected mode: only root and its service user have operator authority; "
+        "run the same etradectl command with sudo",
+    ),
+    ErrorCode.CALLER_UNIDENTIFIED: CodeSpec(
+        Kind.POLICY,
+        "the daemon runs in protected mode and serves only callers that identified themselves through its "
+        "identity socket (etrade.sock.auth beside etrade.sock); use etradectl or etrade-mcp of the same version",
+    ),
     ErrorCode.ORDER_OUTCOME_UNKNOWN: CodeSpec(
         Kind.UPSTREAM,
         "do NOT place the order again: it may have been placed. The daemon checks E*TRADE's order list and "

@@ -248,6 +248,12 @@ class Settings:
         parse=parse_secret_store,
         doc="keyring (the OS keyring) or file (a 0600 file in the state dir; less safe, explicit opt-in)",
     )
+    clients_group: str = setting(
+        "etrade-mcp",
+        env="ETRADE_CLIENTS_GROUP",
+        parse=parse_str,
+        doc="protected mode (etrade-daemon --system): the group whose members may use the daemon's socket",
+    )
     emulator_url: str | None = setting(
         None,
         env="ETRADE_EMULATOR_URL",

@@ -219,7 +219,7 @@ class LiveUpdates:
     def _socket_path(self) -> str:
         from daemon import paths
 
-        return str(paths.socket_path(self.link.socket_path))
+        return str(paths.client_socket_path(self.link.socket_path))
 
     async def follow(self) -> None:
         """Subscribe, translate, and on any loss reconnect; never raises (it would stop the server)."""

@@ -35,7 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from daemon import notify
+from daemon import caller, notify
 from daemon.accounts import AccountsData, check_account_key
 from daemon.clock import ET, Clock, iso_et, last_midnight_et
 from daemon.deadline import Deadline
@@ -313,6 +313,8 @@ class OrderService:
         return int(self._clock.now() * 1000)
 
     async def _audit(self, event: str, data: dict[str, Any]) -> AuditEntry:
+        # Beside the name the client declared: who the kernel says made the call that led here.
+        data = {**data, **caller.audit_fields()} if caller.CALLER.get() is not None else data
         return await self._run_io(self.audit.append, event, data, self._now_ms())
 
     async def _audit_or_discard(self, pending: PendingOrder, event: str, data: dict[str, Any]) -> None:

@@ -9,13 +9,12 @@ import grpc
 from daemon import convert_orders as convert
 from daemon.accounts import check_account_key
 from daemon.app import BrokerApp
+from daemon.metadata_keys import CLIENT_KEY
 from daemon.orders.validation import OrderInput
 from daemon.rpc_errors import translate_errors
 from protos.broker.v1 import orders_pb2, orders_pb2_grpc
 
 Ctx = grpc.aio.ServicerContext
-
-CLIENT_KEY = "x-etrade-client"
 
 
 def client_name(context: Any) -> str:
