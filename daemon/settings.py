@@ -486,10 +486,11 @@ class Settings:
         doc="after this long, an unknown outcome that E*TRADE does not list is reported as not placed",
     )
     notify_codes: bool = setting(
-        True,
+        False,
         env="ETRADE_NOTIFY_CODES",
         parse=parse_bool,
-        doc="show each new confirmation code in a desktop notification (where the platform has one)",
+        doc="show each new confirmation code in a desktop notification; anything that can read your "
+        "screen or your session bus (a same-user shell) then reads the code (see docs/safety.md)",
     )
 
     def resolved_socket(self) -> Path:
