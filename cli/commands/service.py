@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cli import exit_codes
@@ -12,6 +13,7 @@ from cli.commands import add_command, whole_number
 if TYPE_CHECKING:
     from cli.main import Context
     from cli.service_manager import Manager, Platform
+    from cli.system_service import SystemInstall
 
 
 def register(commands: Any) -> None:
@@ -46,6 +48,27 @@ def register(commands: Any) -> None:
     install.add_argument(
         "--platform", choices=["linux", "macos"], help="with --dry-run: render for this platform (default: this one)"
     )
+    _system_arguments(install)
+    install.add_argument("--user-name", default=None, help="with --system: the service user (default: etrade-mcp)")
+    install.add_argument(
+        "--group",
+        default=None,
+        help="with --system: the clients' group, which may use the socket (default: etrade-mcp)",
+    )
+    moving = install.add_mutually_exclusive_group()
+    moving.add_argument(
+        "--move-credentials",
+        dest="move_credentials",
+        action="store_true",
+        default=None,
+        help="with --system: move your consumer key and secret to the service user without asking",
+    )
+    moving.add_argument(
+        "--no-move-credentials",
+        dest="move_credentials",
+        action="store_false",
+        help="with --system: leave your consumer key and secret where they are",
+    )
     install.set_defaults(handler=run_install)
 
     uninstall = add_command(
@@ -56,6 +79,10 @@ def register(commands: Any) -> None:
         examples="  etradectl service uninstall --dry-run\n  etradectl service uninstall",
     )
     uninstall.add_argument("--dry-run", action="store_true", help="print what would be removed and run")
+    _system_arguments(uninstall)
+    uninstall.add_argument(
+        "--purge", action="store_true", help="with --system: also delete the service's state (tokens, journal, audit)"
+    )
     uninstall.set_defaults(handler=run_uninstall)
 
     for action, text in (
@@ -97,6 +124,20 @@ def register(commands: Any) -> None:
     service.set_defaults(handler=lambda ctx, args: _help(service))
 
 
+def _system_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--system",
+        action="store_true",
+        help="protected mode: a system service running as its own user (needs sudo; see docs/safety.md)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        help="with --system: write files under this folder instead of / and run no service-manager command",
+    )
+
+
 async def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return exit_codes.USAGE
@@ -126,6 +167,14 @@ def _print_plan(ctx: Context, lines: list[str], document: dict[str, Any]) -> Non
 async def run_install(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import Write, daemon_executable, execute
 
+    if args.system:
+        return await run_system_install(ctx, args)
+    if args.user_name or args.group or args.move_credentials is not None or args.root != Path("/"):
+        ctx.out.error(
+            "--user-name, --group, --root and --(no-)move-credentials only work with --system",
+            "add --system for protected mode",
+        )
+        return exit_codes.USAGE
     if args.platform and not args.dry_run:
         ctx.out.error("--platform only works with --dry-run", "install on the machine that will run the daemon")
         return exit_codes.USAGE
@@ -154,6 +203,8 @@ async def run_install(ctx: Context, args: argparse.Namespace) -> int:
 async def run_uninstall(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import execute
 
+    if args.system:
+        return await run_system_uninstall(ctx, args)
     manager = _manager(ctx)
     plan = manager.uninstall_plan()
     document: dict[str, Any] = {"platform": manager.platform, "path": str(manager.service_path())}
@@ -168,6 +219,85 @@ async def run_uninstall(ctx: Context, args: argparse.Namespace) -> int:
     done = execute(plan, manager)
     document.update(dry_run=False, done=done)
     _print_plan(ctx, done, document)
+    return exit_codes.OK
+
+
+def _system_install(args: argparse.Namespace) -> SystemInstall:
+    import os
+
+    from cli.service_manager import current_platform, daemon_executable
+    from cli.system_service import CLIENTS_GROUP, SERVICE_USER, SystemInstall
+
+    return SystemInstall(
+        platform=getattr(args, "platform", None) or current_platform(),
+        daemon=daemon_executable(),
+        user=getattr(args, "user_name", None) or SERVICE_USER,
+        group=getattr(args, "group", None) or CLIENTS_GROUP,
+        desktop_user=os.environ.get("SUDO_USER") or None,
+        root=args.root.absolute(),
+    )
+
+
+async def run_system_install(ctx: Context, args: argparse.Namespace) -> int:
+    import os
+
+    from cli import credentials_move
+    from cli.system_service import execute_system, refuse_unsafe_code, require_root
+
+    if args.platform and not args.dry_run:
+        ctx.out.error("--platform only works with --dry-run", "install on the machine that will run the daemon")
+        return exit_codes.USAGE
+    install = _system_install(args)
+    plan = install.install_plan()
+    document: dict[str, Any] = {
+        "mode": "protected",
+        "platform": install.platform,
+        "path": str(install.service_path()),
+        "socket": str(install.dirs.socket),
+        "changed": plan.changed,
+        "dry_run": args.dry_run,
+        "warnings": plan.warnings,
+    }
+    warnings = [f"warning: {w}" for w in plan.warnings]
+    notes = [f"note: {n}" for n in plan.notes]
+    if args.dry_run:
+        document.update(steps=plan.describe(), commands=plan.commands)
+        moving = credentials_move.describe(args.move_credentials, install)
+        header = "dry run: nothing is created, written or run" + ("" if plan.changed else " (and nothing would change)")
+        _print_plan(ctx, [header, *plan.describe(), *moving, *warnings, *notes], document)
+        return exit_codes.OK
+    require_root("service install --system")
+    refuse_unsafe_code(plan.warnings)
+    done = execute_system(plan, install, environ=dict(os.environ))
+    moved = credentials_move.offer(ctx, args.move_credentials, install)
+    document.update(done=done, credentials=moved)
+    summary = (
+        "protected mode is installed: nothing changed (it already was)"
+        if not plan.changed
+        else "protected mode is installed"
+    )
+    lines = [*done, *moved, "", summary, *notes, *credentials_move.next_steps(install)]
+    _print_plan(ctx, lines, document)
+    return exit_codes.OK
+
+
+async def run_system_uninstall(ctx: Context, args: argparse.Namespace) -> int:
+    import os
+
+    from cli.system_service import execute_system, require_root
+
+    install = _system_install(args)
+    plan = install.uninstall_plan(purge=args.purge)
+    document: dict[str, Any] = {"mode": "protected", "path": str(install.service_path()), "dry_run": args.dry_run}
+    notes = [f"note: {n}" for n in plan.notes]
+    if args.dry_run:
+        document.update(steps=plan.describe(), commands=plan.commands)
+        _print_plan(ctx, ["dry run: nothing is removed or run", *plan.describe(), *notes], document)
+        return exit_codes.OK
+    require_root("service uninstall --system")
+    done = execute_system(plan, install, environ=dict(os.environ))
+    document.update(done=done)
+    _print_plan(ctx, [*done, *notes], document)
     return exit_codes.OK
 
 
