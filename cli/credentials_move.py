@@ -2,8 +2,8 @@
 
 ``sudo etradectl service install --system`` runs as root, but the pair lives in the desktop user's
 keyring (reachable only on their session bus) or in their 0600 ``secrets.json``. So the reading and
-the forgetting run in a child process as that user (``python -m cli.credentials_move export`` /
-``forget``); the secrets travel over a pipe, never in argv, the environment or a log. Root then
+the forgetting run in a forked child that has become that user (no exec); the secrets travel
+over a pipe, never in argv, the environment or a log. Root then
 writes them into the service user's 0600 file in the state directory.
 
 Invariant: the user's copy is deleted only after the service's copy is written and read back.
@@ -16,8 +16,8 @@ import grp
 import json
 import os
 import pwd
-import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +37,6 @@ def _user_environment(account: pwd.struct_passwd) -> dict[str, str]:
         "USER": account.pw_name,
         "LOGNAME": account.pw_name,
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
     }
     runtime = Path(f"/run/user/{account.pw_uid}")
     if runtime.is_dir():
@@ -47,20 +46,51 @@ def _user_environment(account: pwd.struct_passwd) -> dict[str, str]:
     return env
 
 
-def _as_user(user: str, action: str, payload: str = "") -> subprocess.CompletedProcess[str]:
+@dataclass(frozen=True)
+class ChildResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _as_user(user: str, action: str, payload: str = "") -> ChildResult:
+    """Run ``action`` in a forked child that has become ``user``: no exec, so nothing in any argv,
+    and the child needs no access to this installation's interpreter (it may live in root's home)."""
+    import daemon.secret_store
+    import daemon.settings  # noqa: F401
+
     account = pwd.getpwnam(user)
-    return subprocess.run(
-        [sys.executable, "-m", "cli.credentials_move", action],
-        input=payload,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        user=account.pw_uid,
-        group=account.pw_gid,
-        extra_groups=[],
-        env=_user_environment(account),
-        cwd="/",
-    )
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(out_read)
+            os.close(err_read)
+            os.setgroups([])
+            os.setgid(account.pw_gid)
+            os.setuid(account.pw_uid)
+            os.environ.clear()
+            os.environ.update(_user_environment(account))
+            os.chdir("/")
+            code = _child(action, payload, out_write, err_write)
+        finally:
+            os._exit(code)
+    os.close(out_write)
+    os.close(err_write)
+    stdout = _read_all(out_read)
+    stderr = _read_all(err_read)
+    _, status = os.waitpid(pid, 0)
+    return ChildResult(os.waitstatus_to_exitcode(status), stdout, stderr)
 
 
 def service_secrets_path(install: SystemInstall) -> Path:
@@ -144,7 +174,7 @@ def move(install: SystemInstall) -> list[str]:
     return lines
 
 
-def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+def _last_line(result: ChildResult) -> str:
     lines = (result.stderr or "").strip().splitlines()
     return lines[-1] if lines else f"exit status {result.returncode}"
 
@@ -177,7 +207,7 @@ def _user_stores() -> list[tuple[str, SecretStore]]:
     ]
 
 
-def _export() -> int:
+def _export() -> str:
     from daemon.secret_store import CONSUMER_KEY, CONSUMER_SECRET
 
     found: dict[str, dict[str, str]] = {}
@@ -185,34 +215,25 @@ def _export() -> int:
         key, secret = store.get(CONSUMER_KEY), store.get(CONSUMER_SECRET)
         if key and secret:
             found[environment] = {CONSUMER_KEY: key, CONSUMER_SECRET: secret}
-    sys.stdout.write(json.dumps(found))
-    return 0
+    return json.dumps(found)
 
 
-def _forget() -> int:
+def _forget(payload: str) -> str:
     from daemon.secret_store import ALL_NAMES
 
-    environments = set(json.loads(sys.stdin.read() or "[]"))
+    environments = set(json.loads(payload or "[]"))
     for environment, store in _user_stores():
         if environment in environments:
             for name in ALL_NAMES:
                 store.delete(name)
-    return 0
+    return ""
 
 
-def main(argv: list[str]) -> int:
-    action = argv[0] if argv else ""
+def _child(action: str, payload: str, out: int, err: int) -> int:
     try:
-        if action == "export":
-            return _export()
-        if action == "forget":
-            return _forget()
-    except Exception as exc:  # reported to root's etradectl through stderr; never the secrets
-        sys.stderr.write(f"{type(exc).__name__}: {getattr(exc, 'message', None) or 'failed'}\n")
+        result = _export() if action == "export" else _forget(payload)
+    except Exception as exc:  # reported to root's etradectl; never the secrets
+        os.write(err, f"{type(exc).__name__}: {getattr(exc, 'message', None) or 'failed'}\n".encode())
         return 1
-    sys.stderr.write("usage: python -m cli.credentials_move export|forget\n")
-    return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    os.write(out, result.encode("utf-8"))
+    return 0

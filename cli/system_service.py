@@ -27,6 +27,7 @@ import pwd
 import shlex
 import stat
 import sys
+import sysconfig
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,11 +110,14 @@ read_only = true
 # --- rendering --------------------------------------------------------------------------------
 
 
-def render_system_unit(daemon: Path, *, user: str, group: str, template_dir: Path | None = None) -> str:
+def render_system_unit(
+    daemon: Path, *, user: str, group: str, code: Iterable[Path] = (), template_dir: Path | None = None
+) -> str:
+    """The system unit; ``code`` lists the other folders the daemon runs code from (its Python)."""
     if not daemon.is_absolute():
         raise ValueError(f"the unit needs an absolute path, got {daemon}")
     template = ((template_dir or shared_dir("systemd")) / SYSTEM_UNIT_TEMPLATE).read_text("utf-8")
-    under_home = any(daemon.is_relative_to(home) for home in HOME_ROOTS)
+    under_home = any(path.is_relative_to(home) for path in (daemon, *code) for home in HOME_ROOTS)
     return fill_template(
         template,
         {
@@ -183,7 +187,9 @@ def code_roots(daemon: Path) -> list[Path]:
     import cli
     import daemon as daemon_package
 
-    roots = [Path(sys.prefix), Path(sys.base_prefix), daemon.parent]
+    # The interpreter a venv points at and its standard library, not the whole of its prefix (/usr).
+    interpreter = Path(sys.executable).resolve()
+    roots = [Path(sys.prefix), Path(sysconfig.get_path("stdlib")), interpreter, daemon.parent]
     roots += [Path(next(iter(package.__path__))).parent for package in (daemon_package, cli)]
     unique: list[Path] = []
     for root in roots:
@@ -205,12 +211,29 @@ def unsafe_code(daemon: Path, *, limit: int = 5) -> list[str]:
         for parent in [*reversed(root.parents), root]:  # a writable parent lets the tree be swapped
             if note(_writable_by_others(parent)):
                 return problems
+        if not root.is_dir():
+            continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if d not in (".git", "__pycache__")]
             for name in [*dirs, *files]:
                 if note(_writable_by_others(Path(folder) / name)):
                     return problems
     return problems
+
+
+def unreachable_code(daemon: Path) -> list[str]:
+    """Folders on the way to the daemon's code that others cannot enter: the service user could not start it."""
+    problems: list[str] = []
+    for root in code_roots(daemon):
+        for parent in [*reversed(root.parents), root]:
+            try:
+                mode = parent.stat().st_mode
+            except FileNotFoundError:
+                break
+            if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+                problems.append(f"{parent} (mode {stat.S_IMODE(mode):04o}) hides {root} from the service user")
+                break
+    return list(dict.fromkeys(problems))
 
 
 # --- plans ------------------------------------------------------------------------------------
@@ -377,7 +400,8 @@ class SystemInstall:
 
     def render(self) -> bytes:
         if self.platform == "linux":
-            return render_system_unit(self.daemon, user=self.user, group=self.group).encode("utf-8")
+            code = code_roots(self.daemon)
+            return render_system_unit(self.daemon, user=self.user, group=self.group, code=code).encode("utf-8")
         return render_system_plist(self.daemon, user=self.user, group=self.group)
 
     def _accounts(self) -> list[SystemStep]:
@@ -439,6 +463,7 @@ class SystemInstall:
         )
         plan.steps += self._service_commands(changed)
         plan.warnings += unsafe_code(self.daemon)
+        plan.notes += [f"the service will not start: {problem}" for problem in unreachable_code(self.daemon)]
         if self.relocated:
             plan.notes.append(f"files go under {self.root}; no service-manager command is run")
         return plan
