@@ -25,7 +25,9 @@ import os
 import plistlib
 import pwd
 import shlex
+import shutil
 import stat
+import subprocess
 import sys
 import sysconfig
 from collections.abc import Iterable
@@ -47,7 +49,7 @@ from cli.service_manager import (
     systemd_quote,
     write_atomically,
 )
-from daemon.errors import ErrorCode, InvalidRequest
+from daemon.errors import DaemonUnavailable, ErrorCode, InvalidRequest
 
 SERVICE_USER = "etrade-mcp"
 CLIENTS_GROUP = "etrade-mcp"
@@ -269,7 +271,12 @@ class MakeDir:
     exists: bool
 
 
-SystemStep = EnsureGroup | EnsureUser | AddMember | MakeDir | Write | Remove | Run
+@dataclass(frozen=True)
+class RemoveTree:
+    path: Path
+
+
+SystemStep = EnsureGroup | EnsureUser | AddMember | MakeDir | Write | Remove | RemoveTree | Run
 
 
 @dataclass
@@ -287,7 +294,7 @@ class SystemPlan:
                 return True
             if isinstance(step, Write) and step.changed:
                 return True
-            if isinstance(step, Remove) and step.path.exists():
+            if isinstance(step, (Remove, RemoveTree)) and step.path.exists():
                 return True
         return False
 
@@ -326,6 +333,8 @@ def step_lines(step: SystemStep) -> list[str]:
         lines.append(f"keep {step.path} (exists; left as it is)")
     elif isinstance(step, Remove):
         lines.append(f"remove {step.path}" if step.path.exists() else f"{step.path} is not there")
+    elif isinstance(step, RemoveTree):
+        lines.append(f"delete {step.path} and all in it" if step.path.exists() else f"{step.path} is not there")
     else:
         lines.append(f"run: {shlex.join(step.command)}")
     return lines
@@ -480,7 +489,7 @@ class SystemInstall:
             steps.append(Run(["systemctl", "daemon-reload"]))
         plan = SystemPlan(steps)
         if purge:
-            plan.steps += [Run(["rm", "-rf", "--", str(self.path(self.dirs.state))])]
+            plan.steps.append(RemoveTree(self.path(self.dirs.state)))
             plan.notes.append(f"--purge: {self.dirs.state} (tokens, journal, audit log) is deleted")
         else:
             plan.notes.append(
@@ -568,12 +577,32 @@ def execute_system(plan: SystemPlan, install: SystemInstall, *, environ: dict[st
                 done.append(f"removed {step.path}")
             except FileNotFoundError:
                 done.append(f"{step.path} was not there")
+        elif isinstance(step, RemoveTree):
+            if step.path.exists():
+                shutil.rmtree(step.path)
+                done.append(f"deleted {step.path}")
+            else:
+                done.append(f"{step.path} was not there")
         else:
             result = run(step.command, environ=environ)
             if not step.tolerate_failure:
-                check(result, step.command)
+                _check_system(result, step.command, done)
             done.append(f"ran: {shlex.join(step.command)}")
     return done
+
+
+def _check_system(result: subprocess.CompletedProcess[str], command: list[str], done: list[str]) -> None:
+    """``check``, with the system manager's own failure explained (the user-unit hint does not apply)."""
+    output = f"{result.stderr}\n{result.stdout}"
+    if result.returncode != 0 and ("not been booted with systemd" in output or "Failed to connect to bus" in output):
+        raise DaemonUnavailable(
+            ErrorCode.SERVICE_MANAGER_UNAVAILABLE,
+            f"systemd is not running on this machine, so `{shlex.join(command)}` failed; done before it: "
+            + "; ".join(done),
+            hint="on a machine without systemd, run `etrade-daemon --system` as the service user under your own "
+            "supervisor, with STATE_DIRECTORY, RUNTIME_DIRECTORY and CONFIGURATION_DIRECTORY set",
+        )
+    check(result, command)
 
 
 def require_root(what: str) -> None:

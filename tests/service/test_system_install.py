@@ -268,8 +268,9 @@ def test_install_creates_the_accounts_moves_the_pair_and_a_second_run_changes_no
     # Idempotent: nothing changes, and it says so; an operator's edit of the config survives.
     config.write_text(config.read_text().replace("read_only = true", "read_only = false"))
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
-    again = etradectl(*args, "--no-move-credentials", env={"SUDO_USER": desktop})
+    again = etradectl(*args, env={"SUDO_USER": desktop})  # no flag and no terminal: it cannot ask
     assert again.returncode == 0, again.stderr
+    assert "credentials: not moved (no terminal to ask on)" in again.stderr
     assert "nothing changed (it already was)" in again.stdout
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == before
     assert "read_only = false" in config.read_text()
