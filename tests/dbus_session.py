@@ -52,10 +52,15 @@ class NotificationServer:
                         self.received.notify_all()
                     connection.send(new_method_return(message, "u", (len(self.calls),)))
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[Any, ...]]:
+    def wait_for(self, count: int, timeout: float = 30.0, *, titled: str = "") -> list[tuple[Any, ...]]:
+        """The calls once ``count`` of them have a title (argument 3) containing ``titled``."""
+
+        def matching() -> list[tuple[Any, ...]]:
+            return [call for call in self.calls if titled in call[3]]
+
         with self.received:
-            assert self.received.wait_for(lambda: len(self.calls) >= count, timeout), self.calls
-            return list(self.calls)
+            assert self.received.wait_for(lambda: len(matching()) >= count, timeout), self.calls
+            return matching()
 
 
 @contextmanager

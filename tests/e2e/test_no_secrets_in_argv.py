@@ -24,7 +24,7 @@ from cli import exit_codes
 from emulator.local_system import ROOT
 from tests.argv_scanner import scanning
 from tests.dbus_session import needs_dbus, notification_server, session_bus
-from tests.processes import CtlResult, System, etradectl, read_verifier, running_system
+from tests.processes import CtlResult, System, etradectl, login_with_etradectl, read_verifier, running_system
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -112,7 +112,7 @@ async def test_no_secret_reaches_any_argv_or_environment_through_login_preview_n
         assert len(system.admin("GET", "/orders")["orders"]) == 2
 
         # The notifications reached the desktop, codes included (the operator turned notify_codes on).
-        shown = " ".join(str(call) for call in desktop.wait_for(2))
+        shown = " ".join(str(call) for call in desktop.wait_for(2, titled="approve"))
         assert all(code in shown for code in codes), shown
 
         # Control: the deprecated argv form is still accepted with a warning, and the watcher catches it.
@@ -132,3 +132,45 @@ async def test_no_secret_reaches_any_argv_or_environment_through_login_preview_n
     # ... and none of them carried a secret, in argv or environment.
     assert len(secrets) >= 5 and scanner.passes > 100
     assert scanner.leaks(secrets) == []
+
+
+@needs_dbus
+async def test_by_default_the_desktop_is_told_of_a_pending_order_without_its_code(short_dir: Path) -> None:
+    with (
+        session_bus(short_dir) as bus,
+        notification_server(bus) as desktop,
+        running_system(
+            short_dir,
+            "--no-read-only",
+            # notify_codes is left at its default.
+            env_extra={"DBUS_SESSION_BUS_ADDRESS": bus, "ETRADE_DESKTOP_NOTIFICATIONS": "true"},
+            start=REGULAR_SESSION,
+        ) as system,
+    ):
+        login_with_etradectl(system.env, system.socket)
+        accounts = system.ctl("--json", "accounts").json()["accounts"]
+        key = next(a["account_id_key"] for a in accounts if a["account_mode"] == "MARGIN")
+        proxy = StdioServerParameters(
+            command=sys.executable, args=["-m", "mcp_proxy", "--socket", str(system.socket)], env=system.env
+        )
+        with anyio.fail_after(60):
+            async with Client(proxy) as mcp:
+                preview = await mcp.call_tool(
+                    "preview_order",
+                    {
+                        "account_id_key": key,
+                        "symbol": "KO",
+                        "order_action": "BUY",
+                        "quantity": 3,
+                        "price_type": "MARKET",
+                    },
+                )
+        assert preview.structured_content is not None, text_of(preview)
+        pending_id = preview.structured_content["pending_id"]
+        listing = system.ctl("--json", "orders", "pending").json()["pending"]
+        code = next(p["confirmation_code"] for p in listing if p["pending"]["pending_id"] == pending_id)
+        [(app, _replaces, _icon, title, body, *_rest)] = desktop.wait_for(1, titled="approve")
+        assert system.admin("GET", "/orders")["orders"] == []
+    assert app == "etrade-mcp" and "approve" in title
+    assert "BUY 3 KO" in body and f"etradectl orders confirm {pending_id}" in body
+    assert code not in body and code.replace("-", "") not in body
