@@ -33,15 +33,18 @@ import sysconfig
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cli.installation import shared_dir
 from cli.service_manager import (
     LAUNCHD_LABEL,
     UNIT_NAME,
+    Launchd,
+    Manager,
     Platform,
     Remove,
     Run,
+    Systemd,
     Write,
     check,
     fill_template,
@@ -324,7 +327,7 @@ def step_lines(step: SystemStep) -> list[str]:
             else f"add {step.user} to group {step.group} (takes effect at their next login)"
         )
     elif isinstance(step, MakeDir):
-        state = "exists" if step.exists else "create"
+        state = "exists:" if step.exists else "create (or fix the owner and mode of)"
         lines.append(f"{state} {step.path} ({step.owner}:{step.group} {step.mode:04o})")
     elif isinstance(step, Write) and step.changed:
         lines.append(f"write {step.path}:")
@@ -497,6 +500,53 @@ class SystemInstall:
                 f"{self.user} and the group {self.group}; --purge deletes the state too"
             )
         return plan
+
+
+# --- the installed service: start, stop, status, logs ------------------------------------------
+
+
+class SystemdSystem(Systemd):
+    """The protected service under systemd's system manager (``systemctl`` without ``--user``)."""
+
+    def service_path(self) -> Path:
+        return SYSTEM_UNIT_PATH
+
+    def control_command(self, action: Literal["start", "stop", "restart"]) -> list[str]:
+        return ["systemctl", action, UNIT_NAME]
+
+    def status_command(self) -> list[str]:
+        return [part for part in super().status_command() if part != "--user"]
+
+    def parse_status(self, output: str) -> dict[str, str]:
+        return {**super().parse_status(output), "manager": "systemd (system: protected mode)"}
+
+    def logs_command(self, lines: int, follow: bool) -> list[str]:
+        return [part for part in super().logs_command(lines, follow) if part != "--user"]
+
+    def after_install_notes(self) -> list[str]:
+        return []
+
+
+class LaunchdSystem(Launchd):
+    """The protected service as a LaunchDaemon (the ``system`` domain)."""
+
+    @property
+    def target(self) -> str:
+        return f"system/{LAUNCHD_LABEL}"
+
+    def service_path(self) -> Path:
+        return LAUNCH_DAEMON_PATH
+
+    def log_file(self) -> Path:
+        assert MACOS_DIRS.log is not None
+        return MACOS_DIRS.log
+
+    def parse_status(self, output: str) -> dict[str, str]:
+        return {**super().parse_status(output), "manager": "launchd (daemon: protected mode)"}
+
+
+def system_manager_for(platform: Platform, *, environ: dict[str, str] | None = None) -> Manager:
+    return SystemdSystem(environ=environ) if platform == "linux" else LaunchdSystem(environ=environ)
 
 
 # --- acting -----------------------------------------------------------------------------------

@@ -98,6 +98,7 @@ def register(commands: Any) -> None:
             examples=f"  etradectl service {action}\n  etradectl service {action} --dry-run",
         )
         parser.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+        parser.add_argument("--system", action="store_true", help="the protected-mode system service (needs sudo)")
         parser.set_defaults(handler=run_control, action=action)
 
     status = add_command(
@@ -108,6 +109,7 @@ def register(commands: Any) -> None:
         "socket. Exit status 0 when the daemon answers, 3 when it does not.",
         examples="  etradectl service status\n  etradectl --json service status",
     )
+    status.add_argument("--system", action="store_true", help="the protected-mode system service")
     status.set_defaults(handler=run_status)
 
     logs = add_command(
@@ -119,6 +121,7 @@ def register(commands: Any) -> None:
     )
     logs.add_argument("-n", "--lines", type=whole_number(1, 100_000), default=50, help="how many lines (default: 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--system", action="store_true", help="the protected-mode system service's log")
     logs.set_defaults(handler=run_logs)
 
     service.set_defaults(handler=lambda ctx, args: _help(service))
@@ -143,14 +146,20 @@ async def _help(parser: argparse.ArgumentParser) -> int:
     return exit_codes.USAGE
 
 
-def _manager(ctx: Context, platform: Platform | None = None) -> Manager:
-    """This platform's manager (or ``platform``'s, for dry runs); ``--socket`` becomes the daemon's."""
+def _manager(ctx: Context, platform: Platform | None = None, *, system: bool = False) -> Manager:
+    """This platform's manager (or ``platform``'s, for dry runs); ``--socket`` becomes the daemon's.
+    With ``system``, protected mode's system service, whose client socket is the system one."""
     import os
 
     from cli.service_manager import current_platform, manager_for
+    from cli.system_service import system_dirs, system_manager_for
     from daemon import paths
 
     environ = dict(os.environ)
+    if system:
+        if ctx.socket is None:
+            ctx.socket = system_dirs(platform or current_platform()).socket
+        return system_manager_for(platform or current_platform(), environ=environ)
     if ctx.socket is not None:
         environ[paths.SOCKET_ENV] = str(ctx.socket.absolute())
     return manager_for(platform or current_platform(), environ=environ)
@@ -307,7 +316,7 @@ async def run_control(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import check, require_installed, run
 
     action: Literal["start", "stop", "restart"] = args.action
-    manager = _manager(ctx)
+    manager = _manager(ctx, system=args.system)
     command = manager.control_command(action)
     if args.dry_run:
         _print_plan(ctx, [f"run: {shlex.join(command)}"], {"dry_run": True, "commands": [command]})
@@ -322,7 +331,7 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import run
     from daemon.errors import BrokerError
 
-    manager = _manager(ctx)
+    manager = _manager(ctx, system=args.system)
     view: dict[str, str] = {"installed": "yes" if manager.installed() else "no"}
     if manager.installed():
         command = manager.status_command()
@@ -350,14 +359,15 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     else:
         ctx.out.pairs(list(view.items()))
         if not manager.installed():
-            ctx.out.info("\nhint: install the service with `etradectl service install`")
+            how = "sudo etradectl service install --system" if args.system else "etradectl service install"
+            ctx.out.info(f"\nhint: install the service with `{how}`")
     return exit_codes.OK if answering else exit_codes.DAEMON_UNAVAILABLE
 
 
 async def run_logs(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import require_installed, run
 
-    manager = _manager(ctx)
+    manager = _manager(ctx, system=args.system)
     require_installed(manager)
     if args.lines < 1:
         ctx.out.error("--lines must be at least 1")
