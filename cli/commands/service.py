@@ -28,7 +28,8 @@ def register(commands: Any) -> None:
         "  etradectl service install               write, enable and start it\n"
         "  etradectl service status\n"
         "  etradectl service logs -f               follow the daemon's log\n"
-        "  etradectl service uninstall",
+        "  etradectl service uninstall\n"
+        "  sudo etradectl service install --system protected mode: the daemon as its own user (docs/safety.md)",
     )
     sub = service.add_subparsers(title="service commands", metavar="COMMAND")
 
@@ -42,7 +43,8 @@ def register(commands: Any) -> None:
         "rewritten and the daemon restarted. Settings come from the config file (see `etradectl config`).",
         examples="  etradectl service install --dry-run\n"
         "  etradectl service install --dry-run --platform macos   preview the launchd agent\n"
-        "  etradectl service install",
+        "  etradectl service install\n"
+        "  sudo etradectl service install --system --dry-run       protected mode: user, group, system unit",
     )
     install.add_argument("--dry-run", action="store_true", help="print what would be written and run; change nothing")
     install.add_argument(
