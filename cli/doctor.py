@@ -88,6 +88,14 @@ def check_config(found: Findings, config_path: Path | None = None) -> Check:
         from cli.system_service import LINUX_DIRS, MACOS_DIRS
 
         path = next(d.config_file for d in (LINUX_DIRS, MACOS_DIRS) if found.socket.is_relative_to(d.runtime))
+        problem = config_not_roots(path)
+        if problem is not None:
+            return fail(
+                "config",
+                f"{problem}: someone other than root can change what the protected daemon may do",
+                f"`sudo chown root:root {path.parent} {path} && sudo chmod 0755 {path.parent} && sudo chmod 0644 {path}`",
+                exit_codes.INVALID,
+            )
     try:
         found.settings = load_settings(environ=found.environ, config_path=path)
     except BrokerError as exc:
@@ -96,6 +104,22 @@ def check_config(found: Findings, config_path: Path | None = None) -> Check:
     settings = found.settings
     mode = "read-only" if settings.read_only else "trading enabled"
     return ok("config", f"{where}; it says environment {settings.environment}, {mode}")
+
+
+def config_not_roots(path: Path) -> str | None:
+    """Why the protected daemon's config file (or its folder) is not root's alone; None when it is."""
+    for item in (path.parent, path):
+        try:
+            info = item.stat()
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            return f"{item} cannot be read"
+        if info.st_uid != 0:
+            return f"{item} belongs to uid {info.st_uid}"
+        if stat.S_IMODE(info.st_mode) & 0o022:
+            return f"{item} is mode {stat.S_IMODE(info.st_mode):04o} (writable by its group or everyone)"
+    return None
 
 
 # --- the socket and its directory -------------------------------------------------------------
@@ -200,6 +224,12 @@ def _check_system_socket(socket: Path) -> Check:
 
 def _start_fix(found: Findings) -> str:
     from cli.service_manager import current_platform, manager_for
+
+    if mode_of(found.socket) == "protected":
+        return (
+            "start the protected service: `sudo etradectl service start --system` (its log: "
+            "`sudo etradectl service logs --system`), or install it: `sudo etradectl service install --system`"
+        )
 
     try:
         manager = manager_for(current_platform(), environ=dict(found.environ))

@@ -101,3 +101,23 @@ def test_doctor_passes_when_sudo_asks_and_fails_with_the_fix_when_it_does_not(de
     assert open_door["status"] == "fail"
     assert "succeeded without a password" in open_door["summary"]
     assert open_door["fix"] is not None and "NOPASSWD" in open_door["fix"] and "sudo -k" in open_door["fix"]
+
+
+@needs_root
+def test_a_protected_config_must_be_roots_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir(mode=0o755)
+    config = folder / "config.toml"
+    config.write_text("read_only = true\n")
+    config.chmod(0o644)
+    assert doctor.config_not_roots(config) is None
+    config.chmod(0o664)
+    assert doctor.config_not_roots(config) == f"{config} is mode 0664 (writable by its group or everyone)"
+    config.chmod(0o644)
+    os.chown(config, 65534, 0)
+    assert doctor.config_not_roots(config) == f"{config} belongs to uid 65534"
+
+
+def test_a_protected_daemon_that_does_not_answer_is_started_with_sudo(tmp_path: Path) -> None:
+    fix = doctor._start_fix(findings(LINUX_DIRS.socket, tmp_path))
+    assert "sudo etradectl service start --system" in fix
