@@ -17,6 +17,7 @@ import json
 import os
 import pwd
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,7 +71,10 @@ def _as_user(user: str, action: str, payload: str = "") -> ChildResult:
     account = pwd.getpwnam(user)
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() beside threads; the child only runs what is already imported.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 1
         try:

@@ -12,6 +12,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +63,10 @@ def check_sudo_as(user: str) -> dict[str, str]:
     """``check_sudo`` in protected mode, run by ``user`` (a forked child: no exec needed)."""
     account = pwd.getpwnam(user)
     read, write = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() beside threads; the child only runs what is already imported.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:
         code = 1
         try:
