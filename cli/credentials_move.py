@@ -54,12 +54,40 @@ class ChildResult:
     stderr: str
 
 
-def _read_all(fd: int) -> str:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace")
+# The child runs as the desktop user, whose files (keyring configuration, secret store) an attacker
+# with that user's shell may control: root reads a bounded answer within a bounded time, and checks it.
+MAX_ANSWER = 64 * 1024
+CHILD_TIMEOUT = 120.0
+
+
+def _collect(pid: int, out: int, err: int, timeout: float) -> tuple[str, str, bool]:
+    """Both pipes' text, up to MAX_ANSWER each, and whether the child finished in time (else it is killed)."""
+    import selectors
+    import time
+
+    buffers = {out: bytearray(), err: bytearray()}
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        for fd in buffers:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                os.kill(pid, 9)
+                break
+            for key, _ in selector.select(remaining):
+                fd = int(key.fd)
+                chunk = os.read(fd, 65536)
+                if not chunk or len(buffers[fd]) + len(chunk) > MAX_ANSWER:
+                    selector.unregister(fd)
+                    if chunk:
+                        os.kill(pid, 9)
+                    continue
+                buffers[fd] += chunk
+    for fd in buffers:
+        os.close(fd)
+    finished = time.monotonic() < deadline
+    return buffers[out].decode("utf-8", "replace"), buffers[err].decode("utf-8", "replace"), finished
 
 
 def _as_user(user: str, action: str, payload: str = "") -> ChildResult:
@@ -91,9 +119,10 @@ def _as_user(user: str, action: str, payload: str = "") -> ChildResult:
             os._exit(code)
     os.close(out_write)
     os.close(err_write)
-    stdout = _read_all(out_read)
-    stderr = _read_all(err_read)
+    stdout, stderr, finished = _collect(pid, out_read, err_read, CHILD_TIMEOUT)
     _, status = os.waitpid(pid, 0)
+    if not finished:
+        return ChildResult(1, "", f"no answer within {CHILD_TIMEOUT:.0f} s (a locked keyring waiting to be unlocked?)")
     return ChildResult(os.waitstatus_to_exitcode(status), stdout, stderr)
 
 
@@ -148,7 +177,9 @@ def move(install: SystemInstall) -> list[str]:
     exported = _as_user(who, "export")
     if exported.returncode != 0:
         return [f"credentials: could not read {who}'s store: {_last_line(exported)}; nothing moved"]
-    pairs: dict[str, dict[str, str]] = json.loads(exported.stdout or "{}")
+    pairs = _valid_pairs(exported.stdout)
+    if pairs is None:
+        return [f"credentials: {who}'s store gave an answer that is not a consumer pair; nothing moved"]
     if not pairs:
         return [f"credentials: {who} has no consumer key and secret stored; nothing to move"]
     target = service_secrets_path(install)
@@ -178,9 +209,37 @@ def move(install: SystemInstall) -> list[str]:
     return lines
 
 
+def _valid_pairs(answer: str) -> dict[str, dict[str, str]] | None:
+    """The child's answer, if it is what ``_export`` writes: known environments, two short strings each."""
+    from daemon.secret_store import CONSUMER_KEY, CONSUMER_SECRET
+
+    try:
+        document = json.loads(answer or "{}")
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    pairs: dict[str, dict[str, str]] = {}
+    for environment, pair in document.items():
+        if (
+            environment not in ENVIRONMENTS
+            or not isinstance(pair, dict)
+            or set(pair) != {CONSUMER_KEY, CONSUMER_SECRET}
+        ):
+            return None
+        values = [pair[CONSUMER_KEY], pair[CONSUMER_SECRET]]
+        if not all(isinstance(v, str) and 0 < len(v) <= 512 and v.isprintable() for v in values):
+            return None
+        pairs[environment] = {CONSUMER_KEY: values[0], CONSUMER_SECRET: values[1]}
+    return pairs
+
+
 def _last_line(result: ChildResult) -> str:
     lines = (result.stderr or "").strip().splitlines()
-    return lines[-1] if lines else f"exit status {result.returncode}"
+    if not lines:
+        return f"exit status {result.returncode}"
+    # Printed on root's terminal: no control characters from the desktop user's side.
+    return "".join(c for c in lines[-1] if c.isprintable())[:200]
 
 
 def next_steps(install: SystemInstall) -> list[str]:

@@ -284,3 +284,22 @@ def test_install_creates_the_accounts_moves_the_pair_and_a_second_run_changes_no
     purged = etradectl("service", "uninstall", "--system", "--root", str(root), "--purge")
     assert purged.returncode == 0, purged.stderr
     assert not moved.parent.exists()
+
+
+def test_only_a_well_formed_consumer_pair_is_taken_from_the_desktop_users_side() -> None:
+    from cli.credentials_move import _valid_pairs
+
+    good = {"sandbox": {"consumer_key": "k", "consumer_secret": "s"}}
+    assert _valid_pairs(json.dumps(good)) == good
+    assert _valid_pairs("") == {}
+    for bad in (
+        "not json",
+        "[]",
+        json.dumps({"../../etc": good["sandbox"]}),
+        json.dumps({"sandbox": {"consumer_key": "k"}}),
+        json.dumps({"sandbox": {"consumer_key": "k", "consumer_secret": "s", "access_token": "t"}}),
+        json.dumps({"sandbox": {"consumer_key": "k\x1b[2J", "consumer_secret": "s"}}),
+        json.dumps({"production": {"consumer_key": "k" * 600, "consumer_secret": "s"}}),
+        json.dumps({"sandbox": {"consumer_key": 1, "consumer_secret": "s"}}),
+    ):
+        assert _valid_pairs(bad) is None, bad
