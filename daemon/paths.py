@@ -16,7 +16,10 @@ CONFIG_ENV = "ETRADE_MCP_CONFIG"
 STATE_ENV = "ETRADE_MCP_STATE_DIR"
 AUTH_SUFFIX = ".auth"
 #: Protected mode's socket (``etrade-daemon --system``; systemd's RuntimeDirectory=etrade-mcp).
-SYSTEM_RUNTIME_DIR = Path("/run/etrade-mcp")
+LINUX_SYSTEM_RUNTIME_DIR = Path("/run/etrade-mcp")
+#: The LaunchDaemon's (macOS has no /run; the plist points RUNTIME_DIRECTORY here).
+MACOS_SYSTEM_RUNTIME_DIR = Path("/Library/Application Support/etrade-mcp/run")
+SYSTEM_RUNTIME_DIR = MACOS_SYSTEM_RUNTIME_DIR if sys.platform == "darwin" else LINUX_SYSTEM_RUNTIME_DIR
 SYSTEM_SOCKET_NAME = "etrade.sock"
 
 

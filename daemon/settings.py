@@ -529,10 +529,11 @@ class Settings:
         doc="how far back the fill watcher lists orders (good-until-cancel orders live up to 60 days)",
     )
     notify_codes: bool = setting(
-        True,
+        False,
         env="ETRADE_NOTIFY_CODES",
         parse=parse_bool,
-        doc="show each new confirmation code in a desktop notification (where the platform has one)",
+        doc="show each new confirmation code in a desktop notification; anything that can read your "
+        "screen or your session bus (a same-user shell) then reads the code (see docs/safety.md)",
     )
     # --- notifications: phone, chat, email, webhooks -------------------------------------------
     notification_channels: tuple[ChannelConfig, ...] = setting(

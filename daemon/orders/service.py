@@ -624,12 +624,17 @@ class OrderService:
         )
         log.info("orders: pending %s: %s (expires %s)", pending.id, order.describe(), iso_et(pending.expires_at))
         self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="created")
-        if self._settings.notify_codes:
-            self._notify(
-                "etrade-mcp: approve this order?",
-                f"{order.describe()}\nest. {money_text(preview.estimated_total_amount)} USD\n"
-                f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}",
-            )
+        # The code only when the operator chose to show it: a notification is readable by more than
+        # the human (the notification server, anyone on the session bus, screen capture).
+        how = (
+            f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}"
+            if self._settings.notify_codes
+            else f"Review and confirm: etradectl orders confirm {pending.id}"
+        )
+        self._notify(
+            "etrade-mcp: approve this order?",
+            f"{order.describe()}\nest. {money_text(preview.estimated_total_amount)} USD\n{how}",
+        )
         return pending
 
     async def _gather(self, *steps: Awaitable[Any]) -> Any:
@@ -1020,12 +1025,15 @@ class OrderService:
             )
             log.info("orders: pending cancel %s of order %d (%s)", pending.id, order_id, order.symbol)
             self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="created")
-            if self._settings.notify_codes:
-                self._notify(
-                    "etrade-mcp: approve this cancel?",
-                    f"Cancel order {order_id}: {order.action} {decimal_text(order.ordered_quantity)} {order.symbol}\n"
-                    f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}",
-                )
+            how = (
+                f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}"
+                if self._settings.notify_codes
+                else f"Review and confirm: etradectl orders confirm {pending.id}"
+            )
+            self._notify(
+                "etrade-mcp: approve this cancel?",
+                f"Cancel order {order_id}: {order.action} {decimal_text(order.ordered_quantity)} {order.symbol}\n{how}",
+            )
             return pending
 
         return await self._guard("cancel", context, work())

@@ -448,6 +448,28 @@ async def test_the_human_gets_the_code_in_a_desktop_notification(session_emu: ob
     assert "approve" in title and code in body and pending_id in body and "BUY 2 KO MARKET" in body
 
 
+async def test_by_default_the_notification_names_the_order_but_not_its_code(
+    session_emu: object, short_dir: object
+) -> None:
+    from emulator import Emulator
+
+    assert isinstance(session_emu, Emulator) and isinstance(short_dir, Path)
+    shown: list[tuple[str, str]] = []
+
+    def desktop(title: str, body: str) -> bool:
+        shown.append((title, body))
+        return True
+
+    async with trading_daemon(session_emu, short_dir) as trader:  # notify_codes: the default
+        assert trader.app.settings.notify_codes is False
+        trader.app.orders.notifier = desktop
+        pending_id, code = await preview(trader)
+        await trader.app.orders.drain()
+    [(title, body)] = shown
+    assert "approve" in title and pending_id in body and "BUY 2 KO MARKET" in body
+    assert code not in body and code.replace("-", "") not in body
+
+
 async def test_order_activity_is_published_for_live_updates(trader: Trader) -> None:
     from daemon.events import EventKind
 
