@@ -11,11 +11,14 @@ import os
 import sys
 
 EPILOG = """The proxy needs a running etrade-daemon; it connects to its socket
-($XDG_RUNTIME_DIR/etrade-mcp/broker.sock unless --socket or ETRADE_MCP_SOCKET says otherwise).
+($XDG_RUNTIME_DIR/etrade-mcp/broker.sock, or /run/user/$UID/etrade-mcp/broker.sock when
+XDG_RUNTIME_DIR is unset, unless --socket or ETRADE_MCP_SOCKET says otherwise). MCP clients
+often start servers with a stripped environment: name the socket in the configuration's "env".
 Print a ready-made client configuration with `etradectl mcp config`.
 
 example (Claude Desktop, claude_desktop_config.json):
-  {"mcpServers": {"etrade": {"command": "/path/to/venv/bin/etrade-mcp"}}}
+  {"mcpServers": {"etrade": {"command": "/path/to/venv/bin/etrade-mcp",
+    "env": {"ETRADE_MCP_SOCKET": "/run/user/1000/etrade-mcp/broker.sock"}}}}
 """
 
 

@@ -24,9 +24,10 @@ TIMEOUT = 30.0
 class StdioProxy:
     """``python -m mcp_proxy`` with pipes on all three standard streams."""
 
-    def __init__(self, env: dict[str, str], args: Sequence[str] = ()) -> None:
+    def __init__(self, env: dict[str, str], args: Sequence[str] = (), *, wrapper: Sequence[str] = ()) -> None:
+        """``wrapper``: a command that runs the proxy, e.g. ``setpriv`` to run it as another user."""
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "mcp_proxy", *args],
+            [*wrapper, sys.executable, "-m", "mcp_proxy", *args],
             env=env,
             cwd=ROOT,
             stdin=subprocess.PIPE,
