@@ -206,6 +206,7 @@ class LiveUpdates:
     async def lifespan(self, server: MCPServer) -> AsyncIterator[dict[str, Any]]:
         """The server's lifespan: follow the daemon in the background while the server runs."""
         async with anyio.create_task_group() as group:
+            group.start_soon(self.link.connect_after_handshake, self.notifier.first_request_answered)
             group.start_soon(self.follow)
             try:
                 yield {}
