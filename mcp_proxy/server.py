@@ -118,7 +118,8 @@ class DaemonLink:
 
     async def middleware(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """Server middleware: requests that may reach the daemon wait for :meth:`connect`."""
-        if ctx.request_id is not None and ctx.method not in WITHOUT_DAEMON:
+        before_handshake = ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.session.client_params is None
+        if ctx.request_id is not None and ctx.method not in WITHOUT_DAEMON and not before_handshake:
             await self.connect()
         return await call_next(ctx)
 
