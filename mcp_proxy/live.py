@@ -169,7 +169,7 @@ class ClientNotifier:
 class LiveUpdates:
     """Follows the daemon's events for the lifetime of the MCP server and notifies the client."""
 
-    def __init__(self, link: DaemonLink, *, min_retry: float = 0.25, max_retry: float = 5.0) -> None:
+    def __init__(self, link: DaemonLink, *, min_retry: float = 0.25, max_retry: float = 1.0) -> None:
         self.link = link
         self.notifier = ClientNotifier()
         self.min_retry = min_retry

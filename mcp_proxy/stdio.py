@@ -11,7 +11,9 @@ may be answered, logged on stderr):
   something that is neither request, notification nor response: -32600 (invalid request), with
   the request's id when it has a usable one, else null;
 - a request whose ``params`` is not an object (MCP's params are always named): -32602;
-- a notification or a response that is malformed: logged, never answered (JSON-RPC forbids it).
+- a notification or a response that is malformed: logged, never answered (JSON-RPC forbids it);
+- a line longer than :data:`MAX_LINE_BYTES`: -32700 as soon as it is that long, then skipped to its
+  end (never held whole in memory).
 
 Lines that pass go to the SDK unchanged. The screen reads fd 0 only when it is readable, so a
 cancellation (SIGINT, SIGTERM) never waits for a blocked read in a worker thread; that is also why
@@ -47,6 +49,8 @@ INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 MAX_PENDING_ANSWERS = 64
 READ_SIZE = 1 << 16
+#: The longest line taken: far above any MCP request the proxy serves (a tool call is < 10 kB).
+MAX_LINE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ def screen(raw: bytes) -> Verdict:
     return Verdict(line=text)
 
 
+TOO_LONG = _error(None, PARSE_ERROR, f"Parse error: a message longer than {MAX_LINE_BYTES} bytes")
+
+
 class ScreenedStdin:
     """Lines of fd 0 for the SDK's stdio transport; rejected ones are answered or logged instead."""
 
@@ -157,22 +164,37 @@ class ScreenedStdin:
 
     async def __aiter__(self) -> AsyncIterator[str]:
         pending = bytearray()
+        oversized = False  # skipping the rest of a line that was too long
         async with self.answers:
             async for chunk in self._chunks():
                 pending += chunk
                 while (end := pending.find(b"\n")) >= 0:
                     raw = bytes(pending[:end]).rstrip(b"\r")
                     del pending[: end + 1]
-                    if (line := await self._judge(raw)) is not None:
+                    if oversized:
+                        oversized = False
+                    elif len(raw) > MAX_LINE_BYTES:
+                        await self._answer(TOO_LONG)
+                    elif (line := await self._judge(raw)) is not None:
                         yield line
-            if pending and (line := await self._judge(bytes(pending))) is not None:
+                if len(pending) > MAX_LINE_BYTES:
+                    # Answer now rather than hold an unbounded line in memory; drop it up to its end.
+                    if not oversized:
+                        await self._answer(TOO_LONG)
+                    oversized = True
+                    pending.clear()
+            if pending and not oversized and (line := await self._judge(bytes(pending))) is not None:
                 yield line
+
+    async def _answer(self, verdict: Verdict) -> None:
+        assert verdict.answer is not None
+        log.warning("stdin: answered %s: %s", verdict.answer.error.code, verdict.answer.error.message)
+        await self.answers.send(verdict.answer)
 
     async def _judge(self, raw: bytes) -> str | None:
         verdict = screen(raw)
         if verdict.answer is not None:
-            log.warning("stdin: answered %s: %s", verdict.answer.error.code, verdict.answer.error.message)
-            await self.answers.send(verdict.answer)
+            await self._answer(verdict)
         elif verdict.ignored is not None:
             log.warning("stdin: ignored %s", verdict.ignored)
         return verdict.line

@@ -105,6 +105,17 @@ def test_what_json_rpc_forbids_answering_is_logged_on_stderr(proxy: StdioProxy, 
     assert "Traceback" not in proxy.stderr_text
 
 
+def test_an_oversized_line_is_answered_once_and_skipped(proxy: StdioProxy) -> None:
+    from mcp_proxy.stdio import MAX_LINE_BYTES
+
+    huge = b'{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":"' + b"a" * (MAX_LINE_BYTES + 10) + b'"}}'
+    proxy.send_raw(huge)
+    answer = proxy.read()
+    assert answer["id"] is None
+    assert error_of(answer)["code"] == PARSE_ERROR
+    assert_still_serving(proxy)  # the next answer is the ping's: the rest of the line was dropped
+
+
 def test_a_blank_line_is_neither_answered_nor_logged(proxy: StdioProxy) -> None:
     proxy.send_raw(b"")
     assert "result" in proxy.request("ping")
