@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.processes import child_env, login_with_etradectl, running_system
 from tests.stdio_proxy import StdioProxy, tool_text
@@ -242,3 +244,50 @@ def test_a_signal_during_a_call_ends_the_proxy_without_a_traceback(short_dir: Pa
             # Whatever reached stdout is whole JSON-RPC messages.
             while not proxy.stdout_lines.empty():
                 json.loads(proxy.stdout_lines.get())
+
+
+# --- generated lines ---------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+generated_messages = st.fixed_dictionaries(
+    {},
+    optional={
+        "jsonrpc": st.sampled_from(["2.0", "2.0", "1.0"]) | json_values,
+        "id": st.integers() | st.text(max_size=8) | json_values,
+        "method": st.sampled_from(["ping", "tools/list", "prompts/list", "tools/call", "prompts/get", "no/such"])
+        | json_values,
+        "params": st.dictionaries(st.sampled_from(["name", "arguments", "cursor", "_meta"]), json_values, max_size=3)
+        | json_values,
+        "result": json_values,
+        "error": json_values,
+    },
+)
+generated_lines = st.binary(max_size=60).filter(lambda b: b"\n" not in b) | generated_messages.map(
+    lambda message: json.dumps(message).encode("utf-8")
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=generated_lines)
+def test_every_generated_line_gets_at_most_one_well_formed_answer(proxy: StdioProxy, line: bytes) -> None:
+    proxy.send_raw(line)
+    ping_id = f"ping-after-{proxy.popen.pid}-{len(proxy.stderr_lines)}-{line[:8]!r}"
+    proxy.send({"jsonrpc": "2.0", "id": ping_id, "method": "ping"})
+    answers = []
+    while True:
+        message = proxy.read()
+        if message.get("id") == ping_id:
+            assert "result" in message, message
+            break
+        if "method" not in message:  # notifications from the server (e.g. list changed) are fine
+            answers.append(message)
+    assert len(answers) <= 1, answers
+    for answer in answers:
+        assert answer["jsonrpc"] == "2.0"
+        if "error" in answer:
+            assert answer["error"]["code"] in (PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, -32601), answer
+    assert "Traceback" not in proxy.stderr_text
