@@ -25,16 +25,20 @@ Invariant: stdout carries only whole JSON-RPC messages, each on one line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp.types import PARSE_ERROR, ErrorData, JSONRPCError, jsonrpc_message_adapter
@@ -150,17 +154,35 @@ class ScreenedStdin:
         self.answers = answers
 
     async def _chunks(self) -> AsyncIterator[bytes]:
-        waits = True
         while True:
-            if waits:
-                try:
-                    await anyio.wait_readable(self.fd)
-                except (OSError, ValueError):
-                    waits = False  # a regular file (stdin redirected from one): reads never block
+            try:
+                await anyio.wait_readable(self.fd)
+            except (OSError, ValueError):
+                # Not pollable here (a regular file under epoll, a tty under some kqueues).
+                async for chunk in self._chunks_from_thread():
+                    yield chunk
+                return
             chunk = os.read(self.fd, READ_SIZE)
             if not chunk:
                 return
             yield chunk
+
+    async def _chunks_from_thread(self) -> AsyncIterator[bytes]:
+        """Blocking reads on a daemon thread: one that never ends cannot hold up the exit."""
+        send, receive = anyio.create_memory_object_stream[bytes](1)
+        token = anyio.lowlevel.current_token()
+
+        def pump() -> None:
+            # Ends quietly once the loop is gone or the stream closed (the server stopped).
+            with contextlib.suppress(Exception):
+                while chunk := os.read(self.fd, READ_SIZE):
+                    anyio.from_thread.run(send.send, chunk, token=token)
+                anyio.from_thread.run(send.aclose, token=token)
+
+        threading.Thread(target=pump, name="etrade-mcp stdin", daemon=True).start()
+        async with receive:
+            async for chunk in receive:
+                yield chunk
 
     async def __aiter__(self) -> AsyncIterator[str]:
         pending = bytearray()

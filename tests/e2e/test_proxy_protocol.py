@@ -118,6 +118,30 @@ def test_an_oversized_line_is_answered_once_and_skipped(proxy: StdioProxy) -> No
     assert_still_serving(proxy)  # the next answer is the ping's: the rest of the line was dropped
 
 
+def test_stdin_redirected_from_a_file_is_served_to_its_end(short_dir: Path) -> None:
+    """A regular file cannot be polled (epoll refuses it): the proxy reads it on a thread instead."""
+    import subprocess
+    import sys
+
+    from emulator.local_system import ROOT
+
+    script = short_dir / "conversation.jsonl"
+    # Only what is answered before the end of input is certain to be: at EOF the client is gone,
+    # and the server stops without finishing what is in flight.
+    lines = [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE}]
+    script.write_text("".join(json.dumps(line) + "\n" for line in lines) + "{not json\n")
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with script.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "mcp_proxy"], stdin=stdin, capture_output=True, env=env, cwd=ROOT, timeout=60
+        )
+    assert done.returncode == 0, done.stderr
+    answers = {json.loads(line)["id"]: json.loads(line) for line in done.stdout.splitlines()}
+    assert answers[1]["result"]["serverInfo"]["name"] == "etrade"
+    assert b"stdin: answered -32700" in done.stderr  # the line after it was read and judged
+    assert b"Traceback" not in done.stderr
+
+
 def test_a_blank_line_is_neither_answered_nor_logged(proxy: StdioProxy) -> None:
     proxy.send_raw(b"")
     assert "result" in proxy.request("ping")
