@@ -35,6 +35,7 @@ class StdioProxy:
             stderr=subprocess.PIPE,
         )
         self.stderr_lines: list[str] = []
+        self._stderr_changed = threading.Condition()
         self.stdout_lines: queue.Queue[bytes] = queue.Queue()
         self._next_id = 0
         self._threads = [
@@ -52,7 +53,15 @@ class StdioProxy:
     def _drain_stderr(self) -> None:
         assert self.popen.stderr is not None
         for line in self.popen.stderr:
-            self.stderr_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+            with self._stderr_changed:
+                self.stderr_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+                self._stderr_changed.notify_all()
+
+    def wait_for_stderr(self, text: str, timeout: float = TIMEOUT) -> None:
+        """Return once ``text`` is in a stderr line (stderr is read on its own thread: it may lag stdout)."""
+        with self._stderr_changed:
+            if not self._stderr_changed.wait_for(lambda: text in self.stderr_text, timeout):
+                raise AssertionError(f"etrade-mcp never logged {text!r}; stderr:\n{self.stderr_text}")
 
     @property
     def stderr_text(self) -> str:
