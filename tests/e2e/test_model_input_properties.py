@@ -42,7 +42,8 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
-    with short_tmp_dir() as home, running_system(home) as system:
+    # Trading on (emulator only; nothing is placed without a human's code): previews get validated.
+    with short_tmp_dir() as home, running_system(home, env_extra={"ETRADE_READ_ONLY": "false"}) as system:
         login_with_etradectl(system.env, system.socket)
         with StdioProxy(system.env, ["--socket", str(system.socket)]) as proxy:
             proxy.initialize()
@@ -117,16 +118,18 @@ def test_order_ids_and_dates(live: Live, order_id: int, start: str) -> None:
     price=st.decimals(min_value=0, max_value=2000, places=2).map(str) | st.from_regex(r"\A-?\d{0,7}(\.\d{0,5})?\Z"),
     price_type=st.sampled_from(["MARKET", "LIMIT", "STOP", "STOP_LIMIT"]),
     symbol=symbols,
+    prices=st.sampled_from([(), ("limit_price",), ("stop_price",), ("limit_price", "stop_price")]),
 )
-def test_order_previews(live: Live, quantity: int, price: str, price_type: str, symbol: str) -> None:
-    args = {
+def test_order_previews(
+    live: Live, quantity: int, price: str, price_type: str, symbol: str, prices: tuple[str, ...]
+) -> None:
+    args: dict[str, Any] = {
         "account_id_key": live.account,
         "symbol": symbol,
         "order_action": "BUY",
         "quantity": quantity,
         "price_type": price_type,
-        "limit_price": price,
-        "stop_price": price,
+        **dict.fromkeys(prices, price),
     }
     assert_typed(live.proxy.call_tool("preview_order", args))
 
