@@ -153,7 +153,8 @@ class ProxyServer(TradingAwareServer):
     The SDK answers an unknown prompt or a missing prompt argument with error code 0 (and logs a
     traceback), and an unknown tool with a tool result. The specification (2025-06-18 and
     2025-11-25, "Error Handling" of tools and prompts) lists unknown tools, unknown prompts and
-    missing required arguments as protocol errors, -32602 (invalid params); invalid tool
+    missing required arguments as protocol errors, -32602 (invalid params), and so are a prompt's
+    unknown arguments here (the SDK fails on them with code 0 and a traceback); invalid tool
     *arguments* stay tool execution errors, which the model can read and correct.
     """
 
@@ -167,6 +168,14 @@ class ProxyServer(TradingAwareServer):
         prompt = next((p for p in await self.list_prompts() if p.name == name), None)
         if prompt is None:
             raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name}", data={"name": name, "hint": "see prompts/list"})
+        known = {a.name for a in prompt.arguments or ()}
+        unknown = sorted(set(arguments or {}) - known)
+        if unknown:  # the SDK would call the prompt with them and fail with a TypeError
+            raise MCPError(
+                INVALID_PARAMS,
+                f"Unknown arguments of prompt {name}: {', '.join(unknown)}",
+                data={"name": name, "unknown": unknown, "arguments": sorted(known)},
+            )
         missing = sorted(a.name for a in prompt.arguments or () if a.required and a.name not in (arguments or {}))
         if missing:
             raise MCPError(

@@ -174,6 +174,15 @@ def test_a_missing_prompt_argument_is_invalid_params_without_a_traceback(proxy: 
     assert "Traceback" not in proxy.stderr_text
 
 
+def test_an_unknown_prompt_argument_is_invalid_params_without_a_traceback(proxy: StdioProxy) -> None:
+    """Found by the property tests: the SDK passed it to the prompt function (a TypeError, code 0)."""
+    arguments = {"account_id_key": "abc", "symbols": ""}
+    error = error_of(proxy.request("prompts/get", {"name": "portfolio_analysis", "arguments": arguments}))
+    assert error["code"] == INVALID_PARAMS
+    assert error["data"]["unknown"] == ["symbols"]
+    assert "Traceback" not in proxy.stderr_text
+
+
 def test_a_request_before_initialize_says_what_to_send_first(short_dir: Path) -> None:
     env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
     with StdioProxy(env) as proxy:
