@@ -77,6 +77,19 @@ IDENTIFY_TIMEOUT = 5.0
 # Without a token (no identity socket), look again after this long: the daemon may have restarted.
 IDENTIFY_RETRY = 60.0
 
+# Fail fast when nothing listens (no retries: the caller's deadline bounds every call). gRPC's
+# default reconnect backoff grows to 120 s, so a daemon that came back after a long outage would
+# stay unreachable for a minute; on a local socket a reconnection attempt costs nothing.
+CHANNEL_OPTIONS = (
+    ("grpc.enable_retries", 0),
+    # A channel's own subchannel: with gRPC's global pool a fresh channel would inherit the failed
+    # connection of the channel it replaces, backoff included.
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+)
+
 log = logging.getLogger(__name__)
 
 Resp = TypeVar("Resp")
@@ -116,6 +129,7 @@ class BrokerClient:
         self._market: market_pb2_grpc.MarketAsyncStub | None = None
         self._accounts: accounts_pb2_grpc.AccountsAsyncStub | None = None
         self._stubs: dict[Callable[[Any], Any], Any] = {}
+        self._closing: set[asyncio.Future[None]] = set()  # dropped channels still closing
 
     async def __aenter__(self) -> BrokerClient:
         return self
@@ -124,6 +138,9 @@ class BrokerClient:
         await self.close()
 
     async def close(self) -> None:
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+            self._closing.clear()
         if self._channel is not None:
             channel, self._channel = self._channel, None
             self._stubs.clear()
@@ -171,10 +188,23 @@ class BrokerClient:
         self._metadata = self._base_metadata
         return True
 
+    def _drop_failed_channel(self) -> None:
+        """Forget a channel that failed to connect, so the next call connects at once.
+
+        A failed channel waits out its reconnect backoff before trying again, and meanwhile fails
+        every call; a fresh channel tries on its first call. Only a channel in TRANSIENT_FAILURE
+        is dropped: no call can be in flight on it, so closing it cancels nothing.
+        """
+        channel = self._channel
+        if channel is None or channel.get_state() is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            return
+        self._channel = None
+        self._stubs.clear()
+        self._closing.add(asyncio.ensure_future(channel.close()))
+
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
-            # Fail fast when nothing listens; the caller's deadline bounds every call.
-            self._channel = grpc.aio.insecure_channel(f"unix:{self.socket_path}", options=(("grpc.enable_retries", 0),))
+            self._channel = grpc.aio.insecure_channel(f"unix:{self.socket_path}", options=CHANNEL_OPTIONS)
             self._session = session_pb2_grpc.SessionStub(self._channel)
             self._market = market_pb2_grpc.MarketStub(self._channel)
             self._accounts = accounts_pb2_grpc.AccountsStub(self._channel)
@@ -612,6 +642,7 @@ class BrokerClient:
             return make_error(parse_code(code), exc.details() or code, hint=hint, retry_after=retry_after)
         status = exc.code()
         if status == grpc.StatusCode.UNAVAILABLE:
+            self._drop_failed_channel()
             return self.unreachable()
         if status == grpc.StatusCode.DEADLINE_EXCEEDED:
             return DaemonUnavailable(
