@@ -1,7 +1,7 @@
 """``etrade-mcp``'s MCP server: tools that are thin calls to the broker daemon.
 
 The proxy holds nothing: no token, no cache, no pending order. Every tool forwards to the daemon
-through ``daemon.client.BrokerClient`` and renders the daemon's typed errors as tool errors that
+through ``broker_client.client.BrokerClient`` and renders the daemon's typed errors as tool errors that
 say what went wrong and exactly what to run. The client (and with it grpc) is imported on the
 first tool call, so the proxy starts as fast as a bare MCP server.
 """
@@ -18,17 +18,17 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from broker_client import VERSION
 from mcp_proxy import models
 from mcp_proxy.order_tools import TradingAwareServer, register_order_tools, trading_probe
 from mcp_proxy.resources import register_resources
 
 if TYPE_CHECKING:
-    from daemon.client import BrokerClient
-    from daemon.errors import BrokerError
+    from broker_client.client import BrokerClient
+    from broker_client.errors import BrokerError
     from mcp_proxy.live import LiveUpdates
 
 SERVER_NAME = "etrade"
-VERSION = "0.1.0"
 
 INSTRUCTIONS = """\
 Read an E*TRADE brokerage account and market data through the user's local etrade-mcp daemon.
@@ -68,7 +68,7 @@ class DaemonLink:
 
     def client(self) -> BrokerClient:
         if self._client is None:
-            from daemon.client import BrokerClient
+            from broker_client.client import BrokerClient
 
             self._client = BrokerClient(self.socket_path, client_name=f"etrade-mcp/{VERSION}")
         return self._client
@@ -87,7 +87,7 @@ def tool_error(exc: BrokerError) -> ToolError:
 @contextmanager
 def tool_errors() -> Iterator[None]:
     """Turn the daemon's typed errors raised inside the block into tool errors (streams included)."""
-    from daemon.errors import BrokerError
+    from broker_client.errors import BrokerError
 
     try:
         yield
