@@ -33,6 +33,7 @@ pytestmark = pytest.mark.anyio
 NAMED = (
     "",
     "daemon",
+    "broker_client",
     "grpc",
     "apscheduler",
     "urllib3",
