@@ -10,8 +10,8 @@ is compared once: a MINOR difference is reported through ``on_version_warning`` 
 warning), a MAJOR difference raises :class:`~broker_client.errors.VersionMismatch` on that and every
 later call. Nothing is checked at construction or import: the first call is the first contact.
 
-Import-light on purpose: grpc, the generated messages, ``broker_client.errors`` and ``broker_client.paths``
-only — never rauth, APScheduler or keyring (a test checks).
+Import-light on purpose: grpc, the generated messages and the rest of ``broker_client`` only — never
+rauth, APScheduler or keyring (a test and ``lint-imports`` check).
 """
 
 from __future__ import annotations
