@@ -218,7 +218,7 @@ class LiveUpdates:
                 group.cancel_scope.cancel()
 
     def _socket_path(self) -> str:
-        from daemon import paths
+        from broker_client import paths
 
         return str(paths.client_socket_path(self.link.socket_path))
 
@@ -264,7 +264,7 @@ class LiveUpdates:
 
 
 def _import_client() -> type[Any]:
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
 
     return BrokerClient
 

@@ -1,7 +1,7 @@
 """``etrade-mcp``'s MCP server: tools that are thin calls to the broker daemon.
 
 The proxy holds nothing: no token, no cache, no pending order. Every tool forwards to the daemon
-through ``daemon.client.BrokerClient`` and renders the daemon's typed errors as tool errors that
+through ``broker_client.client.BrokerClient`` and renders the daemon's typed errors as tool errors that
 say what went wrong and exactly what to run. The client (and with it grpc) is imported, and the
 daemon contacted, in the background once ``initialize`` is answered, so the proxy starts as fast
 as a bare MCP server and its first tool call does not pay for the import.
@@ -23,6 +23,7 @@ from mcp.types import INVALID_PARAMS, ToolAnnotations
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field, ValidationError
 
+from broker_client import VERSION
 from mcp_proxy import models
 from mcp_proxy.order_tools import TradingAwareServer, register_order_tools, trading_probe
 from mcp_proxy.resources import register_resources
@@ -30,14 +31,13 @@ from mcp_proxy.resources import register_resources
 if TYPE_CHECKING:
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-    from daemon.client import BrokerClient
-    from daemon.errors import BrokerError
+    from broker_client.client import BrokerClient
+    from broker_client.errors import BrokerError
     from mcp_proxy.live import LiveUpdates
 
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "etrade"
-VERSION = "0.1.0"
 
 INSTRUCTIONS = """\
 Read an E*TRADE brokerage account and market data through the user's local etrade-mcp daemon.
@@ -107,7 +107,7 @@ class DaemonLink:
             try:
                 # On a worker thread, so the loop keeps serving; client() then finds it imported.
                 await anyio.to_thread.run_sync(_import_client)
-                from daemon.errors import BrokerError
+                from broker_client.errors import BrokerError
 
                 try:
                     await self.client().get_status(timeout=CONNECT_TIMEOUT)
@@ -130,7 +130,7 @@ class DaemonLink:
 
     def client(self) -> BrokerClient:
         if self._client is None:
-            from daemon.client import BrokerClient
+            from broker_client.client import BrokerClient
 
             self._client = BrokerClient(self.socket_path, client_name=f"etrade-mcp/{VERSION}")
         return self._client
@@ -142,7 +142,7 @@ class DaemonLink:
 
 
 def _import_client() -> type[BrokerClient]:
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
 
     return BrokerClient
 
@@ -224,7 +224,7 @@ def tool_error(exc: BrokerError) -> ToolError:
 @contextmanager
 def tool_errors() -> Iterator[None]:
     """Turn the daemon's typed errors raised inside the block into tool errors (streams included)."""
-    from daemon.errors import BrokerError
+    from broker_client.errors import BrokerError
 
     try:
         yield

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.errors import ErrorCode
+from broker_client.errors import ErrorCode
 from tests.processes import System, login_with_etradectl, running_system
 from tests.stdio_proxy import StdioProxy, tool_text
 from tests.support import short_tmp_dir

@@ -45,8 +45,8 @@ def test_one_etradectl_client_recovers_on_the_first_call_after_the_daemon_is_bac
     """The shared client (etradectl's long-running commands use it too) drops a failed channel."""
     import anyio
 
-    from daemon.client import BrokerClient
-    from daemon.errors import DaemonUnavailable
+    from broker_client.client import BrokerClient
+    from broker_client.errors import DaemonUnavailable
 
     async def scenario() -> None:
         async with BrokerClient(system.socket) as client:

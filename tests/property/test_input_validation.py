@@ -12,12 +12,12 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from broker_client.errors import BrokerError, ErrorCode
+from broker_client.symbols import normalize_symbol, normalize_symbols
 from daemon.accounts import check_account_key
-from daemon.errors import BrokerError, ErrorCode
 from daemon.options import parse_option_symbol
 from daemon.orders.pending import normalize_code
 from daemon.orders.validation import OrderInput, parse_order, parse_price
-from daemon.symbols import normalize_symbol, normalize_symbols
 from daemon.watchlists import check_name
 from mcp_proxy.stdio import screen
 

@@ -9,9 +9,10 @@ import grpc
 import pytest
 from mcp import Client
 
-from daemon import api_version
-from daemon.client import BrokerClient
-from daemon.errors import ErrorCode, VersionMismatch
+from broker_client import api_version
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, VersionMismatch
+from broker_client.metadata_keys import API_VERSION_KEY
 from emulator import Emulator
 from mcp_proxy.server import DaemonLink, build_server
 from protos.broker.v1 import API_VERSION, session_pb2, session_pb2_grpc
@@ -77,7 +78,7 @@ async def test_the_client_refuses_a_daemon_of_another_major_on_its_own(daemon: R
     # and stops calling once it knows.
     async with BrokerClient(daemon.socket) as client:
         with pytest.raises(VersionMismatch):
-            client.check_version(grpc.aio.Metadata((api_version.METADATA_KEY, f"{MAJOR + 1}.0")))
+            client.check_version(grpc.aio.Metadata((API_VERSION_KEY, f"{MAJOR + 1}.0")))
         with pytest.raises(VersionMismatch):
             await client.begin_login()
     assert requests_to(daemon.emulator, "request_token") == 0
@@ -93,7 +94,7 @@ async def test_callers_that_declare_no_version_are_served(emulator: Emulator, sh
         call = session_pb2_grpc.SessionStub(channel).GetStatus(session_pb2.GetStatusRequest())
         status = await call
         assert status.api_version == other
-        assert (await call.initial_metadata()).get(api_version.METADATA_KEY) == other
+        assert (await call.initial_metadata()).get(API_VERSION_KEY) == other
 
 
 async def test_the_proxy_turns_a_major_mismatch_into_a_tool_error_with_the_fix(

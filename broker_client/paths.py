@@ -22,6 +22,11 @@ LINUX_SYSTEM_RUNTIME_DIR = Path("/run/etrade-mcp")
 MACOS_SYSTEM_RUNTIME_DIR = Path("/Library/Application Support/etrade-mcp/run")
 SYSTEM_RUNTIME_DIR = MACOS_SYSTEM_RUNTIME_DIR if sys.platform == "darwin" else LINUX_SYSTEM_RUNTIME_DIR
 SYSTEM_SOCKET_NAME = "etrade.sock"
+#: Protected mode's state and configuration on Linux (systemd's StateDirectory=, ConfigurationDirectory=).
+LINUX_SYSTEM_STATE_DIR = Path("/var/lib/etrade-mcp")
+LINUX_SYSTEM_CONFIG_DIR = Path("/etc/etrade-mcp")
+#: The longest socket path used: sun_path is 108 bytes on Linux, 104 on macOS; stay under both.
+MAX_SOCKET_PATH = 100
 
 
 def _home() -> Path:

@@ -1,17 +1,17 @@
 """The typed async client of etrade-daemon, shared by the MCP proxy and etradectl.
 
-It maps every gRPC failure back to the :mod:`daemon.errors` exception the daemon raised (by the
+It maps every gRPC failure back to the :mod:`broker_client.errors` exception the daemon raised (by the
 code in trailing metadata), or, when the daemon cannot be reached at all, to
-:class:`~daemon.errors.DaemonUnavailable` with what to run. Callers never see ``grpc`` types.
+:class:`~broker_client.errors.DaemonUnavailable` with what to run. Callers never see ``grpc`` types.
 
-It also runs the client half of the API version handshake (:mod:`daemon.api_version`): every
+It also runs the client half of the API version handshake (:mod:`broker_client.api_version`): every
 request declares this client's API version, and the daemon's version, read from the first answer,
 is compared once: a MINOR difference is reported through ``on_version_warning`` (default: a log
-warning), a MAJOR difference raises :class:`~daemon.errors.VersionMismatch` on that and every
+warning), a MAJOR difference raises :class:`~broker_client.errors.VersionMismatch` on that and every
 later call. Nothing is checked at construction or import: the first call is the first contact.
 
-Import-light on purpose: grpc, the generated messages, ``daemon.errors`` and ``daemon.paths``
-only — never rauth, APScheduler or keyring (a test checks).
+Import-light on purpose: grpc, the generated messages and the rest of ``broker_client`` only — never
+rauth, APScheduler or keyring (a test and ``lint-imports`` check).
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from typing import Any, TypeVar
 
 import grpc
 
-from daemon import api_version, paths
-from daemon.errors import (
+from broker_client import api_version, paths
+from broker_client.error_wire import error_from_metadata
+from broker_client.errors import (
     BrokerError,
     DaemonUnavailable,
     ErrorCode,
     UpstreamError,
     VersionMismatch,
     make_error,
-    parse_code,
 )
-from daemon.metadata_keys import AUTH_KEY, CLIENT_KEY, CODE_KEY, HINT_KEY, RETRY_AFTER_KEY
+from broker_client.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY
 from protos.broker.v1 import (
     API_VERSION,
     accounts_pb2,
@@ -114,7 +114,7 @@ class BrokerClient:
         self.timeout = timeout
         self._base_metadata: tuple[tuple[str, str], ...] = (
             (CLIENT_KEY, client_name),
-            (api_version.METADATA_KEY, API_VERSION),
+            (API_VERSION_KEY, API_VERSION),
         )
         self._metadata: tuple[tuple[str, str], ...] = self._base_metadata
         # When the identity token (see daemon/authority.py) was obtained; None: not yet.
@@ -334,7 +334,7 @@ class BrokerClient:
         """Compare the daemon's API version (from an answer's metadata) with ours, once."""
         if self.daemon_api_version is not None:
             return
-        raw = metadata.get(api_version.METADATA_KEY) if metadata is not None else None
+        raw = metadata.get(API_VERSION_KEY) if metadata is not None else None
         if raw is None:  # no answer yet, or a daemon older than the handshake
             return
         version = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
@@ -632,14 +632,9 @@ class BrokerClient:
     # --- errors --------------------------------------------------------------------------
 
     def _translate(self, exc: grpc.aio.AioRpcError, deadline: float | None = None) -> BrokerError:
-        trailing = dict(exc.trailing_metadata() or ())
-        code = trailing.get(CODE_KEY)
-        if isinstance(code, str):
-            hint_raw = trailing.get(HINT_KEY)
-            hint = hint_raw.decode("utf-8", "replace") if isinstance(hint_raw, bytes) else None
-            retry_raw = trailing.get(RETRY_AFTER_KEY)
-            retry_after = float(retry_raw) if isinstance(retry_raw, str) else None
-            return make_error(parse_code(code), exc.details() or code, hint=hint, retry_after=retry_after)
+        rebuilt = error_from_metadata(dict(exc.trailing_metadata() or ()), exc.details())
+        if rebuilt is not None:
+            return rebuilt
         status = exc.code()
         if status == grpc.StatusCode.UNAVAILABLE:
             self._drop_failed_channel()
