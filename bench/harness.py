@@ -23,7 +23,7 @@ from typing import Any
 from bench.stdio_driver import StdioServer
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp
 from emulator import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET
-from emulator.local_system import Proc, child_env, login_with_etradectl, read_verifier, start_daemon, start_emulator
+from tests.harness.processes import Proc, child_env, login_with_etradectl, read_verifier, start_daemon, start_emulator
 
 #: E*TRADE's published limits, requests per second per consumer key and module.
 ETRADE_LIMITS = {"market": 4, "accounts": 2, "orders": 2}

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from bench.stdio_driver import StdioServer, percentile
-from emulator.local_system import login_with_etradectl, running_system
+from tests.harness.processes import login_with_etradectl, running_system
 
 FLOOR = [sys.executable, "-m", "bench.floor_server"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from emulator.local_system import System, login_with_etradectl, running_system
+from tests.harness.processes import System, login_with_etradectl, running_system
 
 
 def say(text: str = "") -> None:

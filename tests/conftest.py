@@ -1,23 +1,31 @@
-"""Fixtures: a real emulator over loopback HTTP, a real daemon on a unix socket, real clients."""
+"""Fixtures every layer may use: private state, a short directory for sockets, a real emulator over
+loopback HTTP, a real daemon on a unix socket (tests.harness.daemons) and a logged-in client.
+
+Each test gets the marker of its layer, the folder under tests/ it lives in (see tests/__init__.py).
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from broker_client.client import BrokerClient
-from daemon.app import BrokerApp, build_app
 from daemon.emulator_clock import EmulatorClock
-from daemon.secret_store import MemorySecretStore
-from daemon.server import InstanceLock, start_server
-from daemon.settings import Settings
 from emulator import Emulator
-from tests.support import read_verifier, short_tmp_dir
+from tests.harness.daemons import RunningDaemon, login, running_daemon
+from tests.harness.support import short_tmp_dir
+
+TESTS = Path(__file__).resolve().parent
+LAYERS = ("unit", "rpc", "e2e", "emulator", "system")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = item.path.resolve().relative_to(TESTS).parts[0]
+        if layer in LAYERS:
+            item.add_marker(layer)
 
 
 @pytest.fixture
@@ -47,30 +55,6 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-@dataclass
-class RunningDaemon:
-    app: BrokerApp
-    socket: Path
-    emulator: Emulator
-    store: MemorySecretStore
-
-    def client(self, **kwargs: object) -> BrokerClient:
-        return BrokerClient(self.socket, client_name="tests", **kwargs)  # type: ignore[arg-type]
-
-
-def daemon_settings(emulator: Emulator, **overrides: object) -> Settings:
-    """Settings of a test daemon; each gets its own state directory (journal, audit log) unless given."""
-    state = Path(tempfile.mkdtemp(prefix="daemon-", dir=os.environ.get("XDG_STATE_HOME")))
-    values: dict[str, object] = {
-        "environment": "emulator",
-        "emulator_url": emulator.base_url,
-        "desktop_notifications": False,
-        "state_dir": state,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 async def daemon(emulator: Emulator, short_dir: Path) -> AsyncIterator[RunningDaemon]:
     """An in-process daemon (real grpc.aio server on a unix socket) talking to the emulator.
@@ -78,23 +62,9 @@ async def daemon(emulator: Emulator, short_dir: Path) -> AsyncIterator[RunningDa
     It reasons on the emulator's clock, as the emulator environment does. Its timers are not
     started: tests drive the session jobs (``app.keeper``) themselves after moving the clock.
     """
-    store = MemorySecretStore()
-    app = await build_app(daemon_settings(emulator), clock=EmulatorClock(emulator.clock), store=store)
     socket = short_dir / "run" / "broker.sock"
-    server, lock = await start_server(app, socket)
-    try:
-        yield RunningDaemon(app=app, socket=socket, emulator=emulator, store=store)
-    finally:
-        await server.stop(grace=None)
-        await app.close()
-        lock.release()
-
-
-async def login(client: BrokerClient) -> None:
-    """The real OAuth exchange: request token, the authorize page's verifier, access token."""
-    begin = await client.begin_login()
-    verifier = read_verifier(begin.authorize_url)
-    await client.complete_login(verifier)
+    async with running_daemon(emulator, socket, clock=EmulatorClock(emulator.clock)) as running:
+        yield running
 
 
 @pytest.fixture
@@ -103,6 +73,3 @@ async def broker(daemon: RunningDaemon) -> AsyncIterator[BrokerClient]:
     async with daemon.client() as client:
         await login(client)
         yield client
-
-
-__all__ = ["InstanceLock", "RunningDaemon", "login"]

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from emulator.local_system import login_with_etradectl, running_system
+from tests.harness.processes import login_with_etradectl, running_system
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 PROXY = [sys.executable, "-m", "mcp_proxy"]

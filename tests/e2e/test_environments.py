@@ -5,12 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 from cli import exit_codes
-from tests.processes import Proc, child_env, etradectl, login_with_etradectl
-
-pytestmark = pytest.mark.e2e
+from tests.harness.processes import Proc, child_env, etradectl, login_with_etradectl
 
 
 def test_environment_emulator_starts_an_embedded_emulator_and_needs_no_keyring(short_dir: Path) -> None:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from cli import exit_codes
-from tests.processes import child_env, etradectl, login_with_etradectl, running_system
-
-pytestmark = pytest.mark.e2e
+from tests.harness.processes import child_env, etradectl, login_with_etradectl, running_system
 
 
 def test_etradectl_drives_the_daemon_end_to_end(short_dir: Path) -> None:

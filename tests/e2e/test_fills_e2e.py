@@ -22,10 +22,9 @@ from mcp.shared.subscriptions import ResourceUpdated
 from mcp.types import ResourceUpdatedNotification
 
 from cli import exit_codes
-from emulator.local_system import ROOT
-from tests.processes import System, login_with_etradectl, running_system
+from tests.harness.processes import ROOT, System, login_with_etradectl, running_system
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = pytest.mark.anyio
 
 FILLS = "fills://recent"
 #: A Tuesday morning on the emulator's clock (it runs on from there at the host's pace).

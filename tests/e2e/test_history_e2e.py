@@ -14,9 +14,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from cli import exit_codes
-from tests.processes import System, login_with_etradectl, running_system
+from tests.harness.processes import System, login_with_etradectl, running_system
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = pytest.mark.anyio
 
 
 def proxy(system: System) -> StdioServerParameters:

@@ -19,9 +19,9 @@ from mcp.shared.subscriptions import ResourceUpdated
 from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
 
 from cli import exit_codes
-from tests.processes import System, login_with_etradectl, running_system
+from tests.harness.processes import System, login_with_etradectl, running_system
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = pytest.mark.anyio
 
 CONFIG = """\
 # Hand-written settings; etrade-daemon must keep this comment.

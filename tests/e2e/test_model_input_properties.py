@@ -17,11 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from broker_client.errors import ErrorCode
-from tests.processes import System, login_with_etradectl, running_system
-from tests.stdio_proxy import StdioProxy, tool_text
-from tests.support import short_tmp_dir
-
-pytestmark = [pytest.mark.e2e]
+from tests.harness.processes import System, login_with_etradectl, running_system
+from tests.harness.stdio_proxy import StdioProxy, tool_text
+from tests.harness.support import short_tmp_dir
 
 ROUND_TRIPS = settings(
     max_examples=12,

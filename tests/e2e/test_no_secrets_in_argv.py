@@ -21,12 +21,19 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from cli import exit_codes
-from emulator.local_system import ROOT
-from tests.argv_scanner import scanning
-from tests.dbus_session import needs_dbus, notification_server, session_bus
-from tests.processes import CtlResult, System, etradectl, login_with_etradectl, read_verifier, running_system
+from tests.harness.argv_scanner import scanning
+from tests.harness.dbus_session import needs_dbus, notification_server, session_bus
+from tests.harness.processes import (
+    ROOT,
+    CtlResult,
+    System,
+    etradectl,
+    login_with_etradectl,
+    read_verifier,
+    running_system,
+)
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = pytest.mark.anyio
 
 REGULAR_SESSION = "2026-03-10T11:00:00-04:00"
 

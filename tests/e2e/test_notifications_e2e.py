@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from broker_client.client import BrokerClient
-from emulator.local_system import ROOT
-from tests.notify_receiver import receiver
-from tests.processes import System, login_with_etradectl, running_system
-from tests.trading import spec
+from tests.harness.notify_receiver import receiver
+from tests.harness.processes import ROOT, System, login_with_etradectl, running_system
+from tests.harness.trading import spec
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = pytest.mark.anyio
 
 REGULAR_SESSION = "2026-03-10T11:00:00-04:00"
 CHANNELS = [

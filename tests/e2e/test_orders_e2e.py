@@ -22,10 +22,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from cli import exit_codes
-from emulator.local_system import ROOT
-from tests.processes import CtlResult, System, login_with_etradectl, running_system
+from tests.harness.processes import ROOT, CtlResult, System, login_with_etradectl, running_system
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = pytest.mark.anyio
 
 TRADING = "--no-read-only"
 QUIET = {"ETRADE_NOTIFY_CODES": "false"}  # no desktop pop-ups from test runs

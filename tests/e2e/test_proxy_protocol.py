@@ -17,10 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.processes import child_env, login_with_etradectl, running_system
-from tests.stdio_proxy import StdioProxy, tool_text
-
-pytestmark = [pytest.mark.e2e]
+from tests.harness.processes import child_env, login_with_etradectl, running_system
+from tests.harness.stdio_proxy import StdioProxy, tool_text
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -123,7 +121,7 @@ def test_stdin_redirected_from_a_file_is_served_to_its_end(short_dir: Path) -> N
     import subprocess
     import sys
 
-    from emulator.local_system import ROOT
+    from tests.harness.processes import ROOT
 
     script = short_dir / "conversation.jsonl"
     # Only what is answered before the end of input is certain to be: at EOF the client is gone,

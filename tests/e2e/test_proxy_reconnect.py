@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import login_with_etradectl, running_system
-from tests.stdio_proxy import StdioProxy, tool_text
-
-pytestmark = [pytest.mark.e2e]
+from tests.harness.processes import login_with_etradectl, running_system
+from tests.harness.stdio_proxy import StdioProxy, tool_text
 
 
 def test_the_proxy_serves_on_the_first_call_after_the_daemon_is_back(short_dir: Path) -> None:

@@ -15,15 +15,10 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-import pytest
-
 from cli import exit_codes
 from emulator import DEFAULT_CONSUMER_SECRET
-from emulator.local_system import ROOT, Proc
-from tests.processes import child_env, etradectl, read_verifier, start_daemon, start_emulator
-from tests.support import admin
-
-pytestmark = pytest.mark.e2e
+from tests.harness.processes import ROOT, Proc, child_env, etradectl, read_verifier, start_daemon, start_emulator
+from tests.harness.support import admin
 
 START = "2026-03-10T10:00:00-04:00"  # a Tuesday
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli import exit_codes
-from emulator.local_system import login_with_etradectl, running_system
+from tests.harness.processes import login_with_etradectl, running_system
 
 
 def test_status_shows_cache_and_rate_limit_statistics(short_dir: Path) -> None:

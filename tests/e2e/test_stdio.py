@@ -10,9 +10,9 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.processes import login_with_etradectl, running_system
+from tests.harness.processes import login_with_etradectl, running_system
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = pytest.mark.anyio
 
 
 def proxy_params(system_env: dict[str, str], socket: Path) -> StdioServerParameters:

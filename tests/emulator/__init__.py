@@ -1,0 +1,1 @@
+"""The emulator's faithfulness to E*TRADE's documented API, in process over loopback HTTP with rauth (fixtures: conftest.py)."""

@@ -1,0 +1,1 @@
+"""What the test layers share, no tests: real processes (processes.py), an in-process daemon (daemons.py), a trading daemon (trading.py), stdio MCP client, D-Bus and notification receivers, small helpers (support.py)."""

@@ -1,0 +1,1 @@
+"""The daemon's health service and version handshake over its socket."""

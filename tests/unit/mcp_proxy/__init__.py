@@ -1,0 +1,1 @@
+"""Unit tests of mcp_proxy/: the pydantic models agree with the protos."""

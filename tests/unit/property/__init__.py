@@ -1,0 +1,1 @@
+"""Property-based tests (hypothesis) of the input validation every model-supplied value reaches."""
