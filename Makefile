@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck protos protos-check unit demo bench docs inspector clean
+.PHONY: help venv test lint typecheck protos protos-check unit demo bench docs inspector bundle clean
 
 help:
 	@echo "make demo      run the whole system on the local E*TRADE emulator"
@@ -15,6 +15,7 @@ help:
 	@echo "make protos    regenerate protos/ from the .proto files"
 	@echo "make docs      regenerate the settings table in docs/configuration.md"
 	@echo "make inspector check etrade-mcp with the MCP Inspector's CLI, both eras (needs npx)"
+	@echo "make bundle    pack dist/etrade-mcp-VERSION.mcpb, the MCP bundle for Claude Desktop"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (found %s); run: make PYTHON=python3.11" % sys.version.split()[0])'
@@ -56,6 +57,11 @@ docs: $(STAMP)
 # Not part of `make test`: it downloads the pinned Inspector (and Node 22 when the local one is older).
 inspector: $(STAMP)
 	$(BIN)/python -m tests.e2e.inspector_check
+
+# Not part of `make test` (tests/system/test_bundle_manifest.py checks the manifest): it installs the
+# wheel and its dependencies into the bundle, for this platform and Python minor version.
+bundle: $(STAMP)
+	$(BIN)/python -m mcpb.build
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
