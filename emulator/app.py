@@ -29,7 +29,8 @@ from emulator.holds import Hold, HoldRegistry
 from emulator.limits import DEFAULT_RATE_LIMITS, Latency, RateLimiter
 from emulator.market import Market
 from emulator.oauth import OAuthService
-from emulator.orders import OrderEngine, OrdersApi, synced
+from emulator.orders import OrderEngine
+from emulator.orders_api import OrdersApi, synced
 from emulator.quotes import MarketApi
 from emulator.routing import Guard, Route, Router
 from emulator.server import Dispatcher, EmulatorHTTPServer

@@ -10,7 +10,7 @@ quote is one request for rate limiting.
 
 Option contracts are quoted by E*TRADE's documented option symbol,
 ``underlier:year:month:day:CALL|PUT:strike`` (e.g. ``IBM:2018:8:17:CALL:200.000000``, the form
-option chains put in ``quoteDetail``), priced by :mod:`emulator.options`.
+option chains put in ``quoteDetail``), priced by :mod:`emulator.option_pricing`.
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ from emulator.market import (
     quote_status,
     session_close,
 )
+from emulator.option_pricing import parse_option_symbol, price_option
 from emulator.options import (
     OptionsApi,
     listed_kind,
     option_product,
     option_quote_container,
-    parse_option_symbol,
-    price_option,
 )
 from emulator.routing import Document, Request, Route
 from emulator.universe import Instrument

@@ -12,7 +12,7 @@ import pytest
 from rauth import OAuth1Session
 
 from emulator import Emulator, universe
-from emulator.options import black_scholes, expiries, third_friday
+from emulator.option_pricing import black_scholes, expiries, third_friday
 from emulator.quotes import ex_dividend_date
 from tests.emulator.conftest import get, login
 
@@ -287,7 +287,7 @@ def test_lookup_errors_carry_the_documented_text(emu: Emulator, session: OAuth1S
 
 
 def test_osi_keys_pad_the_root() -> None:
-    from emulator.options import osi_key
+    from emulator.option_pricing import osi_key
 
     assert osi_key("IBM", date(2018, 8, 17), True, 200) == "IBM---180817C00200000"
     assert osi_key("PLTR", date(2022, 2, 18), False, 23) == "PLTR--220218P00023000"
