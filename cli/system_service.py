@@ -21,7 +21,6 @@ step. Invariants:
 from __future__ import annotations
 
 import grp
-import importlib.util
 import os
 import plistlib
 import pwd
@@ -29,8 +28,6 @@ import shlex
 import shutil
 import stat
 import subprocess
-import sys
-import sysconfig
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +35,9 @@ from typing import Any, Literal
 
 from broker_client import paths
 from broker_client.errors import DaemonUnavailable, ErrorCode, InvalidRequest
+from cli.code_owner import code_roots, unreachable_code, unsafe_code
 from cli.installation import shared_dir
+from cli.os_accounts import AddMember, EnsureGroup, EnsureUser, account_commands, group_exists, is_member, user_exists
 from cli.service_manager import (
     LAUNCHD_LABEL,
     UNIT_NAME,
@@ -179,106 +178,7 @@ def fill_template_loose(text: str, values: dict[str, str]) -> str:
     return text
 
 
-# --- the code's owner -------------------------------------------------------------------------
-
-
-def _writable_by_others(path: Path) -> str | None:
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(info.st_mode):
-        return None if info.st_uid == 0 else f"{path} is a symlink owned by uid {info.st_uid}"
-    if info.st_uid != 0:
-        return f"{path} is owned by uid {info.st_uid}, not root"
-    if stat.S_IMODE(info.st_mode) & 0o022 and not (stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX):
-        return f"{path} is writable by its group or by everyone (mode {stat.S_IMODE(info.st_mode):04o})"
-    return None
-
-
-def _package_root(name: str) -> Path:
-    """The folder that holds the top-level package ``name`` (site-packages, or a source checkout)."""
-    spec = importlib.util.find_spec(name)
-    locations = spec.submodule_search_locations if spec is not None else None
-    if not locations:
-        raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, f"the {name} package of etrade-mcp is not installed")
-    return Path(next(iter(locations))).parent
-
-
-def code_roots(daemon: Path) -> list[Path]:
-    """The trees whose files the protected daemon executes: its environment and our packages."""
-    # The interpreter a venv points at and its standard library, not the whole of its prefix (/usr).
-    interpreter = Path(sys.executable).resolve()
-    roots = [Path(sys.prefix), Path(sysconfig.get_path("stdlib")), interpreter, daemon.parent]
-    # Located, not imported: etradectl needs where the daemon's code lies, not the code.
-    roots += [_package_root(name) for name in ("daemon", "cli")]
-    unique: list[Path] = []
-    for root in roots:
-        if root not in unique:
-            unique.append(root)
-    return unique
-
-
-def unsafe_code(daemon: Path, *, limit: int = 5) -> list[str]:
-    """Why non-root users could change the code the service user would run; empty when they cannot."""
-    problems: list[str] = []
-
-    def note(problem: str | None) -> bool:
-        if problem is not None and problem not in problems:
-            problems.append(problem)
-        return len(problems) >= limit
-
-    for root in code_roots(daemon):
-        for parent in [*reversed(root.parents), root]:  # a writable parent lets the tree be swapped
-            if note(_writable_by_others(parent)):
-                return problems
-        if not root.is_dir():
-            continue
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = [d for d in dirs if d not in (".git", "__pycache__")]
-            for name in [*dirs, *files]:
-                if note(_writable_by_others(Path(folder) / name)):
-                    return problems
-    return problems
-
-
-def unreachable_code(daemon: Path) -> list[str]:
-    """Folders on the way to the daemon's code that others cannot enter: the service user could not start it."""
-    problems: list[str] = []
-    for root in code_roots(daemon):
-        for parent in [*reversed(root.parents), root]:
-            try:
-                mode = parent.stat().st_mode
-            except FileNotFoundError:
-                break
-            if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
-                problems.append(f"{parent} (mode {stat.S_IMODE(mode):04o}) hides {root} from the service user")
-                break
-    return list(dict.fromkeys(problems))
-
-
 # --- plans ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EnsureGroup:
-    name: str
-    exists: bool
-
-
-@dataclass(frozen=True)
-class EnsureUser:
-    name: str
-    group: str
-    home: Path
-    exists: bool
-
-
-@dataclass(frozen=True)
-class AddMember:
-    user: str
-    group: str
-    member: bool
 
 
 @dataclass(frozen=True)
@@ -359,31 +259,6 @@ def step_lines(step: SystemStep) -> list[str]:
     return lines
 
 
-def _group_exists(name: str) -> bool:
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _is_member(user: str, group: str) -> bool:
-    try:
-        entry = grp.getgrnam(group)
-        account = pwd.getpwnam(user)
-    except KeyError:
-        return False
-    return user in entry.gr_mem or account.pw_gid == entry.gr_gid
-
-
 def _dir_in_place(path: Path, mode: int, owner: str, group: str) -> bool:
     try:
         info = path.stat()
@@ -434,11 +309,11 @@ class SystemInstall:
 
     def _accounts(self) -> list[SystemStep]:
         steps: list[SystemStep] = [
-            EnsureGroup(self.group, _group_exists(self.group)),
-            EnsureUser(self.user, self.group, self.dirs.state, _user_exists(self.user)),
+            EnsureGroup(self.group, group_exists(self.group)),
+            EnsureUser(self.user, self.group, self.dirs.state, user_exists(self.user)),
         ]
         if self.desktop_user and self.desktop_user != "root":
-            steps.append(AddMember(self.desktop_user, self.group, _is_member(self.desktop_user, self.group)))
+            steps.append(AddMember(self.desktop_user, self.group, is_member(self.desktop_user, self.group)))
         return steps
 
     def _dirs(self) -> list[SystemStep]:
@@ -568,49 +443,6 @@ def system_manager_for(platform: Platform, *, environ: dict[str, str] | None = N
 # --- acting -----------------------------------------------------------------------------------
 
 
-def account_commands(step: EnsureGroup | EnsureUser | AddMember, platform: Platform) -> list[list[str]]:
-    """The commands that create ``step``'s account or membership (computed when run: macOS needs ids)."""
-    if isinstance(step, EnsureGroup):
-        if platform == "linux":
-            return [["groupadd", "--system", step.name]]
-        return [["dseditgroup", "-o", "create", "-r", "etrade-mcp clients", step.name]]
-    if isinstance(step, AddMember):
-        if platform == "linux":
-            return [["usermod", "--append", "--groups", step.group, step.user]]
-        return [["dseditgroup", "-o", "edit", "-a", step.user, "-t", "user", step.group]]
-    if platform == "linux":
-        nologin = next((s for s in ("/usr/sbin/nologin", "/sbin/nologin") if Path(s).exists()), "/bin/false")
-        return [
-            [
-                "useradd",
-                "--system",
-                "--gid",
-                step.group,
-                "--home-dir",
-                str(step.home),
-                "--no-create-home",
-                "--shell",
-                nologin,
-                "--comment",
-                "etrade-mcp daemon",
-                step.name,
-            ]
-        ]
-    taken = {entry.pw_uid for entry in pwd.getpwall()}
-    uid = next(n for n in range(450, 500) if n not in taken)
-    gid = grp.getgrnam(step.group).gr_gid if _group_exists(step.group) else 20
-    record = f"/Users/{step.name}"
-    return [
-        ["dscl", ".", "-create", record],
-        ["dscl", ".", "-create", record, "UniqueID", str(uid)],
-        ["dscl", ".", "-create", record, "PrimaryGroupID", str(gid)],
-        ["dscl", ".", "-create", record, "UserShell", "/usr/bin/false"],
-        ["dscl", ".", "-create", record, "NFSHomeDirectory", str(step.home)],
-        ["dscl", ".", "-create", record, "RealName", "etrade-mcp daemon"],
-        ["dscl", ".", "-create", record, "IsHidden", "1"],
-    ]
-
-
 def execute_system(plan: SystemPlan, install: SystemInstall, *, environ: dict[str, str]) -> list[str]:
     """Carry out ``plan``; returns what was done (or found done), one line each."""
     done: list[str] = []
@@ -677,17 +509,4 @@ def require_root(what: str) -> None:
             ErrorCode.INVALID_ARGUMENT,
             f"{what} needs root: it creates a system user and writes a system service",
             hint="run it with sudo: `sudo etradectl service install --system` (or add --dry-run to see the plan)",
-        )
-
-
-def refuse_unsafe_code(problems: Iterable[str]) -> None:
-    problems = list(problems)
-    if problems:
-        raise InvalidRequest(
-            ErrorCode.INVALID_ARGUMENT,
-            "the daemon's code can be changed by users other than root, so protected mode would not protect: "
-            + "; ".join(problems),
-            hint="install etrade-mcp as root outside any home folder, e.g. `sudo python3 -m venv /opt/etrade-mcp && "
-            "sudo /opt/etrade-mcp/bin/pip install etrade-mcp`, then run `sudo /opt/etrade-mcp/bin/etradectl service "
-            "install --system`",
         )

@@ -253,7 +253,8 @@ async def run_system_install(ctx: Context, args: argparse.Namespace) -> int:
     import os
 
     from cli import credentials_move
-    from cli.system_service import execute_system, refuse_unsafe_code, require_root
+    from cli.code_owner import refuse_unsafe_code
+    from cli.system_service import execute_system, require_root
 
     if args.platform and not args.dry_run:
         ctx.out.error("--platform only works with --dry-run", "install on the machine that will run the daemon")
