@@ -6,6 +6,9 @@ the MCP SDK's client — list tools, quotes, accounts, a portfolio — then lets
 order that only the human can confirm (``etradectl orders pending`` / ``confirm``), shows
 ``etradectl status`` and the audit log, and shuts everything down. Nothing touches your real configuration: all state lives in a temporary
 home directory that is removed afterwards.
+
+It starts the processes with the end-to-end tests' harness (tests/harness/processes.py) rather than
+a copy of it, so it runs from a checkout only and the wheel leaves it out (pyproject.toml).
 """
 
 from __future__ import annotations
