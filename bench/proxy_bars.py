@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import io
+import os
 import pstats
+import signal
 import sys
 import tempfile
 import time
@@ -123,8 +124,9 @@ def conversion(socket: Path, calls: int) -> list[float]:
     """What the proxy does with a quote answer before the SDK sees it, timed in this process."""
     from daemon.client import BrokerClient
     from mcp_proxy.server import quote_result
+    from protos.broker.v1.market_pb2 import GetQuotesResponse
 
-    async def one() -> object:
+    async def one() -> GetQuotesResponse:
         async with BrokerClient(socket, client_name="bench") as client:
             return await client.get_quotes([SYMBOL])
 
@@ -138,11 +140,15 @@ def conversion(socket: Path, calls: int) -> list[float]:
 
 
 def profile_proxy(proxy_args: list[str], env: dict[str, str], calls: int, out: Path) -> str:
-    """Run one proxy under cProfile for ``calls`` warm quote calls; the top entries by own time."""
-    args = [sys.executable, "-m", "cProfile", "-o", str(out), *proxy_args[1:]]
+    """Run one proxy under cProfile for ``calls`` warm quote calls (start-up and the first calls left
+    out, see ``bench/profiled.py``); the top entries by own time."""
+    args = [sys.executable, "-m", "bench.profiled", str(out), *proxy_args[2:]]
     server = StdioServer(args, env)
     try:
         server.initialize()
+        for _ in range(20):
+            server.call_tool("get_stock_quote", {"symbol": SYMBOL})
+        os.kill(server.proc.pid, signal.SIGUSR1)
         for _ in range(calls):
             server.call_tool("get_stock_quote", {"symbol": SYMBOL})
     finally:

@@ -94,7 +94,9 @@ class BrokerClient:
     ) -> None:
         self.socket_path = paths.socket_path(socket_path)
         self.timeout = timeout
-        self._metadata = ((CLIENT_KEY, client_name), (api_version.METADATA_KEY, API_VERSION))
+        self._base_metadata = ((CLIENT_KEY, client_name), (api_version.METADATA_KEY, API_VERSION))
+        # Once the daemon's version is known, every request names it, so the daemon need not repeat it.
+        self._metadata: tuple[tuple[str, str], ...] = self._base_metadata
         self._on_version_warning = on_version_warning or log.warning
         # The daemon's API version once an answer has carried it; None before the first contact.
         self.daemon_api_version: str | None = None
@@ -235,20 +237,26 @@ class BrokerClient:
         return response
 
     def check_version(self, metadata: grpc.aio.Metadata | None) -> None:
-        """Compare the daemon's API version (from an answer's metadata) with ours, once."""
-        if self.daemon_api_version is not None:
-            return
+        """Compare the daemon's API version (from an answer's metadata) with ours, once per version.
+
+        A daemon announces its version until our requests name it (``KNOWN_METADATA_KEY``), and
+        again if another daemon with another version answers later.
+        """
         raw = metadata.get(api_version.METADATA_KEY) if metadata is not None else None
-        if raw is None:  # no answer yet, or a daemon older than the handshake
+        if raw is None:  # the daemon knows we know, no answer yet, or a daemon older than the handshake
             return
         version = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if version == self.daemon_api_version:
+            return
         self.daemon_api_version = version
+        self._metadata = self._base_metadata
         compatibility = api_version.compare(API_VERSION, version)
         if compatibility in (api_version.Compatibility.MAJOR_DIFFERS, api_version.Compatibility.UNREADABLE):
             self._incompatible = api_version.mismatch_error(API_VERSION, version)
             raise self._incompatible
         if compatibility is api_version.Compatibility.MINOR_DIFFERS:
             self._on_version_warning(api_version.minor_warning(API_VERSION, version))
+        self._metadata = (*self._base_metadata, (api_version.KNOWN_METADATA_KEY, version))
 
     # --- session -------------------------------------------------------------------------
 
