@@ -50,6 +50,12 @@ class BenchSystem:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"null")
 
+    def clear_faults(self) -> None:
+        """Remove every injected fault (``DELETE /_emulator/faults``)."""
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator/faults", method="DELETE")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
     def configure_emulator(self, *, latency: str, limits: dict[str, int] | None) -> None:
         self.admin("config", {"latency_ms": latency, "rate_limits": limits})
 
