@@ -59,6 +59,8 @@ MIX: list[tuple[str, int]] = [
 
 @dataclass
 class Record:
+    proxy: int
+    at: float  # perf_counter when the answer came
     phase: str
     kind: str
     answered: bool
@@ -132,16 +134,18 @@ class Workload:
         return kind, "tools/call", {"name": kind, "arguments": arguments}
 
 
-def drive(server: StdioServer, workload: Workload, shared: Shared, think: float) -> None:
+def drive(index: int, server: StdioServer, workload: Workload, shared: Shared, think: float) -> None:
     while not shared.stop.is_set():
         kind, method, params = workload.next()
         phase = shared.phase
         began = time.perf_counter()
         try:
             reply = server.request(method, params, timeout=CALL_TIMEOUT_S)
-            record = Record(phase, kind, True, classify(reply), time.perf_counter() - began)
+            now = time.perf_counter()
+            record = Record(index, now, phase, kind, True, classify(reply), now - began)
         except (TimeoutError, EOFError, OSError):
-            record = Record(phase, kind, False, "UNANSWERED", time.perf_counter() - began)
+            now = time.perf_counter()
+            record = Record(index, now, phase, kind, False, "UNANSWERED", now - began)
         with shared.lock:
             shared.records.append(record)
         if record.code == "UNANSWERED":
@@ -149,13 +153,15 @@ def drive(server: StdioServer, workload: Workload, shared: Shared, think: float)
         shared.stop.wait(workload.rng.uniform(0.5, 1.5) * think)
 
 
-def restart_daemon(system: BenchSystem) -> None:
+def restart_daemon(system: BenchSystem) -> float:
+    """Stop the daemon and start another; returns when the new one listens (perf_counter)."""
     system.daemon.terminate()
     system.daemon = start_daemon(system.env, system.socket, system.emulator_url)
+    return time.perf_counter()
 
 
-def fault_schedule(system: BenchSystem, duration: float, stop: threading.Event) -> list[str]:
-    """Faults spread over the phase; returns what was done, in order."""
+def fault_schedule(system: BenchSystem, duration: float, stop: threading.Event, restarts: list[float]) -> list[str]:
+    """Faults spread over the phase; returns what was done, in order (``restarts``: when each new daemon listened)."""
     timeout_ms = (UPSTREAM_TIMEOUT_S + 2) * 1000
     steps: list[tuple[str, dict[str, Any] | None]] = [
         ("5xx on quotes", {"match": "/v1/market/quote", "status": 503, "count": 6}),
@@ -173,7 +179,7 @@ def fault_schedule(system: BenchSystem, duration: float, stop: threading.Event) 
         if stop.wait(max(0.0, began + duration * index / len(steps) - time.perf_counter())):
             break
         if spec is None:
-            restart_daemon(system)
+            restarts.append(restart_daemon(system))
         else:
             system.admin("faults", spec)
         done.append(name)
@@ -199,6 +205,20 @@ def recovery(servers: list[StdioServer], within: float) -> int:
                 break
             time.sleep(0.2)  # pacing between attempts, not synchronisation
     return serving
+
+
+def recovery_delays(records: list[Record], restarts: list[float], proxies: int) -> list[float | None]:
+    """Per restart: seconds from the new daemon listening until the slowest proxy's first success after
+    it (None: some proxy had none before the next restart or the end)."""
+    delays: list[float | None] = []
+    for index, restarted in enumerate(restarts):
+        until = restarts[index + 1] if index + 1 < len(restarts) else float("inf")
+        firsts: dict[int, float] = {}
+        for record in records:
+            if record.code is None and restarted <= record.at < until and record.proxy not in firsts:
+                firsts[record.proxy] = record.at
+        delays.append(max(firsts.values()) - restarted if len(firsts) == proxies else None)
+    return delays
 
 
 def table(records: list[Record]) -> list[str]:
@@ -266,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                 threading.Thread(
                     target=drive,
                     args=(
+                        i,
                         s,
                         Workload(args.seed * 1000 + i, known, symbols, accounts, prices),
                         shared,
@@ -289,9 +310,10 @@ def main(argv: list[str] | None = None) -> int:
             load_stats = system.emulator_stats()
 
             done: list[str] = []
+            restarts: list[float] = []
             if args.fault_duration > 0:
                 shared.phase = "faults"
-                done = fault_schedule(system, args.fault_duration, shared.stop)
+                done = fault_schedule(system, args.fault_duration, shared.stop, restarts)
                 shared.stop.wait(max(0.0, began + args.duration + args.fault_duration - time.perf_counter()))
             shared.stop.set()
             for thread in threads:
@@ -317,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         f"  daemon RSS (MiB) at {baseline_at - began:.0f} s {rss_start:.1f}, at the end {rss_end:.1f}"
         f" (growth {growth * 100:+.1f} %); samples {[round(x, 1) for x in rss_samples]}"
     )
+    silent = args.proxies - len({r.proxy for r in load})
     checks = [
+        (f"load: every proxy made calls ({silent} made none)", silent == 0),
         (f"load: no failed call other than RATE_LIMITED ({dict(load_failed) or 0})", not load_failed),
         (f"load: 0 upstream rate-limit violations ({violations_load})", violations_load == 0),
         (f"load: daemon RSS growth {growth * 100:+.1f} % <= 5 %", growth <= RSS_GROWTH_BAR),
@@ -335,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  faults injected at the emulator: {stats['faults_injected']}; daemon restarts: {done.count('daemon restart')}"
         )
+        delays = recovery_delays(faults, restarts, len(servers))
+        shown = ", ".join("never" if d is None else f"{d:.1f} s" for d in delays)
+        print(f"  after each daemon restart, every proxy had a call succeed within: {shown}")
         print(f"  daemon RSS after the run (restarted daemon): {final_rss:.1f} MiB")
         print(f"  audit verify: exit {audit.code}: {(audit.stdout or audit.stderr).strip().splitlines()[-1:]}")
         checks += [
