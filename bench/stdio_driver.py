@@ -76,6 +76,8 @@ class StdioServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def percentile(samples: list[float], q: float) -> float:
