@@ -42,6 +42,7 @@ DAEMON_RSS_BAR_MB = 80.0
 RSS_GROWTH_BAR = 0.05
 UPSTREAM_TIMEOUT_S = 3  # the daemon's, lowered so that a held answer is a timeout within the phase
 CALL_TIMEOUT_S = 60.0
+SPAWN_BATCH = 5
 _CODE = re.compile(r"\[([A-Z][A-Z0-9_]*)\]\s*$")
 
 #: (kind, weight): how often each kind of call is made.
@@ -268,10 +269,18 @@ def main(argv: list[str] | None = None) -> int:
         bench_system(Path(tmp), **settings) as system,
     ):
         system.configure_emulator(latency=args.latency, limits=ETRADE_LIMITS)
-        servers = [StdioServer(system.proxy_args(), system.env) for _ in range(args.proxies)]
+        servers: list[StdioServer] = []
         try:
-            for server in servers:
-                server.initialize()
+            # A few at a time: fifty interpreters importing at once on two cores would starve the first
+            # handshakes past any sensible timeout.
+            for start in range(0, args.proxies, SPAWN_BATCH):
+                batch = [
+                    StdioServer(system.proxy_args(), system.env)
+                    for _ in range(start, min(args.proxies, start + SPAWN_BATCH))
+                ]
+                servers.extend(batch)
+                for server in batch:
+                    server.initialize(timeout=CALL_TIMEOUT_S)
             first = servers[0]
             accounts_reply = first.call_tool("list_accounts", {})
             accounts = [a["account_id_key"] for a in accounts_reply["result"]["structuredContent"]["accounts"]]

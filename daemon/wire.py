@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
 # How each field is read, decided once per message type rather than on every message (the proxy
@@ -17,7 +16,7 @@ _Plan = tuple[tuple[str, int, dict[int, str] | None], ...]
 _plans: dict[str, _Plan] = {}
 
 
-def _plan(descriptor: Descriptor) -> _Plan:
+def _plan(descriptor: Any) -> _Plan:  # a Descriptor (pure-Python or upb: two types to mypy)
     plan = _plans.get(descriptor.full_name)
     if plan is None:
         steps: list[tuple[str, int, dict[int, str] | None]] = []
