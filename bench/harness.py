@@ -94,6 +94,7 @@ def bench_system(home: Path, **daemon_settings: str) -> Iterator[BenchSystem]:
     socket = home / "sock" / "broker.sock"
     emulator, url = start_emulator(env)
     daemon: Proc | None = None
+    system: BenchSystem | None = None
     try:
         daemon = start_daemon(env, socket, url)
         system = BenchSystem(home, env, socket, emulator, url, daemon)
@@ -103,6 +104,8 @@ def bench_system(home: Path, **daemon_settings: str) -> Iterator[BenchSystem]:
     finally:
         if daemon is not None:
             daemon.kill()
+        if system is not None and system.daemon is not daemon:
+            system.daemon.kill()  # a benchmark restarted it
         emulator.kill()
 
 
