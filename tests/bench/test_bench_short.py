@@ -16,7 +16,7 @@ VERDICT = re.compile(r"^\s+(PASS|FAIL)\s+\S", re.MULTILINE)
 
 
 def test_proxy_bars_short_mode_prints_every_verdict(capsys: pytest.CaptureFixture[str]) -> None:
-    proxy_bars.main(["--calls", "5", "--first-runs", "1"])
+    proxy_bars.main(["--calls", "5", "--first-runs", "1", "--gap", "0.1"])
     out = capsys.readouterr().out
     assert "breakdown of etrade-mcp's warm p50" in out
     assert len(VERDICT.findall(out)) == 6
