@@ -86,8 +86,8 @@ class TradingAwareServer(MCPServer):
     lookup registers them all, in order. A mistake in a tool's signature therefore surfaces at the
     first ``tools/list`` (every test lists the tools) instead of at start-up.
 
-    Nor need it wait for the first ``tools/list`` or ``tools/call``: once ``initialize`` has been
-    answered, the lifespan registers them in the background (the client is busy with its own
+    Nor need it wait for the first ``tools/list`` or ``tools/call``: once the client's first request
+    (``initialize``, or ``server/discover`` on 2026-07-28 connections) has been answered, the lifespan registers them in the background (the client is busy with its own
     start-up or waits for its model meanwhile), so a first call does not pay for them. If that
     fails, the tool that failed stays deferred and the first ``tools/list`` raises as before.
     """
@@ -97,6 +97,8 @@ class TradingAwareServer(MCPServer):
         kwargs.setdefault("cache_hints", {"tools/list": CacheHint(ttl_ms=0, scope="private")})
         self._deferred_tools: list[tuple[Callable[..., Any], dict[str, Any]]] = []
         self._handshake_answered = anyio.Event()
+        #: Set once the background registration has run (whether or not every tool registered).
+        self.tools_registered_ahead = anyio.Event()
         kwargs["middleware"] = [self._note_handshake, *(kwargs.get("middleware") or ())]
         inner = kwargs.get("lifespan")
         if inner is not None:
@@ -108,7 +110,8 @@ class TradingAwareServer(MCPServer):
         try:
             return await call_next(ctx)
         finally:
-            if ctx.method == "initialize":
+            # The first request is the handshake: initialize, or server/discover (2026-07-28).
+            if ctx.request_id is not None:
                 self._handshake_answered.set()
 
     def _registering_ahead(
@@ -134,6 +137,8 @@ class TradingAwareServer(MCPServer):
             self._register_deferred_tools()
         except Exception:  # the first tools/list raises it again, where a client sees it
             log.warning("tools: registering the tools ahead failed; the first tools/list will say why")
+        finally:
+            self.tools_registered_ahead.set()
 
     def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if args:
