@@ -84,6 +84,18 @@ def check_config(found: Findings, config_path: Path | None = None) -> Check:
     from daemon.settings import load_settings
 
     path = config_path or paths.config_file(found.environ.get(paths.CONFIG_ENV))
+    if config_path is None and mode_of(found.socket) == "protected":
+        from cli.system_service import LINUX_DIRS, MACOS_DIRS
+
+        path = next(d.config_file for d in (LINUX_DIRS, MACOS_DIRS) if found.socket.is_relative_to(d.runtime))
+        problem = config_not_roots(path)
+        if problem is not None:
+            return fail(
+                "config",
+                f"{problem}: someone other than root can change what the protected daemon may do",
+                f"`sudo chown root:root {path.parent} {path} && sudo chmod 0755 {path.parent} && sudo chmod 0644 {path}`",
+                exit_codes.INVALID,
+            )
     try:
         found.settings = load_settings(environ=found.environ, config_path=path)
     except BrokerError as exc:
@@ -92,6 +104,22 @@ def check_config(found: Findings, config_path: Path | None = None) -> Check:
     settings = found.settings
     mode = "read-only" if settings.read_only else "trading enabled"
     return ok("config", f"{where}; it says environment {settings.environment}, {mode}")
+
+
+def config_not_roots(path: Path) -> str | None:
+    """Why the protected daemon's config file (or its folder) is not root's alone; None when it is."""
+    for item in (path.parent, path):
+        try:
+            info = item.stat()
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            return f"{item} cannot be read"
+        if info.st_uid != 0:
+            return f"{item} belongs to uid {info.st_uid}"
+        if stat.S_IMODE(info.st_mode) & 0o022:
+            return f"{item} is mode {stat.S_IMODE(info.st_mode):04o} (writable by its group or everyone)"
+    return None
 
 
 # --- the socket and its directory -------------------------------------------------------------
@@ -109,6 +137,8 @@ def check_socket_permissions(found: Findings) -> Check:
             f"choose a shorter path with --socket or {paths.SOCKET_ENV}",
             exit_codes.DAEMON_UNAVAILABLE,
         )
+    if mode_of(socket) == "protected":
+        return _check_system_socket(socket)
     try:
         info = directory.stat()
     except FileNotFoundError:
@@ -150,11 +180,56 @@ def check_socket_permissions(found: Findings) -> Check:
     return ok("socket", f"{directory} is yours and 0700; {state}")
 
 
+def _check_system_socket(socket: Path) -> Check:
+    """Protected mode: the directory is the service user's, open to the clients' group only, and you are in it."""
+    import grp
+
+    directory = socket.parent
+    try:
+        info = directory.stat()
+    except FileNotFoundError:
+        return skip("socket", f"{directory} does not exist (the protected service creates it when it starts)")
+    except PermissionError:
+        return fail(
+            "socket",
+            f"you cannot enter {directory}: you are not in its group",
+            "join the clients' group: `sudo usermod -aG etrade-mcp $USER`, then log out and in again",
+            exit_codes.DAEMON_UNAVAILABLE,
+        )
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    if stat.S_IMODE(info.st_mode) & 0o007:
+        return fail(
+            "socket",
+            f"{directory} is mode {stat.S_IMODE(info.st_mode):04o}: users outside the group {group} can reach the daemon",
+            "reinstall the service: `sudo etradectl service install --system` (RuntimeDirectoryMode=0750)",
+            exit_codes.DAEMON_UNAVAILABLE,
+        )
+    if os.getuid() != 0 and info.st_gid not in os.getgroups():
+        return fail(
+            "socket",
+            f"you are not in the group {group} that may use {socket}",
+            f"`sudo usermod -aG {group} $USER`, then log out and in again",
+            exit_codes.DAEMON_UNAVAILABLE,
+        )
+    return ok(
+        "socket", f"{directory} is the service's, open to the group {group} (mode {stat.S_IMODE(info.st_mode):04o})"
+    )
+
+
 # --- the daemon -------------------------------------------------------------------------------
 
 
 def _start_fix(found: Findings) -> str:
     from cli.service_manager import current_platform, manager_for
+
+    if mode_of(found.socket) == "protected":
+        return (
+            "start the protected service: `sudo etradectl service start --system` (its log: "
+            "`sudo etradectl service logs --system`), or install it: `sudo etradectl service install --system`"
+        )
 
     try:
         manager = manager_for(current_platform(), environ=dict(found.environ))
@@ -214,6 +289,8 @@ def check_secret_store(found: Findings) -> Check:
     from daemon.secret_store import keyring_problem
 
     settings = found.settings
+    if mode_of(found.socket) == "protected":
+        return skip("keyring", "protected mode: the secrets are the service user's, in a 0600 file you cannot read")
     if settings is None:
         return skip("keyring", "the configuration could not be read")
     # The daemon's environment wins over ours: it may have been started with --environment.
@@ -335,6 +412,86 @@ def check_clock(found: Findings, *, offline: bool) -> Check:
     if abs(offset) >= SKEW_WARN:
         return warn("clock", f"{summary}; E*TRADE refuses requests at 5 minutes", sync)
     return ok("clock", summary)
+
+
+# --- the mode: single-user or protected ----------------------------------------------------
+
+# Clients whose model can run commands or edit files as the user: in single-user mode such a model
+# can approve its own orders (etradectl runs as the same user as the daemon).
+SHELL_CAPABLE_CLIENTS = ("claude-code", "cursor")
+PROTECT_COMMAND = "sudo etradectl service install --system"
+
+
+def mode_of(socket: Path) -> Literal["single-user", "protected"]:
+    """The mode of the daemon behind ``socket``: a system runtime directory's socket is protected mode's."""
+    from cli.system_service import is_system_socket
+
+    return "protected" if is_system_socket(socket) else "single-user"
+
+
+def check_mode(found: Findings) -> Check:
+    from cli.mcp_clients import find_configured
+    from cli.system_service import LINUX_DIRS, MACOS_DIRS
+
+    if mode_of(found.socket) == "protected":
+        return ok(
+            "mode",
+            f"protected: the daemon on {found.socket} runs as its own user; approving orders, logging in and "
+            "resuming need sudo",
+        )
+    configured, _ = find_configured(environ=found.environ)
+    shells = sorted({entry.client for entry in configured if entry.client in SHELL_CAPABLE_CLIENTS})
+    system = next((dirs.socket for dirs in (LINUX_DIRS, MACOS_DIRS) if dirs.socket.exists()), None)
+    also = f"; a protected daemon answers on {system}: use it with --socket {system}" if system else ""
+    if shells:
+        return warn(
+            "mode",
+            f"single-user, and {', '.join(shells)} can run commands as you: its model can approve its own orders "
+            f"(etradectl runs as you, like the daemon){also}",
+            f"move to protected mode: `{PROTECT_COMMAND}` (README: Protected mode)",
+        )
+    return ok(
+        "mode",
+        "single-user: protects against a model that only has etrade-mcp's tools, not against programs running "
+        f"as you (protected mode: `{PROTECT_COMMAND}`){also}",
+    )
+
+
+SUDO_FIX = (
+    "sudo must ask for your password every time it matters: remove NOPASSWD rules that cover you (`sudo -l` lists "
+    "them; edit with `sudo visudo` and files in /etc/sudoers.d), keep `Defaults timestamp_type=tty` (no ticket shared "
+    "across terminals) or set `Defaults timestamp_timeout=0`; if you just used sudo in this terminal, run `sudo -k` "
+    "and check again"
+)
+
+
+def check_sudo(found: Findings, *, timeout: float = 10.0) -> Check:
+    """In protected mode, operator authority is root's: a sudo that does not ask gives it to any program."""
+    import shutil
+    import subprocess
+
+    if mode_of(found.socket) != "protected":
+        return skip("sudo", "single-user mode: there is no operator boundary to check")
+    if os.geteuid() == 0:
+        return skip("sudo", "run `etradectl doctor` as your desktop user (not root) to check that sudo asks")
+    sudo = shutil.which("sudo", path=found.environ.get("PATH"))
+    if sudo is None:
+        return warn("sudo", "sudo is not installed", "run operator commands as root: `su -c 'etradectl ...'`")
+    try:
+        result = subprocess.run(
+            [sudo, "-n", "true"], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return warn("sudo", f"could not run `sudo -n true` ({type(exc).__name__})")
+    if result.returncode == 0:
+        return fail(
+            "sudo",
+            "`sudo -n true` succeeded without a password: any program running as you (an MCP client's shell) gets "
+            "operator authority and can approve orders",
+            SUDO_FIX,
+            exit_codes.POLICY,
+        )
+    return ok("sudo", "`sudo -n true` fails: operator commands need your password")
 
 
 # --- MCP clients ------------------------------------------------------------------------------

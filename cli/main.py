@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import re
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         history,
         market,
         mcp,
+        notify,
         options,
         orders,
         service,
@@ -114,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait for the daemon (default: 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (status, auth, market, options, accounts, history, watchlists, orders, trading):
+    for module in (status, auth, market, options, accounts, history, watchlists, orders, trading, notify):
         module.register(commands)
     for module in (doctor, service, mcp, config, completion):  # running etrade-mcp (issue 7)
         module.register(commands)
@@ -159,12 +161,16 @@ def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | Non
     out = Output(json_mode=args.json)
     ctx = Context(out=out, socket=args.socket, timeout=args.timeout)
 
-    from daemon.errors import BrokerError
+    from daemon.errors import BrokerError, ErrorCode
 
     try:
         return asyncio.run(_run(handler, ctx, args))
     except BrokerError as exc:
-        out.error(exc.message, exc.hint)
+        if exc.code is ErrorCode.OPERATOR_AUTHORITY_REQUIRED:
+            command = shlex.join(["sudo", "etradectl", *(sys.argv[1:] if argv is None else argv)])
+            out.error(f"this needs operator authority: run `{command}`", exc.hint)
+        else:
+            out.error(exc.message, exc.hint)
         return exit_codes.BY_KIND[exc.code.kind]
     except KeyboardInterrupt:
         out.info("interrupted")

@@ -24,10 +24,11 @@ import enum
 from dataclasses import dataclass
 
 from daemon.errors import ErrorCode, VersionMismatch
+from daemon.metadata_keys import API_VERSION_KEY, KNOWN_API_VERSION_KEY
 
-METADATA_KEY = "x-etrade-api-version"
+METADATA_KEY = API_VERSION_KEY
 #: The daemon version a client learned from an earlier answer (see the module docstring).
-KNOWN_METADATA_KEY = "x-etrade-daemon-api-version"
+KNOWN_METADATA_KEY = KNOWN_API_VERSION_KEY
 
 
 class Compatibility(enum.Enum):

@@ -14,19 +14,23 @@ from daemon.accounts import AccountsData
 from daemon.alerts import AlertsData
 from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
+from daemon.deadline import REAL_TIME, TimeSource
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
 from daemon.errors import BrokerError
 from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
 from daemon.history import HistoryData
 from daemon.market import MarketData
+from daemon.notifications.hub import NotificationHub
+from daemon.orders.pending import PendingOrder
 from daemon.orders.service import OrderService
+from daemon.orders.watcher import FillWatcher, WatchConfig, WatchPort
 from daemon.quote_cache import QuoteTtl
 from daemon.ratelimit import ModuleRate, RateLimiter
 from daemon.retry import RetryPolicy
 from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
 from daemon.secret_store import SecretStore, open_secret_store
-from daemon.session import SessionManager, SessionState
+from daemon.session import LIVE_STATES, SessionManager, SessionState
 from daemon.session_keeper import Notifier, SessionKeeper
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
@@ -64,7 +68,11 @@ class BrokerApp:
     #: Transactions and alerts; its caches are forgotten together with the account caches.
     history: HistoryData
     alerts: AlertsData
+    #: Polls E*TRADE's order lists while orders are working; started with the jobs.
+    watcher: FillWatcher
     embedded_emulator: Emulator | None = field(default=None, repr=False)
+    #: Phone, chat, email and webhook channels, fed by the event bus (None: built without it).
+    notifications: NotificationHub | None = None
     # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
     api_version: str = API_VERSION
 
@@ -78,9 +86,13 @@ class BrokerApp:
     def start_jobs(self) -> None:
         """Start the session's timers (renewal, midnight expiry, warning, reminder); inside the loop."""
         self.jobs.start()
+        self.watcher.start()
 
     async def close(self) -> None:
+        await self.watcher.close()
         await self.orders.close()  # first: in-flight orders record their outcome
+        if self.notifications is not None:
+            await self.notifications.close()
         self.events.close()
         self.jobs.shutdown()
         await self.market.cache.close()
@@ -186,6 +198,7 @@ async def build_app(
         warning_minutes=settings.expiry_warning_minutes,
         reminder_at=reminder_at,
         notifier=notifier,
+        events=events,
     )
     jobs = SessionJobs(
         new_scheduler(),
@@ -228,7 +241,20 @@ async def build_app(
         # Codes reach the desktop only when notifications are on (ETRADE_DESKTOP_NOTIFICATIONS too).
         notifier=notifier if notifier is not None else _no_desktop,
     )
+
+    def waiting_order(pending_id: str) -> PendingOrder | None:
+        # In-process only: this is how a code reaches trusted channels without entering the bus.
+        try:
+            return orders.pending.get(pending_id)
+        except BrokerError:
+            return None
+
+    notifications = NotificationHub(
+        settings.notification_channels, events=events, store=store, clock=clock, pending_lookup=waiting_order
+    )
+    await notifications.start()  # before the orders start: entries a previous run left in flight are told
     await orders.start()
+    watcher = build_watcher(settings, session, accounts, orders, clock)
     history = HistoryData(gateway, accounts, clock)
     return BrokerApp(
         settings=settings,
@@ -248,7 +274,9 @@ async def build_app(
         analyst=PortfolioAnalyst(accounts, clock, history),
         history=history,
         alerts=AlertsData(gateway, upstream.http),
+        watcher=watcher,
         embedded_emulator=emulator,
+        notifications=notifications,
     )
 
 
@@ -265,3 +293,44 @@ def build_gateway(settings: Settings, session: SessionManager, http: EtradeHttp)
     return EtradeGateway(
         session, http, limiter, RetryPolicy(retries=settings.upstream_retries, base_delay=settings.retry_backoff)
     )
+
+
+def build_watcher(
+    settings: Settings,
+    session: SessionManager,
+    accounts: AccountsData,
+    orders: OrderService,
+    clock: Clock,
+    *,
+    time_source: TimeSource = REAL_TIME,
+) -> FillWatcher:
+    """The fill watcher over the daemon's own session, accounts and order desk (so through its limiter)."""
+
+    async def account_keys() -> list[str]:
+        return [a.account_id_key for a in await accounts.accounts() if a.is_open]
+
+    watcher = FillWatcher(
+        orders.tracker,
+        WatchPort(
+            session_usable=lambda: session.state in LIVE_STATES,
+            account_keys=account_keys,
+            list_orders=orders.watch_orders,
+            get_order=orders.get_order,
+        ),
+        clock,
+        WatchConfig(
+            interval_seconds=settings.fill_watch_interval_seconds,
+            idle_check_seconds=settings.fill_watch_idle_check_seconds,
+            max_backoff_seconds=settings.fill_watch_max_backoff_seconds,
+            lookback_days=settings.fill_watch_lookback_days,
+        ),
+        time_source=time_source,
+    )
+
+    def session_changed(old: SessionState, new: SessionState, reason: str) -> None:
+        # A login (or a renewal after an expiry) may find orders that filled or were placed meanwhile.
+        if new in LIVE_STATES and old not in LIVE_STATES:
+            watcher.kick(everything=True)
+
+    session.add_state_listener(session_changed)
+    return watcher

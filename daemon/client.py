@@ -16,9 +16,12 @@ only — never rauth, APScheduler or keyring (a test checks).
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import json
 import logging
 import os
+import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -34,6 +37,7 @@ from daemon.errors import (
     make_error,
     parse_code,
 )
+from daemon.metadata_keys import AUTH_KEY, CLIENT_KEY, CODE_KEY, HINT_KEY, RETRY_AFTER_KEY
 from protos.broker.v1 import (
     API_VERSION,
     accounts_pb2,
@@ -48,6 +52,8 @@ from protos.broker.v1 import (
     history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
+    notifications_pb2,
+    notifications_pb2_grpc,
     operator_pb2,
     operator_pb2_grpc,
     options_pb2,
@@ -60,17 +66,16 @@ from protos.broker.v1 import (
     watchlists_pb2_grpc,
 )
 
-CODE_KEY = "x-etrade-error-code"
-HINT_KEY = "x-etrade-error-hint-bin"
-RETRY_AFTER_KEY = "x-etrade-retry-after"
-CLIENT_KEY = "x-etrade-client"
-
 DEFAULT_TIMEOUT = 30.0
 # An analysis pages through the whole portfolio; give it longer than a single call.
 ANALYSIS_TIMEOUT = 120.0
 # Sending an order may wait for a rate-limit slot, a token renewal and E*TRADE's answer, each with
 # its own bound; the caller must not give up before the daemon does.
 SEND_TIMEOUT = 120.0
+# The identity handshake is one local round trip; a daemon that does not answer it quickly is stuck.
+IDENTIFY_TIMEOUT = 5.0
+# Without a token (no identity socket), look again after this long: the daemon may have restarted.
+IDENTIFY_RETRY = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +97,17 @@ class BrokerClient:
         timeout: float = DEFAULT_TIMEOUT,
         on_version_warning: Callable[[str], None] | None = None,
     ) -> None:
-        self.socket_path = paths.socket_path(socket_path)
+        self.socket_path = paths.client_socket_path(socket_path)
         self.timeout = timeout
-        self._base_metadata = ((CLIENT_KEY, client_name), (api_version.METADATA_KEY, API_VERSION))
-        # Once the daemon's version is known, every request names it, so the daemon need not repeat it.
+        self._base_metadata: tuple[tuple[str, str], ...] = (
+            (CLIENT_KEY, client_name),
+            (api_version.METADATA_KEY, API_VERSION),
+        )
+        self._declared = self._base_metadata
         self._metadata: tuple[tuple[str, str], ...] = self._base_metadata
+        # When the identity token (see daemon/authority.py) was obtained; None: not yet.
+        self._identified_at: float | None = None
+        self._token_refresh = IDENTIFY_RETRY
         self._on_version_warning = on_version_warning or log.warning
         # The daemon's API version once an answer has carried it; None before the first contact.
         self.daemon_api_version: str | None = None
@@ -118,6 +129,48 @@ class BrokerClient:
             channel, self._channel = self._channel, None
             self._stubs.clear()
             await channel.close()
+
+    async def _identify(self) -> None:
+        """Obtain (or refresh) this process's identity token from the daemon's identity socket.
+
+        A daemon without one (older, or not running yet) is simply called without a token; the
+        daemon decides whether that is enough. The token goes in metadata only, never in a log.
+        """
+        now = time.monotonic()
+        if self._identified_at is not None and now - self._identified_at < self._token_refresh:
+            return
+        auth_path = str(paths.auth_socket_path(self.socket_path))
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(auth_path), IDENTIFY_TIMEOUT)
+        except (OSError, TimeoutError):
+            self._identified_at = now  # not offered: don't knock again on every call
+            self._token_refresh = IDENTIFY_RETRY
+            return
+        try:
+            line = await asyncio.wait_for(reader.readline(), IDENTIFY_TIMEOUT)
+            answer = json.loads(line) if line else {}
+        except (OSError, TimeoutError, ValueError):
+            answer = {}
+        finally:
+            writer.close()
+        token = answer.get("token") if isinstance(answer, dict) else None
+        self._identified_at = now
+        if isinstance(token, str) and token:
+            ttl = answer.get("ttl_seconds")
+            self._token_refresh = float(ttl) / 2 if isinstance(ttl, int | float) and ttl > 0 else IDENTIFY_RETRY
+            self._metadata = (*self._base_metadata, (AUTH_KEY, token))
+        else:
+            self._token_refresh = IDENTIFY_RETRY
+            self._metadata = self._base_metadata
+
+    def _forget_identity(self, exc: grpc.aio.AioRpcError) -> bool:
+        """True (and the token dropped) when the daemon did not recognise the token we sent."""
+        code = dict(exc.trailing_metadata() or ()).get(CODE_KEY)
+        if code != ErrorCode.CALLER_UNIDENTIFIED.value or self._metadata is self._base_metadata:
+            return False
+        self._identified_at = None
+        self._metadata = self._base_metadata
+        return True
 
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
@@ -174,12 +227,14 @@ class BrokerClient:
         """Iterate a server-streaming call (``timeout`` None: no deadline); raise BrokerError subclasses."""
         if self._incompatible is not None:
             raise self._incompatible
+        await self._identify()
         call = method(request, timeout=timeout, metadata=self._metadata)
         try:
             self.check_version(await call.initial_metadata())
             async for message in call:
                 yield message
         except grpc.aio.AioRpcError as exc:
+            self._forget_identity(exc)  # a daemon that forgot our token: the next call identifies again
             error = self._translate(exc, timeout)
             if error.code is not ErrorCode.API_VERSION_MISMATCH:
                 self.check_version(exc.initial_metadata())
@@ -219,9 +274,19 @@ class BrokerClient:
         if self._incompatible is not None:
             raise self._incompatible
         deadline = timeout or (max(self.timeout, SEND_TIMEOUT) if sends_order else self.timeout)
+        await self._identify()
         try:
-            call = method(request, timeout=deadline, metadata=self._metadata)
-            response = await call
+            try:
+                call = method(request, timeout=deadline, metadata=self._metadata)
+                response = await call
+            except grpc.aio.AioRpcError as exc:
+                if not self._forget_identity(exc):
+                    raise
+                # Refused before any servicer ran (the daemon restarted and forgot our token):
+                # identify again and ask once more; safe even for a call that sends an order.
+                await self._identify()
+                call = method(request, timeout=deadline, metadata=self._metadata)
+                response = await call
         except grpc.aio.AioRpcError as exc:
             if sends_order and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise UpstreamError(
@@ -249,14 +314,22 @@ class BrokerClient:
         if version == self.daemon_api_version:
             return
         self.daemon_api_version = version
-        self._metadata = self._base_metadata
+        self._name_known_version(None)
         compatibility = api_version.compare(API_VERSION, version)
         if compatibility in (api_version.Compatibility.MAJOR_DIFFERS, api_version.Compatibility.UNREADABLE):
             self._incompatible = api_version.mismatch_error(API_VERSION, version)
             raise self._incompatible
         if compatibility is api_version.Compatibility.MINOR_DIFFERS:
             self._on_version_warning(api_version.minor_warning(API_VERSION, version))
-        self._metadata = (*self._base_metadata, (api_version.KNOWN_METADATA_KEY, version))
+        self._name_known_version(version)
+
+    def _name_known_version(self, version: str | None) -> None:
+        """From now on every request names ``version`` as the daemon's (None: names none), so the
+        daemon need not repeat it; the identity token, if any, stays."""
+        token = tuple(item for item in self._metadata if item[0] == AUTH_KEY)
+        known = () if version is None else ((api_version.KNOWN_METADATA_KEY, version),)
+        self._base_metadata = (*self._declared, *known)
+        self._metadata = (*self._base_metadata, *token) if token else self._base_metadata
 
     # --- session -------------------------------------------------------------------------
 
@@ -430,6 +503,29 @@ class BrokerClient:
     async def cancel_confirmed(self, pending_id: str, confirmation_code: str) -> orders_pb2.CancelConfirmedResponse:
         request = orders_pb2.CancelConfirmedRequest(pending_id=pending_id, confirmation_code=confirmation_code)
         return await self.call(self.orders_stub.CancelConfirmed, request, sends_order=True)
+
+    async def recent_fills(self, account_id_key: str = "", *, limit: int = 20) -> orders_pb2.RecentFillsResponse:
+        request = orders_pb2.RecentFillsRequest(account_id_key=account_id_key, limit=limit)
+        return await self.call(self.orders_stub.RecentFills, request)
+
+    # --- notification channels (etradectl only) -------------------------------------------
+    @property
+    def notifications_stub(self) -> notifications_pb2_grpc.NotificationsAsyncStub:
+        return self._stub(notifications_pb2_grpc.NotificationsStub)
+
+    async def list_channels(self) -> notifications_pb2.ListChannelsResponse:
+        return await self.call(self.notifications_stub.ListChannels, notifications_pb2.ListChannelsRequest())
+
+    async def test_channels(self, channel: str = "") -> notifications_pb2.TestChannelsResponse:
+        request = notifications_pb2.TestChannelsRequest(channel=channel)
+        # A channel that hangs is reported as a timeout by the daemon after its own wait.
+        return await self.call(self.notifications_stub.TestChannels, request, timeout=60.0)
+
+    async def store_channel_secret(
+        self, channel: str, url: str, signing_secret: str = ""
+    ) -> notifications_pb2.StoreChannelSecretResponse:
+        request = notifications_pb2.StoreChannelSecretRequest(channel=channel, url=url, signing_secret=signing_secret)
+        return await self.call(self.notifications_stub.StoreChannelSecret, request)
 
     # --- operator (etradectl only) --------------------------------------------------------
 

@@ -14,6 +14,7 @@ from daemon.orders.journal import Entry
 from daemon.orders.model import EtradeMessage, EtradePreview, Order, OrderRequest, decimal_text
 from daemon.orders.pending import PendingKind, PendingOrder, PendingStore, format_code
 from daemon.orders.service import CancelledOrder, PlacedOrder, TradingState, confirm_instructions
+from daemon.orders.tracker import Fill
 from protos.broker.v1 import operator_pb2, orders_pb2
 
 
@@ -77,6 +78,22 @@ def order(o: Order) -> orders_pb2.Order:
         estimated_commission=decimal_text(o.estimated_commission),
         replaces_order_id=o.replaces_order_id,
         replaced_by_order_id=o.replaced_by_order_id,
+    )
+
+
+def fill(f: Fill) -> orders_pb2.Fill:
+    return orders_pb2.Fill(
+        account_id_key=f.account_id_key,
+        order_id=f.order_id,
+        symbol=f.symbol,
+        action=f.action,
+        ordered_quantity=f.ordered_quantity,
+        filled_quantity=f.filled_quantity,
+        average_price=f.average_price,
+        status=f.status,
+        placed_by=f.placed_by,
+        executed_at_unix_ms=f.executed_at_unix_ms,
+        noticed_at_unix_ms=f.noticed_at_unix_ms,
     )
 
 

@@ -81,6 +81,7 @@ class ErrorCode(enum.StrEnum):
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     PENDING_NOT_FOUND = "PENDING_NOT_FOUND"
     WATCHLIST_NOT_FOUND = "WATCHLIST_NOT_FOUND"
+    CHANNEL_NOT_FOUND = "CHANNEL_NOT_FOUND"
     TRANSACTION_NOT_FOUND = "TRANSACTION_NOT_FOUND"
     ALERT_NOT_FOUND = "ALERT_NOT_FOUND"
     # Throughput.
@@ -109,6 +110,8 @@ class ErrorCode(enum.StrEnum):
     OUTCOME_UNRESOLVED = "OUTCOME_UNRESOLVED"
     PRICE_MOVED = "PRICE_MOVED"
     OPERATOR_ONLY = "OPERATOR_ONLY"
+    OPERATOR_AUTHORITY_REQUIRED = "OPERATOR_AUTHORITY_REQUIRED"
+    CALLER_UNIDENTIFIED = "CALLER_UNIDENTIFIED"
     # Orders upstream.
     ORDER_OUTCOME_UNKNOWN = "ORDER_OUTCOME_UNKNOWN"
     REQUEST_NOT_RECEIVED = "REQUEST_NOT_RECEIVED"
@@ -211,6 +214,11 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ErrorCode.WATCHLIST_NOT_FOUND: CodeSpec(
         Kind.NOT_FOUND, "see the configured watchlists with `etradectl watchlist list` (or the list_watchlists tool)"
     ),
+    ErrorCode.CHANNEL_NOT_FOUND: CodeSpec(
+        Kind.NOT_FOUND,
+        "see the configured channels with `etradectl notify list`; add one as [[notifications.channels]] in "
+        "config.toml and restart the daemon",
+    ),
     ErrorCode.RATE_LIMITED: CodeSpec(Kind.RATE_LIMITED, "wait a moment and try again"),
     ErrorCode.UPSTREAM_UNAVAILABLE: CodeSpec(
         Kind.UPSTREAM, "E*TRADE is not available right now; try again in a minute"
@@ -277,6 +285,16 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
         "look at the quote again (get_stock_quote) and preview a new order if it is still wanted",
     ),
     ErrorCode.OPERATOR_ONLY: CodeSpec(Kind.POLICY, "only the operator's etradectl may do this"),
+    ErrorCode.OPERATOR_AUTHORITY_REQUIRED: CodeSpec(
+        Kind.POLICY,
+        "the daemon runs in protected mode: only root and its service user have operator authority; "
+        "run the same etradectl command with sudo",
+    ),
+    ErrorCode.CALLER_UNIDENTIFIED: CodeSpec(
+        Kind.POLICY,
+        "the daemon runs in protected mode and serves only callers that identified themselves through its "
+        "identity socket (etrade.sock.auth beside etrade.sock); use etradectl or etrade-mcp of the same version",
+    ),
     ErrorCode.ORDER_OUTCOME_UNKNOWN: CodeSpec(
         Kind.UPSTREAM,
         "do NOT place the order again: it may have been placed. The daemon checks E*TRADE's order list and "

@@ -50,12 +50,23 @@ class EventKind(enum.Enum):
     #: Trading was enabled or disabled: read-only switch, halt, resume, circuit breaker (issue 4).
     #: subject: ``enabled`` or ``disabled``; attributes: ``reason``.
     TRADING_STATE_CHANGED = "TRADING_STATE_CHANGED"
-    #: An order's status changed: placed, filled, cancelled, rejected, expired (issue 4).
-    #: subject: the account_id_key; attributes: ``order_id``, ``status``.
+    #: An order's status or filled quantity changed: placed, partly filled, executed, cancelled,
+    #: rejected, expired — published once per change by ``daemon/orders/tracker.py``, also for orders
+    #: placed outside this system. subject: the account_id_key; attributes: ``order_id``, ``status``,
+    #: ``previous_status`` (empty for an order seen the first time), ``symbol``, ``side``, ``quantity``,
+    #: ``filled_quantity``, ``average_price`` (when known), ``placed_by`` (``this_system``/``outside``).
     ORDER_STATUS_CHANGED = "ORDER_STATUS_CHANGED"
     #: Pending confirmations changed: created, confirmed, rejected, voided, expired (issue 4).
     #: subject: the pending id; attributes: ``change``.
     PENDING_ORDERS_CHANGED = "PENDING_ORDERS_CHANGED"
+    #: The session ends soon (midnight US Eastern). subject: the expiry (ISO, US Eastern);
+    #: attributes: ``minutes_left``.
+    SESSION_EXPIRING = "SESSION_EXPIRING"
+    #: A weekday morning with a dead session. subject: the session state; attributes: ``text``, ``command``.
+    LOGIN_REMINDER = "LOGIN_REMINDER"
+    #: A journal entry needs the operator. subject: the entry id; attributes: ``reason``, ``entry_kind``,
+    #: ``action``, ``quantity``, ``symbol``.
+    JOURNAL_ATTENTION = "JOURNAL_ATTENTION"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from daemon import paths
+from daemon import paths, protected
 from daemon.errors import BrokerError
 from daemon.log_redaction import AccountNumberFilter
 from daemon.settings import ENVIRONMENTS, Settings, load_settings
+
+if TYPE_CHECKING:
+    from daemon.server import Access
 
 log = logging.getLogger("daemon")
 
@@ -23,6 +27,7 @@ EPILOG = """examples:
   etrade-daemon --environment emulator          try everything against the built-in E*TRADE emulator
   etrade-daemon --environment production        your real account (read-only unless configured)
   ETRADE_READ_ONLY=false etrade-daemon          allow order previews and confirmed placements
+  etrade-daemon --system                        protected mode, as the service user (systemd unit)
 
 Settings come from flags, then ETRADE_* environment variables, then
 $XDG_CONFIG_HOME/etrade-mcp/config.toml, then defaults. Logs go to stderr.
@@ -50,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-only", action=argparse.BooleanOptionalAction, default=None, help="refuse all order activity"
     )
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
+    parser.add_argument(
+        "--system",
+        action="store_true",
+        help="protected mode: run as the service user, with directories from systemd's STATE_DIRECTORY, "
+        "RUNTIME_DIRECTORY and CONFIGURATION_DIRECTORY, and operator authority only for root and itself",
+    )
     return parser
 
 
@@ -65,20 +76,23 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-async def run(settings: Settings, config_path: Path) -> None:
+async def run(settings: Settings, config_path: Path, access: Access | None = None) -> None:
     from daemon.app import build_app
     from daemon.server import serve
 
     app = await build_app(settings, config_path=config_path)
     try:
-        await serve(app, settings.resolved_socket())
+        await serve(app, settings.resolved_socket(), access=access)
     except BaseException:
         await app.close()
         raise
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.system:
+        return main_system(args, parser)
     flags: dict[str, Any] = {
         "environment": args.environment,
         "socket": args.socket,
@@ -95,6 +109,48 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         asyncio.run(run(settings, args.config or paths.config_file()))
+    except BrokerError as exc:
+        log.error("%s", exc.message)
+        print(f"error: {exc.message}\n\nhint: {exc.hint}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main_system(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Protected mode: everything from the service manager's directories (see daemon/protected.py)."""
+    for name in ("socket", "config", "state_dir"):
+        if getattr(args, name) is not None:
+            parser.error(f"--system takes its directories from the service manager; drop --{name.replace('_', '-')}")
+    from daemon.server import Access
+
+    dirs = protected.system_dirs()
+    flags: dict[str, Any] = {
+        "environment": args.environment,
+        "socket": dirs.socket,
+        "state_dir": dirs.state,
+        "secret_store": "file",
+        # A code shown by spawning a notifier would sit in its argv, readable by every local user.
+        "notify_codes": False,
+        "emulator_url": args.emulator_url,
+        "read_only": args.read_only,
+        "log_level": args.log_level,
+    }
+    try:
+        protected.check_configuration(dirs)
+        environ, ignored = protected.filtered_environment(os.environ)
+        settings = load_settings(flags, environ=environ, config_path=dirs.config_file)
+        configure_logging(settings.log_level)
+        for name in ignored:
+            log.warning(
+                "protected mode: ignoring %s from the environment; the consumer key and secret come only "
+                "from the daemon's own secret store (`sudo etradectl auth setup`)",
+                name,
+            )
+        protected.private_state(dirs)
+        access = Access(protected=True, group=protected.clients_gid(settings.clients_group))
+        asyncio.run(run(settings, dirs.watchlists_file, access))
     except BrokerError as exc:
         log.error("%s", exc.message)
         print(f"error: {exc.message}\n\nhint: {exc.hint}", file=sys.stderr)

@@ -14,6 +14,13 @@ SOCKET_NAME = "broker.sock"
 SOCKET_ENV = "ETRADE_MCP_SOCKET"
 CONFIG_ENV = "ETRADE_MCP_CONFIG"
 STATE_ENV = "ETRADE_MCP_STATE_DIR"
+AUTH_SUFFIX = ".auth"
+#: Protected mode's socket (``etrade-daemon --system``; systemd's RuntimeDirectory=etrade-mcp).
+LINUX_SYSTEM_RUNTIME_DIR = Path("/run/etrade-mcp")
+#: The LaunchDaemon's (macOS has no /run; the plist points RUNTIME_DIRECTORY here).
+MACOS_SYSTEM_RUNTIME_DIR = Path("/Library/Application Support/etrade-mcp/run")
+SYSTEM_RUNTIME_DIR = MACOS_SYSTEM_RUNTIME_DIR if sys.platform == "darwin" else LINUX_SYSTEM_RUNTIME_DIR
+SYSTEM_SOCKET_NAME = "etrade.sock"
 
 
 def _home() -> Path:
@@ -35,6 +42,11 @@ def default_socket_path() -> Path:
     return runtime_dir() / SOCKET_NAME
 
 
+def auth_socket_path(socket: Path) -> Path:
+    """The identity handshake's socket beside the daemon's gRPC socket (see ``daemon/authority.py``)."""
+    return socket.with_name(socket.name + AUTH_SUFFIX)
+
+
 def socket_path(override: str | os.PathLike[str] | None = None) -> Path:
     """The socket all three executables use: ``--socket`` > ``ETRADE_MCP_SOCKET`` > the default."""
     if override:
@@ -43,6 +55,25 @@ def socket_path(override: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return default_socket_path()
+
+
+def system_socket_path() -> Path:
+    return SYSTEM_RUNTIME_DIR / SYSTEM_SOCKET_NAME
+
+
+def client_socket_path(override: str | os.PathLike[str] | None = None) -> Path:
+    """The socket a client connects to: :func:`socket_path`, except that without an explicit choice
+    a protected-mode daemon's socket is used when present and there is no per-user daemon's socket
+    (or the caller is root)."""
+    if override or os.environ.get(SOCKET_ENV):
+        return socket_path(override)
+    own = default_socket_path()
+    system = system_socket_path()
+    # Root (sudo etradectl) prefers the protected daemon: an environment kept through sudo may
+    # point at a runtime directory the desktop user controls, where a fake daemon could listen.
+    if system.exists() and (not own.exists() or os.geteuid() == 0):
+        return system
+    return own
 
 
 def config_dir() -> Path:

@@ -15,13 +15,14 @@ from typing import Any, TypeVar
 
 import grpc
 
+from daemon import metadata_keys
 from daemon.errors import BrokerError, ErrorCode, InternalError, Kind
 
 log = logging.getLogger(__name__)
 
-CODE_KEY = "x-etrade-error-code"
-HINT_KEY = "x-etrade-error-hint-bin"
-RETRY_AFTER_KEY = "x-etrade-retry-after"
+CODE_KEY = metadata_keys.CODE_KEY
+HINT_KEY = metadata_keys.HINT_KEY
+RETRY_AFTER_KEY = metadata_keys.RETRY_AFTER_KEY
 
 STATUS_BY_KIND: dict[Kind, grpc.StatusCode] = {
     Kind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,

@@ -28,6 +28,7 @@ from datetime import date, time
 
 from daemon.clock import ET, Clock, iso_et, to_datetime
 from daemon.errors import LOGIN_COMMAND, BrokerError, SessionError
+from daemon.events import EventBus, EventKind
 from daemon.session import LIVE_STATES, SETUP_COMMAND, SessionManager, SessionState
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ class SessionKeeper:
         warning_minutes: int = 15,
         reminder_at: time | None = time(9, 0),
         notifier: Notifier | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.session = session
+        self._events = events
         self.clock = clock
         self.warning_minutes = warning_minutes
         self.reminder_at = reminder_at
@@ -123,6 +126,8 @@ class SessionKeeper:
             f"after that log in again with `{LOGIN_COMMAND}`"
         )
         log.warning("session: %s", message)
+        if self._events is not None:
+            self._events.publish(EventKind.SESSION_EXPIRING, iso_et(expires), minutes_left=str(minutes))
         await self._notify("E*TRADE session ends soon", message)
         return True
 
@@ -143,6 +148,8 @@ class SessionKeeper:
         text = f"{day}: {_DEAD[state]}; run `{fix}` (the market opens at {MARKET_OPEN:%H:%M} ET)"
         self.session.set_reminder(text)
         log.warning("reminder: %s", text)
+        if self._events is not None:
+            self._events.publish(EventKind.LOGIN_REMINDER, state.value, text=text, command=fix)
         await self._notify("E*TRADE: log in", text)
         return True
 

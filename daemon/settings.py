@@ -11,6 +11,7 @@ configuration reference (``etradectl config``/docs) all read the same metadata.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import tomllib
@@ -21,6 +22,7 @@ from typing import Any, Literal, cast
 
 from daemon import paths
 from daemon.errors import ErrorCode, InvalidRequest
+from daemon.notifications.config import ChannelConfig, parse_channels
 
 Environment = Literal["production", "sandbox", "emulator"]
 ENVIRONMENTS: tuple[Environment, ...] = ("production", "sandbox", "emulator")
@@ -177,6 +179,15 @@ def parse_str_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def parse_channels_json(raw: str) -> tuple[ChannelConfig, ...]:
+    """The environment's form of ``[[notifications.channels]]``: a JSON list of the same tables."""
+    try:
+        channels = json.loads(raw)
+    except ValueError:
+        raise ValueError('expected a JSON list such as [{"name": "phone", "events": "all"}]') from None
+    return parse_channels({"channels": channels})
+
+
 def setting(
     default: Any,
     *,
@@ -236,6 +247,12 @@ class Settings:
         env="ETRADE_SECRET_STORE",
         parse=parse_secret_store,
         doc="keyring (the OS keyring) or file (a 0600 file in the state dir; less safe, explicit opt-in)",
+    )
+    clients_group: str = setting(
+        "etrade-mcp",
+        env="ETRADE_CLIENTS_GROUP",
+        parse=parse_str,
+        doc="protected mode (etrade-daemon --system): the group whose members may use the daemon's socket",
     )
     emulator_url: str | None = setting(
         None,
@@ -485,11 +502,47 @@ class Settings:
         parse=parse_seconds,
         doc="after this long, an unknown outcome that E*TRADE does not list is reported as not placed",
     )
+    fill_watch_interval_seconds: float = setting(
+        10.0,
+        env="ETRADE_FILL_WATCH_INTERVAL_SECONDS",
+        parse=parse_seconds,
+        doc="while orders are working at E*TRADE, how often the daemon lists them to notice fills "
+        "(one Orders request per account with working orders; it stops when none are working)",
+    )
+    fill_watch_idle_check_seconds: float = setting(
+        300.0,
+        env="ETRADE_FILL_WATCH_IDLE_CHECK_SECONDS",
+        parse=parse_non_negative_seconds,
+        doc="how often every account's orders are looked at for orders placed outside this system "
+        "(on E*TRADE's web site or app); 0: only at login and when an order is placed here",
+    )
+    fill_watch_max_backoff_seconds: float = setting(
+        300.0,
+        env="ETRADE_FILL_WATCH_MAX_BACKOFF_SECONDS",
+        parse=parse_seconds,
+        doc="the longest pause of the fill watcher after failed requests (it doubles from the interval)",
+    )
+    fill_watch_lookback_days: int = setting(
+        60,
+        env="ETRADE_FILL_WATCH_LOOKBACK_DAYS",
+        parse=parse_positive_int,
+        doc="how far back the fill watcher lists orders (good-until-cancel orders live up to 60 days)",
+    )
     notify_codes: bool = setting(
-        True,
+        False,
         env="ETRADE_NOTIFY_CODES",
         parse=parse_bool,
-        doc="show each new confirmation code in a desktop notification (where the platform has one)",
+        doc="show each new confirmation code in a desktop notification; anything that can read your "
+        "screen or your session bus (a same-user shell) then reads the code (see docs/safety.md)",
+    )
+    # --- notifications: phone, chat, email, webhooks -------------------------------------------
+    notification_channels: tuple[ChannelConfig, ...] = setting(
+        (),
+        env="ETRADE_NOTIFICATION_CHANNELS",
+        parse=parse_channels_json,
+        doc="notification channels: `[[notifications.channels]]` tables in config.toml (name, events, "
+        "trusted_for_codes, type; the variable takes them as a JSON list), see docs/notifications.md; "
+        "their URLs live in the secret store (`etradectl notify store NAME`), never here",
     )
 
     def resolved_socket(self) -> Path:
@@ -505,6 +558,9 @@ class Settings:
             value = getattr(self, f.name)
             if f.metadata.get("secret"):
                 view[f.name] = "(set)" if value else "(unset)"
+            elif f.name == "notification_channels":
+                # Names, events and trust only: a channel's URL is never part of the settings.
+                view[f.name] = "; ".join(channel.describe() for channel in value)
             else:
                 view[f.name] = "" if value is None else str(value)
         return view
@@ -557,11 +613,16 @@ def load_settings(
             if isinstance(raw, list):  # TOML arrays for list settings: allowed_accounts = ["k1", "k2"]
                 raw = ",".join(str(item) for item in raw)
             values[f.name] = _parse(parse, str(raw).lower() if isinstance(raw, bool) else str(raw), f"{path}: {f.name}")
+    if "notifications" in file_values and "notification_channels" not in values:
+        values["notification_channels"] = _parse(
+            parse_channels, file_values["notifications"], f"{path}: [notifications]"
+        )
     return Settings(**values)
 
 
-# Tables in the config file that belong to other parts (e.g. [watchlists]) rather than to Settings.
-_TOML_SECTIONS = {"watchlists"}
+# Tables in the config file that belong to other parts (e.g. [watchlists]) or that are read apart
+# from the flat settings ([notifications] holds a list of tables).
+_TOML_SECTIONS = {"watchlists", "notifications"}
 
 
 def _parse(parse: Callable[[str], Any], raw: str, source: str) -> Any:

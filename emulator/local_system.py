@@ -159,7 +159,10 @@ class CtlResult:
         return json.loads(self.stdout)
 
 
-def etradectl(env: dict[str, str], socket: Path, *args: str, timeout: float = 60.0) -> CtlResult:
+def etradectl(
+    env: dict[str, str], socket: Path, *args: str, timeout: float = 60.0, input: str | None = None
+) -> CtlResult:
+    """Run etradectl; ``input`` is its stdin (codes go there, never into argv)."""
     result = subprocess.run(
         [sys.executable, "-m", "cli", "--socket", str(socket), *args],
         env=env,
@@ -167,7 +170,7 @@ def etradectl(env: dict[str, str], socket: Path, *args: str, timeout: float = 60
         capture_output=True,
         text=True,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        **({"stdin": subprocess.DEVNULL} if input is None else {"input": input}),
     )
     return CtlResult(result.returncode, result.stdout, result.stderr)
 
@@ -177,7 +180,7 @@ def login_with_etradectl(env: dict[str, str], socket: Path) -> None:
     started = etradectl(env, socket, "--json", "auth", "login", "--url-only")
     assert started.code == 0, started.stderr
     verifier = read_verifier(started.json()["authorize_url"])
-    finished = etradectl(env, socket, "auth", "login", "--verifier", verifier)
+    finished = etradectl(env, socket, "auth", "login", "--finish", input=verifier + "\n")
     assert finished.code == 0, finished.stderr
 
 

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ORDERS_RECENT = "orders://{account_id_key}/recent"  # the orders resource of part B (issue 6 with issue 4)
+FILLS_RECENT = "fills://recent"
 
 
 def _watchlist_changed(subject: str, attributes: Mapping[str, str]) -> list[ServerEvent]:
@@ -71,11 +72,14 @@ def _session_changed(subject: str, attributes: Mapping[str, str]) -> list[Server
 
 def _order_status_changed(subject: str, attributes: Mapping[str, str]) -> list[ServerEvent]:
     # A fill moves positions and cash as well as the order list.
-    return [
+    events: list[ServerEvent] = [
         ResourceUpdated(ORDERS_RECENT.format(account_id_key=subject)),
         ResourceUpdated(PORTFOLIO_POSITIONS.format(account_id_key=subject)),
         ResourceUpdated(ACCOUNT_SUMMARY.format(account_id_key=subject)),
     ]
+    if attributes.get("filled_quantity", "0") not in ("", "0") or attributes.get("status") == "EXECUTED":
+        events.append(ResourceUpdated(FILLS_RECENT))
+    return events
 
 
 #: Daemon event kind (events.proto without the EVENT_KIND_ prefix) → the MCP events it causes,
@@ -215,7 +219,7 @@ class LiveUpdates:
     def _socket_path(self) -> str:
         from daemon import paths
 
-        return str(paths.socket_path(self.link.socket_path))
+        return str(paths.client_socket_path(self.link.socket_path))
 
     async def follow(self) -> None:
         """Subscribe, translate, and on any loss reconnect; never raises (it would stop the server)."""

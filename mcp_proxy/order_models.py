@@ -123,3 +123,28 @@ class CancelledOrder(BaseModel):
     messages: list[EtradeMessage]
     journal_entry: int
     pending: PendingOrder | None = None
+
+
+class Fill(BaseModel):
+    """Shares of an order that filled, as the daemon noticed them."""
+
+    account_id_key: str
+    order_id: int
+    symbol: str
+    action: str = Field(description="BUY, SELL, BUY_TO_COVER or SELL_SHORT")
+    ordered_quantity: str
+    filled_quantity: str = Field(description="Filled so far; all of ordered_quantity once status is EXECUTED")
+    average_price: str = Field("", description="Average fill price; empty when E*TRADE did not say")
+    status: str = Field(description="EXECUTED, or OPEN/PARTIAL for a partial fill")
+    placed_by: str = Field(description="this_system (placed through etrade-mcp) or outside (web, app, other tools)")
+    executed_at_unix_ms: int = Field(0, description="0 when E*TRADE did not say")
+    noticed_at_unix_ms: int = 0
+
+
+class RecentFills(BaseModel):
+    """Fills the daemon noticed, newest first, and what its fill watcher is doing."""
+
+    fills: list[Fill]
+    watcher_state: str = Field("", description="e.g. 'watching working orders', 'idle: no working orders'")
+    working_orders: int = Field(0, description="Orders still working at E*TRADE, as last seen")
+    last_checked_at_unix_ms: int = Field(0, description="When the daemon last looked at E*TRADE's orders; 0: not yet")

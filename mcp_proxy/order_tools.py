@@ -224,6 +224,20 @@ def register_order_tools(server: MCPServer, daemon: DaemonLink, call: Callable[[
         response = await call(daemon.client().get_order(account_id_key, order_id))
         return order_models.Order.model_validate(message_to_dict(response.order))
 
+    @server.tool(title="Recent fills", annotations=READS)
+    async def get_recent_fills(
+        account_id_key: Annotated[
+            str | None, Field(description="Only this account (from list_accounts); omit for all", max_length=64)
+        ] = None,
+        limit: Annotated[int, Field(description="Most fills to return", ge=1, le=200)] = 20,
+    ) -> order_models.RecentFills:
+        """Fills the daemon noticed, newest first — orders placed here or on E*TRADE's web site or app; partial
+        fills too. The daemon watches working orders itself, so this answers "did my order fill?" without
+        polling: check watcher_state and last_checked_at_unix_ms for how fresh it is. For older history use
+        list_orders."""
+        response = await call(daemon.client().recent_fills(account_id_key or "", limit=limit))
+        return order_models.RecentFills.model_validate(message_to_dict(response))
+
     @server.tool(title="Preview an order", annotations=PREPARES)
     async def preview_order(
         account_id_key: AccountKeyArg,

@@ -21,6 +21,7 @@ from cli.commands import add_command
 
 if TYPE_CHECKING:
     from cli.main import Context
+    from cli.output import Output
 
 
 KEY_ENV = "ETRADE_CONSUMER_KEY"
@@ -57,9 +58,15 @@ def register(commands: Any) -> None:
         "accept, and type the verification code E*TRADE shows. The daemon keeps the session.",
         examples="  etradectl auth login                     interactive\n"
         "  etradectl auth login --url-only --json   scripts: print the URL (valid 5 minutes) ...\n"
-        "  etradectl auth login --verifier ABC12    ... then finish with the code",
+        "  etradectl auth login --finish            ... then finish: type the code (or pipe it in)",
     )
-    login.add_argument("--verifier", help="finish a login started with --url-only, using this code")
+    login.add_argument(
+        "--finish", action="store_true", help="finish a login started with --url-only: asks for the code"
+    )
+    login.add_argument(
+        "--verifier",
+        help="deprecated: the code in argv is readable by every local user (/proc/*/cmdline); use --finish",
+    )
     login.add_argument("--url-only", action="store_true", help="start a login, print the URL and exit")
     login.add_argument("--no-browser", action="store_true", help="do not try to open a web browser")
     login.set_defaults(handler=run_login)
@@ -125,38 +132,49 @@ async def run_setup(ctx: Context, args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _read_verifier(out: Output) -> str:
+    """The verification code: asked for without echo on a terminal, else one line from stdin."""
+    if sys.stdin.isatty():
+        return getpass.getpass("Verification code: ")
+    out.info("Verification code (one line on stdin):")
+    sys.stderr.flush()
+    return sys.stdin.readline()
+
+
 async def run_login(ctx: Context, args: argparse.Namespace) -> int:
     from daemon.wire import message_to_dict
 
     client = ctx.client()
     out = ctx.out
     verifier: str | None = args.verifier
-    if verifier is None:
+    if verifier is not None:
+        out.warn(
+            "--verifier is deprecated: a code in the command line is readable by every local user while it runs; "
+            "use `etradectl auth login --finish`, which asks for it (or reads it from a pipe)"
+        )
+    elif args.finish:
+        verifier = _read_verifier(out)
+    else:
         begin = await client.begin_login()
         if args.url_only:
             if out.json_mode:
                 out.json(message_to_dict(begin))
             else:
                 out.line(begin.authorize_url)
-                out.info("open the URL, accept, then run: etradectl auth login --verifier CODE (within 5 minutes)")
+                out.info("open the URL, accept, then run: etradectl auth login --finish (within 5 minutes)")
             return exit_codes.OK
         out.info("Open this URL, sign in to E*TRADE and accept (the link is valid for 5 minutes):\n")
         out.info(f"  {begin.authorize_url}\n")
         if not args.no_browser and _can_open_browser():
             webbrowser.open(begin.authorize_url)
-        if sys.stdin.isatty():
-            verifier = getpass.getpass("Verification code: ")
-        else:
-            out.info("Verification code (one line on stdin):")
-            sys.stderr.flush()
-            verifier = sys.stdin.readline()
-        if not verifier.strip():
-            out.error(
-                "no verification code was given",
-                "run `etradectl auth login` in a terminal, or `etradectl auth login --url-only` "
-                "then `etradectl auth login --verifier CODE`",
-            )
-            return exit_codes.USAGE
+        verifier = _read_verifier(out)
+    if not verifier.strip():
+        out.error(
+            "no verification code was given",
+            "run `etradectl auth login` in a terminal, or `etradectl auth login --url-only` "
+            "then `etradectl auth login --finish` (the code on its stdin)",
+        )
+        return exit_codes.USAGE
     result = await client.complete_login(verifier)
     if out.json_mode:
         out.json(message_to_dict(result))

@@ -66,7 +66,7 @@ async def run_show(ctx: Context, args: argparse.Namespace) -> int:
         env = f.metadata.get("env")
         if env and os.environ.get(env, "") != "":
             source = f"environment {env}"
-        elif f.name in in_file:
+        elif f.name in in_file or (f.name == "notification_channels" and "notifications" in in_file):
             source = "config file"
         else:
             source = "default"

@@ -72,6 +72,8 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
     report(doctor.check_clock(found, offline=args.offline))
     report(await doctor.check_session(found, client, offline=args.offline))
     report(doctor.check_mcp_clients(found))
+    report(doctor.check_mode(found))
+    report(doctor.check_sudo(found))
     failed = [c for c in checks if c.status == "fail"]
     code = failed[0].exit_code if failed else exit_codes.OK
     if ctx.out.json_mode:

@@ -70,7 +70,8 @@ async def run_config(ctx: Context, args: argparse.Namespace) -> int:
         ctx.out.error(f"--name must be one word, got {args.name!r}")
         return exit_codes.USAGE
     info = client_info(args.client)
-    socket = paths.socket_path(ctx.socket).absolute()
+    # The socket this user's clients would use, a protected daemon's included.
+    socket = paths.client_socket_path(ctx.socket).absolute()
     entry = server_entry(find_executable(PROXY), socket, args.client)
     snippet = {"mcpServers": {args.name: entry}}
     document: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""``etradectl orders list|pending|show|confirm|reject|cancel|journal|ack|resolve``: the human's side of orders.
+"""``etradectl orders list|pending|show|confirm|reject|cancel|journal|ack|resolve|watch``: the human's side of orders.
 
 The model can only preview. Here the operator sees every pending order with its one-time code and
 E*TRADE's full preview, and either confirms it (after typing ``yes`` on a terminal, or with
@@ -38,7 +38,8 @@ def register(commands: Any) -> None:
         "  etradectl orders reject pnd_1a2b3c4d5e\n"
         "  etradectl orders list ACCOUNT --status OPEN\n"
         "  etradectl orders cancel 1234 --account ACCOUNT\n"
-        "  etradectl orders journal                  requests whose outcome needed checking",
+        "  etradectl orders journal                  requests whose outcome needed checking\n"
+        "  etradectl orders watch                    follow fills and other order events live",
     )
     sub = orders.add_subparsers(title="orders commands", metavar="COMMAND")
 
@@ -156,7 +157,24 @@ def register(commands: Any) -> None:
     choice.add_argument("--not-placed", action="store_true")
     resolve.set_defaults(handler=run_resolve)
 
+    watch = add_command(
+        sub,
+        "watch",
+        help="follow order status changes, fills, pending orders, trading and session events",
+        description="Follow what happens, live, until Ctrl-C: orders placed, filled (partly or fully),\n"
+        "cancelled, rejected or expired — also orders placed outside etrade-mcp, which the daemon's\n"
+        "fill watcher notices — pending orders waiting for you, halts and the session's state.",
+        examples="  etradectl orders watch\n  etradectl --json orders watch     one JSON object per line",
+    )
+    watch.set_defaults(handler=_run_watch)
+
     orders.set_defaults(handler=lambda ctx, args: _help(orders))
+
+
+async def _run_watch(ctx: Context, args: argparse.Namespace) -> int:
+    from cli.commands.watch import run_watch
+
+    return await run_watch(ctx, args)
 
 
 async def _help(parser: argparse.ArgumentParser) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cli import exit_codes
@@ -12,6 +13,7 @@ from cli.commands import add_command, whole_number
 if TYPE_CHECKING:
     from cli.main import Context
     from cli.service_manager import Manager, Platform
+    from cli.system_service import SystemInstall
 
 
 def register(commands: Any) -> None:
@@ -26,7 +28,8 @@ def register(commands: Any) -> None:
         "  etradectl service install               write, enable and start it\n"
         "  etradectl service status\n"
         "  etradectl service logs -f               follow the daemon's log\n"
-        "  etradectl service uninstall",
+        "  etradectl service uninstall\n"
+        "  sudo etradectl service install --system protected mode: the daemon as its own user (docs/safety.md)",
     )
     sub = service.add_subparsers(title="service commands", metavar="COMMAND")
 
@@ -40,11 +43,33 @@ def register(commands: Any) -> None:
         "rewritten and the daemon restarted. Settings come from the config file (see `etradectl config`).",
         examples="  etradectl service install --dry-run\n"
         "  etradectl service install --dry-run --platform macos   preview the launchd agent\n"
-        "  etradectl service install",
+        "  etradectl service install\n"
+        "  sudo etradectl service install --system --dry-run       protected mode: user, group, system unit",
     )
     install.add_argument("--dry-run", action="store_true", help="print what would be written and run; change nothing")
     install.add_argument(
         "--platform", choices=["linux", "macos"], help="with --dry-run: render for this platform (default: this one)"
+    )
+    _system_arguments(install)
+    install.add_argument("--user-name", default=None, help="with --system: the service user (default: etrade-mcp)")
+    install.add_argument(
+        "--group",
+        default=None,
+        help="with --system: the clients' group, which may use the socket (default: etrade-mcp)",
+    )
+    moving = install.add_mutually_exclusive_group()
+    moving.add_argument(
+        "--move-credentials",
+        dest="move_credentials",
+        action="store_true",
+        default=None,
+        help="with --system: move your consumer key and secret to the service user without asking",
+    )
+    moving.add_argument(
+        "--no-move-credentials",
+        dest="move_credentials",
+        action="store_false",
+        help="with --system: leave your consumer key and secret where they are",
     )
     install.set_defaults(handler=run_install)
 
@@ -56,6 +81,10 @@ def register(commands: Any) -> None:
         examples="  etradectl service uninstall --dry-run\n  etradectl service uninstall",
     )
     uninstall.add_argument("--dry-run", action="store_true", help="print what would be removed and run")
+    _system_arguments(uninstall)
+    uninstall.add_argument(
+        "--purge", action="store_true", help="with --system: also delete the service's state (tokens, journal, audit)"
+    )
     uninstall.set_defaults(handler=run_uninstall)
 
     for action, text in (
@@ -71,6 +100,7 @@ def register(commands: Any) -> None:
             examples=f"  etradectl service {action}\n  etradectl service {action} --dry-run",
         )
         parser.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+        parser.add_argument("--system", action="store_true", help="the protected-mode system service (needs sudo)")
         parser.set_defaults(handler=run_control, action=action)
 
     status = add_command(
@@ -81,6 +111,7 @@ def register(commands: Any) -> None:
         "socket. Exit status 0 when the daemon answers, 3 when it does not.",
         examples="  etradectl service status\n  etradectl --json service status",
     )
+    status.add_argument("--system", action="store_true", help="the protected-mode system service")
     status.set_defaults(handler=run_status)
 
     logs = add_command(
@@ -92,9 +123,24 @@ def register(commands: Any) -> None:
     )
     logs.add_argument("-n", "--lines", type=whole_number(1, 100_000), default=50, help="how many lines (default: 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--system", action="store_true", help="the protected-mode system service's log")
     logs.set_defaults(handler=run_logs)
 
     service.set_defaults(handler=lambda ctx, args: _help(service))
+
+
+def _system_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--system",
+        action="store_true",
+        help="protected mode: a system service running as its own user (needs sudo; see docs/safety.md)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        help="with --system: write files under this folder instead of / and run no service-manager command",
+    )
 
 
 async def _help(parser: argparse.ArgumentParser) -> int:
@@ -102,14 +148,20 @@ async def _help(parser: argparse.ArgumentParser) -> int:
     return exit_codes.USAGE
 
 
-def _manager(ctx: Context, platform: Platform | None = None) -> Manager:
-    """This platform's manager (or ``platform``'s, for dry runs); ``--socket`` becomes the daemon's."""
+def _manager(ctx: Context, platform: Platform | None = None, *, system: bool = False) -> Manager:
+    """This platform's manager (or ``platform``'s, for dry runs); ``--socket`` becomes the daemon's.
+    With ``system``, protected mode's system service, whose client socket is the system one."""
     import os
 
     from cli.service_manager import current_platform, manager_for
+    from cli.system_service import system_dirs, system_manager_for
     from daemon import paths
 
     environ = dict(os.environ)
+    if system:
+        if ctx.socket is None:
+            ctx.socket = system_dirs(platform or current_platform()).socket
+        return system_manager_for(platform or current_platform(), environ=environ)
     if ctx.socket is not None:
         environ[paths.SOCKET_ENV] = str(ctx.socket.absolute())
     return manager_for(platform or current_platform(), environ=environ)
@@ -126,6 +178,14 @@ def _print_plan(ctx: Context, lines: list[str], document: dict[str, Any]) -> Non
 async def run_install(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import Write, daemon_executable, execute
 
+    if args.system:
+        return await run_system_install(ctx, args)
+    if args.user_name or args.group or args.move_credentials is not None or args.root != Path("/"):
+        ctx.out.error(
+            "--user-name, --group, --root and --(no-)move-credentials only work with --system",
+            "add --system for protected mode",
+        )
+        return exit_codes.USAGE
     if args.platform and not args.dry_run:
         ctx.out.error("--platform only works with --dry-run", "install on the machine that will run the daemon")
         return exit_codes.USAGE
@@ -154,6 +214,8 @@ async def run_install(ctx: Context, args: argparse.Namespace) -> int:
 async def run_uninstall(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import execute
 
+    if args.system:
+        return await run_system_uninstall(ctx, args)
     manager = _manager(ctx)
     plan = manager.uninstall_plan()
     document: dict[str, Any] = {"platform": manager.platform, "path": str(manager.service_path())}
@@ -171,13 +233,92 @@ async def run_uninstall(ctx: Context, args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def _system_install(args: argparse.Namespace) -> SystemInstall:
+    import os
+
+    from cli.service_manager import current_platform, daemon_executable
+    from cli.system_service import CLIENTS_GROUP, SERVICE_USER, SystemInstall
+
+    return SystemInstall(
+        platform=getattr(args, "platform", None) or current_platform(),
+        daemon=daemon_executable(),
+        user=getattr(args, "user_name", None) or SERVICE_USER,
+        group=getattr(args, "group", None) or CLIENTS_GROUP,
+        desktop_user=os.environ.get("SUDO_USER") or None,
+        root=args.root.absolute(),
+    )
+
+
+async def run_system_install(ctx: Context, args: argparse.Namespace) -> int:
+    import os
+
+    from cli import credentials_move
+    from cli.system_service import execute_system, refuse_unsafe_code, require_root
+
+    if args.platform and not args.dry_run:
+        ctx.out.error("--platform only works with --dry-run", "install on the machine that will run the daemon")
+        return exit_codes.USAGE
+    install = _system_install(args)
+    plan = install.install_plan()
+    document: dict[str, Any] = {
+        "mode": "protected",
+        "platform": install.platform,
+        "path": str(install.service_path()),
+        "socket": str(install.dirs.socket),
+        "changed": plan.changed,
+        "dry_run": args.dry_run,
+        "warnings": plan.warnings,
+    }
+    warnings = [f"warning: {w}" for w in plan.warnings]
+    notes = [f"note: {n}" for n in plan.notes]
+    if args.dry_run:
+        document.update(steps=plan.describe(), commands=plan.commands)
+        moving = credentials_move.describe(args.move_credentials, install)
+        header = "dry run: nothing is created, written or run" + ("" if plan.changed else " (and nothing would change)")
+        _print_plan(ctx, [header, *plan.describe(), *moving, *warnings, *notes], document)
+        return exit_codes.OK
+    require_root("service install --system")
+    refuse_unsafe_code(plan.warnings)
+    done = execute_system(plan, install, environ=dict(os.environ))
+    moved = credentials_move.offer(ctx, args.move_credentials, install)
+    document.update(done=done, credentials=moved)
+    summary = (
+        "protected mode is installed: nothing changed (it already was)"
+        if not plan.changed
+        else "protected mode is installed"
+    )
+    lines = [*done, *moved, "", summary, *notes, *credentials_move.next_steps(install)]
+    _print_plan(ctx, lines, document)
+    return exit_codes.OK
+
+
+async def run_system_uninstall(ctx: Context, args: argparse.Namespace) -> int:
+    import os
+
+    from cli.system_service import execute_system, require_root
+
+    install = _system_install(args)
+    plan = install.uninstall_plan(purge=args.purge)
+    document: dict[str, Any] = {"mode": "protected", "path": str(install.service_path()), "dry_run": args.dry_run}
+    notes = [f"note: {n}" for n in plan.notes]
+    if args.dry_run:
+        document.update(steps=plan.describe(), commands=plan.commands)
+        _print_plan(ctx, ["dry run: nothing is removed or run", *plan.describe(), *notes], document)
+        return exit_codes.OK
+    require_root("service uninstall --system")
+    done = execute_system(plan, install, environ=dict(os.environ))
+    document.update(done=done)
+    _print_plan(ctx, [*done, *notes], document)
+    return exit_codes.OK
+
+
 async def run_control(ctx: Context, args: argparse.Namespace) -> int:
     import shlex
 
     from cli.service_manager import check, require_installed, run
 
     action: Literal["start", "stop", "restart"] = args.action
-    manager = _manager(ctx)
+    manager = _manager(ctx, system=args.system)
     command = manager.control_command(action)
     if args.dry_run:
         _print_plan(ctx, [f"run: {shlex.join(command)}"], {"dry_run": True, "commands": [command]})
@@ -192,7 +333,7 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import run
     from daemon.errors import BrokerError
 
-    manager = _manager(ctx)
+    manager = _manager(ctx, system=args.system)
     view: dict[str, str] = {"installed": "yes" if manager.installed() else "no"}
     if manager.installed():
         command = manager.status_command()
@@ -220,14 +361,15 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     else:
         ctx.out.pairs(list(view.items()))
         if not manager.installed():
-            ctx.out.info("\nhint: install the service with `etradectl service install`")
+            how = "sudo etradectl service install --system" if args.system else "etradectl service install"
+            ctx.out.info(f"\nhint: install the service with `{how}`")
     return exit_codes.OK if answering else exit_codes.DAEMON_UNAVAILABLE
 
 
 async def run_logs(ctx: Context, args: argparse.Namespace) -> int:
     from cli.service_manager import require_installed, run
 
-    manager = _manager(ctx)
+    manager = _manager(ctx, system=args.system)
     require_installed(manager)
     if args.lines < 1:
         ctx.out.error("--lines must be at least 1")

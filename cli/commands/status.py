@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli import exit_codes
@@ -103,7 +104,22 @@ def session_rows(session: Any) -> list[tuple[str, str]]:
     return rows
 
 
+def notification_rows(status: Any) -> list[tuple[str, str]]:
+    """One line per notification channel: its delivery health (never its URL)."""
+    from cli.commands.notify import health_text
+
+    return [(f"notify {h.name}", health_text(h)) for h in status.notifications]
+
+
+MODE_TEXT = {
+    "single-user": "single-user (the daemon runs as you: it holds against the model's MCP tools, not against "
+    "programs running as you; see `etradectl doctor`)",
+    "protected": "protected (the daemon runs as its own user; approving orders needs sudo)",
+}
+
+
 async def run(ctx: Context, args: argparse.Namespace) -> int:
+    from cli.doctor import mode_of
     from cli.performance_view import render_performance
     from daemon.wire import message_to_dict
     from protos.broker.v1 import session_pb2
@@ -111,14 +127,16 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
     status = await ctx.client().get_status()
     session = status.session
     active = session.state == session_pb2.SESSION_STATE_ACTIVE
+    mode = mode_of(Path(ctx.client().socket_path))
     if ctx.out.json_mode:
-        ctx.out.json(message_to_dict(status))
+        ctx.out.json({**message_to_dict(status), "mode": mode})
     else:
         rows = [
             (
                 "daemon",
                 f"etrade-daemon {status.daemon_version} (API {status.api_version}) on {ctx.client().socket_path}",
             ),
+            ("mode", MODE_TEXT[mode]),
             ("environment", f"{status.environment} ({status.upstream_base_url})"),
             ("trading", trading_text(status)),
         ]
@@ -126,6 +144,7 @@ async def run(ctx: Context, args: argparse.Namespace) -> int:
         if status.clock and status.environment == "emulator":
             rows.append(("clock", status.clock))
         rows.extend(session_rows(session))
+        rows.extend(notification_rows(status))
         ctx.out.pairs(rows)
         render_performance(ctx.out, status.performance)
         if session.fix_command:

@@ -129,6 +129,10 @@ async def run_audit(ctx: Context, args: argparse.Namespace) -> int:
 def _details(data_json: str) -> str:
     data = json.loads(data_json or "{}")
     parts = []
+    # Who did it first, so truncation never hides it: the kernel's uid and pid, then the declared name.
+    for key, label in (("caller_uid", "uid"), ("caller_pid", "pid"), ("client", "client")):
+        if key in data:
+            parts.append(f"{label}={data.pop(key)}")
     for key, value in data.items():
         if isinstance(value, dict):
             value = " ".join(f"{k}={v}" for k, v in value.items() if v not in ("", None))

@@ -35,7 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from daemon import notify
+from daemon import caller, notify
 from daemon.accounts import AccountsData, check_account_key
 from daemon.clock import ET, Clock, iso_et, last_midnight_et
 from daemon.deadline import Deadline
@@ -65,6 +65,8 @@ from daemon.orders.journal import OPEN_STATES, Entry, EntryKind, EntryState, Jou
 from daemon.orders.model import EtradeMessage, Order, RiskFinding, decimal_text, money_text
 from daemon.orders.pending import CancelTarget, PendingKind, PendingOrder, PendingState, PendingStore, format_code
 from daemon.orders.reconcile import Outcome, settle_cancel, settle_place
+from daemon.orders.tracker import FILE_NAME as STATUSES_FILE
+from daemon.orders.tracker import OrderTracker
 from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order, reference_price
 from daemon.session import RefusedAtAuthentication
 from daemon.settings import Settings
@@ -207,8 +209,15 @@ class OrderService:
         self._tasks: set[asyncio.Task[Any]] = set()
         # pending id (or journal entry) -> (sent at, estimated value) of recent sends, for the daily limits
         self._tally: dict[str, tuple[float, Decimal]] = {}
-        # order id -> the last status this daemon saw, to notice fills and cancellations it hears of
-        self._seen_status: dict[int, str] = {}
+        # Every order's last-known status (persisted): the one place ORDER_STATUS_CHANGED is published,
+        # whoever saw the change (a client's listing, the fill watcher, a placement, a reconciliation).
+        self.tracker = OrderTracker(
+            state_dir / STATUSES_FILE,
+            clock,
+            events,
+            keep_seconds=(settings.fill_watch_lookback_days + 2) * 86_400,
+        )
+        self.tracker.load()
         # pending id -> (account, symbol) of every place or cancel claimed and not yet finished sending
         # (journaled or not): no second order for that pair is claimed meanwhile, and a SENDING journal
         # entry whose pending id is not here was stranded (its outcome could not be recorded).
@@ -242,6 +251,7 @@ class OrderService:
                 entry.symbol,
             )
             await self.record("journal.interrupted", {"entry": entry.id, "kind": entry.kind.value})
+            self._attention(entry, "the daemon stopped while it was in flight; outcome unknown")
         since = last_midnight_et(now) - 86_400
         for entry in await self._run_io(self.journal.placed_since, since):
             self._tally[f"entry-{entry.id}"] = (entry.created_at, Decimal(entry.estimated_value or "0"))
@@ -287,10 +297,24 @@ class OrderService:
         if self._events is not None:
             self._events.publish(kind, subject, **attributes)
 
+    def _attention(self, entry: Entry, reason: str) -> None:
+        """A journal entry needs the operator: tell the notification channels (no code, no secret)."""
+        self._publish(
+            EventKind.JOURNAL_ATTENTION,
+            str(entry.id),
+            reason=reason,
+            entry_kind=entry.kind.value,
+            action=str(entry.action),
+            quantity=str(entry.quantity),
+            symbol=str(entry.symbol),
+        )
+
     def _now_ms(self) -> int:
         return int(self._clock.now() * 1000)
 
     async def _audit(self, event: str, data: dict[str, Any]) -> AuditEntry:
+        # Beside the name the client declared: who the kernel says made the call that led here.
+        data = {**data, **caller.audit_fields()} if caller.CALLER.get() is not None else data
         return await self._run_io(self.audit.append, event, data, self._now_ms())
 
     async def _audit_or_discard(self, pending: PendingOrder, event: str, data: dict[str, Any]) -> None:
@@ -415,14 +439,7 @@ class OrderService:
     def _observe(self, key: str, orders: list[Order]) -> None:
         """A status that changed since this daemon last saw the order (a fill, a cancel completing,
         an expiry) moves cash or positions: drop cached account data and tell subscribers."""
-        changed = False
-        for order in orders:
-            before = self._seen_status.get(order.order_id)
-            self._seen_status[order.order_id] = order.status
-            if before is not None and before != order.status:
-                changed = True
-                self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(order.order_id), status=order.status)
-        if changed:
+        if self.tracker.observe(key, orders):
             self._account_changed(key)
 
     def _deadline(self) -> Deadline:
@@ -477,6 +494,10 @@ class OrderService:
 
             params["symbol"] = normalize_symbol(symbol)
         return await self._fetch_orders(key, params, limit)
+
+    async def watch_orders(self, account_id_key: str, params: dict[str, str]) -> list[Order]:
+        """One page of an account's orders for the fill watcher (the tracker sees them on the way)."""
+        return await self._fetch_orders(check_account_key(account_id_key), params, int(params.get("count", "100")))
 
     async def _fetch_orders(self, key: str, params: dict[str, str], limit: int) -> list[Order]:
         orders: list[Order] = []
@@ -603,12 +624,17 @@ class OrderService:
         )
         log.info("orders: pending %s: %s (expires %s)", pending.id, order.describe(), iso_et(pending.expires_at))
         self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="created")
-        if self._settings.notify_codes:
-            self._notify(
-                "etrade-mcp: approve this order?",
-                f"{order.describe()}\nest. {money_text(preview.estimated_total_amount)} USD\n"
-                f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}",
-            )
+        # The code only when the operator chose to show it: a notification is readable by more than
+        # the human (the notification server, anyone on the session bus, screen capture).
+        how = (
+            f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}"
+            if self._settings.notify_codes
+            else f"Review and confirm: etradectl orders confirm {pending.id}"
+        )
+        self._notify(
+            "etrade-mcp: approve this order?",
+            f"{order.describe()}\nest. {money_text(preview.estimated_total_amount)} USD\n{how}",
+        )
         return pending
 
     async def _gather(self, *steps: Awaitable[Any]) -> Any:
@@ -777,8 +803,14 @@ class OrderService:
             {"entry": entry.id, "pending_id": pending.id, "order_id": result.order_id, "order": canonical},
         )
         self._account_changed(key)
-        self._seen_status[result.order_id] = "OPEN"
-        self._publish(EventKind.ORDER_STATUS_CHANGED, key, order_id=str(result.order_id), status="OPEN")
+        self.tracker.placed(
+            key,
+            result.order_id,
+            symbol=order.symbol,
+            action=canonical["action"],
+            quantity=canonical["quantity"],
+            placed_at_unix_ms=result.placed_at_unix_ms,
+        )
         return PlacedOrder(result.order_id, entry.id, result.placed_at_unix_ms, result.messages, pending)
 
     async def _recheck_or_refuse(self, pending: PendingOrder) -> None:
@@ -946,6 +978,7 @@ class OrderService:
             lambda: self.journal.resolve(entry.id, EntryState.UNKNOWN, at=self._clock.now(), detail=detail)
         )
         log.warning("journal: entry %d has an UNKNOWN outcome: %s", entry.id, detail)
+        self._attention(entry, f"no answer from E*TRADE ({what}); outcome unknown, never re-sent")
         self._account_changed(entry.account_id_key)  # it may have moved cash or positions
         await self.record("order.unknown", {"entry": entry.id, "pending_id": pending.id, "reason": what})
         self._notify(
@@ -992,12 +1025,15 @@ class OrderService:
             )
             log.info("orders: pending cancel %s of order %d (%s)", pending.id, order_id, order.symbol)
             self._publish(EventKind.PENDING_ORDERS_CHANGED, pending.id, change="created")
-            if self._settings.notify_codes:
-                self._notify(
-                    "etrade-mcp: approve this cancel?",
-                    f"Cancel order {order_id}: {order.action} {decimal_text(order.ordered_quantity)} {order.symbol}\n"
-                    f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}",
-                )
+            how = (
+                f"Code {format_code(pending.code)} · etradectl orders confirm {pending.id}"
+                if self._settings.notify_codes
+                else f"Review and confirm: etradectl orders confirm {pending.id}"
+            )
+            self._notify(
+                "etrade-mcp: approve this cancel?",
+                f"Cancel order {order_id}: {order.action} {decimal_text(order.ordered_quantity)} {order.symbol}\n{how}",
+            )
             return pending
 
         return await self._guard("cancel", context, work())
@@ -1085,12 +1121,9 @@ class OrderService:
             "order.cancel_accepted", {"entry": entry.id, "pending_id": pending.id, "order_id": order.order_id}
         )
         self._account_changed(target.account_id_key)
-        self._publish(
-            EventKind.ORDER_STATUS_CHANGED,
-            target.account_id_key,
-            order_id=str(order.order_id),
-            status="CANCEL_REQUESTED",
-        )
+        if self.tracker.get(order.order_id) is None:
+            self.tracker.observe(target.account_id_key, [order])  # the order as the human approved cancelling it
+        self.tracker.cancel_requested(target.account_id_key, order.order_id)
         return CancelledOrder(order.order_id, entry.id, result.cancel_time_unix_ms, result.messages, pending)
 
     # -- operator ----------------------------------------------------------------------------
@@ -1177,8 +1210,11 @@ class OrderService:
                 log.info("journal: reconciliation postponed: %s", exc.message)
             except Exception:
                 log.exception("journal: reconciliation failed")
+            # asyncio.timeout rather than wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives as the timeout fires, and close() would then wait for a loop that never ends.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.reconcile_interval_seconds)
+                async with asyncio.timeout(self._settings.reconcile_interval_seconds):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _reconcile_before_trading(self) -> None:
@@ -1291,10 +1327,16 @@ class OrderService:
             self.pending.settle(entry.pending_id)
         if outcome.reconciled:
             self._notify("etrade-mcp: order outcome settled", f"Journal entry {entry.id}: {outcome.detail}")
+            self._attention(entry, f"outcome settled from E*TRADE's order list: {outcome.detail}")
             if outcome.state is EntryState.PLACED and outcome.order_id is not None:
                 self._account_changed(entry.account_id_key)
-                self._publish(
-                    EventKind.ORDER_STATUS_CHANGED, entry.account_id_key, order_id=str(outcome.order_id), status="OPEN"
+                self.tracker.placed(
+                    entry.account_id_key,
+                    outcome.order_id,
+                    symbol=entry.symbol,
+                    action=entry.action,
+                    quantity=entry.quantity,
+                    placed_at_unix_ms=int(entry.created_at * 1000),
                 )
         return updated
 

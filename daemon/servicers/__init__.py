@@ -11,6 +11,7 @@ from daemon.servicers.analytics import AnalyticsServicer
 from daemon.servicers.events import EventsServicer
 from daemon.servicers.history import HistoryServicer
 from daemon.servicers.market import MarketServicer
+from daemon.servicers.notifications import NotificationsServicer
 from daemon.servicers.operator import OperatorServicer
 from daemon.servicers.options import OptionsServicer
 from daemon.servicers.orders import OrdersServicer
@@ -23,6 +24,7 @@ from protos.broker.v1 import (
     events_pb2_grpc,
     history_pb2_grpc,
     market_pb2_grpc,
+    notifications_pb2_grpc,
     operator_pb2_grpc,
     options_pb2_grpc,
     orders_pb2_grpc,
@@ -40,6 +42,7 @@ def add_servicers(server: grpc.aio.Server, app: BrokerApp) -> None:
     events_pb2_grpc.add_EventsServicer_to_server(EventsServicer(app), server)
     orders_pb2_grpc.add_OrdersServicer_to_server(OrdersServicer(app), server)
     operator_pb2_grpc.add_OperatorServicer_to_server(OperatorServicer(app), server)
+    notifications_pb2_grpc.add_NotificationsServicer_to_server(NotificationsServicer(app), server)
     options_pb2_grpc.add_OptionsServicer_to_server(OptionsServicer(app), server)
     history_pb2_grpc.add_HistoryServicer_to_server(HistoryServicer(app), server)
     alerts_pb2_grpc.add_AlertsServicer_to_server(AlertsServicer(app), server)

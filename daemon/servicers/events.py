@@ -8,12 +8,12 @@ import grpc
 from daemon.app import BrokerApp
 from daemon.errors import ErrorCode, InvalidRequest, RateLimited
 from daemon.events import Event, EventKind, SubscriptionOverflow
+from daemon.metadata_keys import CLIENT_KEY
 from daemon.rpc_errors import translate_stream_errors
 from protos.broker.v1 import events_pb2, events_pb2_grpc
 
 Ctx = grpc.aio.ServicerContext
 log = logging.getLogger(__name__)
-CLIENT_KEY = "x-etrade-client"
 
 
 def event_message(event: Event) -> events_pb2.Event:

@@ -1,9 +1,11 @@
 """Operator service: the human's side (pending orders with codes, confirm, halt, audit, journal).
 
 Calls that identify as the MCP proxy are refused: the proxy has no reason to see a code, and a
-bug that wired one of these calls into a tool must fail loudly rather than leak one. (The socket
-itself is 0600 in a 0700 directory; the proxy and etradectl run as the same user, so this is
-defence in depth, not the boundary. The boundary is the proxy's tool set.)
+bug that wired one of these calls into a tool must fail loudly rather than leak one. A declared
+name only ever refuses, never grants. In single-user mode the proxy and etradectl run as the same
+user, so this is defence in depth and the boundary is the proxy's tool set; in protected mode the
+boundary is the kernel's: ``daemon/authority.py`` lets only root and the daemon's own user reach
+the calls here that show codes, confirm, resume or change the journal.
 """
 
 from __future__ import annotations

@@ -7,14 +7,14 @@ from typing import Any
 import grpc
 
 from daemon import convert_orders as convert
+from daemon.accounts import check_account_key
 from daemon.app import BrokerApp
+from daemon.metadata_keys import CLIENT_KEY
 from daemon.orders.validation import OrderInput
 from daemon.rpc_errors import translate_errors
 from protos.broker.v1 import orders_pb2, orders_pb2_grpc
 
 Ctx = grpc.aio.ServicerContext
-
-CLIENT_KEY = "x-etrade-client"
 
 
 def client_name(context: Any) -> str:
@@ -110,3 +110,19 @@ class OrdersServicer(orders_pb2_grpc.OrdersServicer):
             request.pending_id, request.confirmation_code, client=client_name(context)
         )
         return convert.cancelled(result, orders.pending)
+
+    @translate_errors
+    async def RecentFills(
+        self,
+        request: orders_pb2.RecentFillsRequest,
+        context: Ctx[orders_pb2.RecentFillsRequest, orders_pb2.RecentFillsResponse],
+    ) -> orders_pb2.RecentFillsResponse:
+        key = check_account_key(request.account_id_key) if request.account_id_key else ""
+        limit = max(1, min(request.limit or 20, 200))
+        tracker, watcher = self.app.orders.tracker, self.app.watcher
+        return orders_pb2.RecentFillsResponse(
+            fills=[convert.fill(f) for f in tracker.recent_fills(key, limit)],
+            watcher_state=watcher.state.value,
+            working_orders=len(tracker.working()),
+            last_checked_at_unix_ms=int(watcher.last_round_at * 1000) if watcher.last_round_at else 0,
+        )

@@ -6,6 +6,7 @@ from daemon import convert, process_info
 from daemon.app import VERSION, BrokerApp
 from daemon.errors import BrokerError
 from daemon.rpc_errors import translate_errors
+from daemon.servicers.notifications import health_message
 from protos.broker.v1 import session_pb2, session_pb2_grpc
 
 Ctx = grpc.aio.ServicerContext
@@ -40,6 +41,8 @@ class SessionServicer(session_pb2_grpc.SessionServicer):
                 self.app.gateway.stats(),
             ),
         )
+        if self.app.notifications is not None:
+            response.notifications.extend(health_message(h) for h in self.app.notifications.health())
         process_info.fill_status(response, self.app)
         return response
 

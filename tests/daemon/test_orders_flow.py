@@ -448,6 +448,28 @@ async def test_the_human_gets_the_code_in_a_desktop_notification(session_emu: ob
     assert "approve" in title and code in body and pending_id in body and "BUY 2 KO MARKET" in body
 
 
+async def test_by_default_the_notification_names_the_order_but_not_its_code(
+    session_emu: object, short_dir: object
+) -> None:
+    from emulator import Emulator
+
+    assert isinstance(session_emu, Emulator) and isinstance(short_dir, Path)
+    shown: list[tuple[str, str]] = []
+
+    def desktop(title: str, body: str) -> bool:
+        shown.append((title, body))
+        return True
+
+    async with trading_daemon(session_emu, short_dir) as trader:  # notify_codes: the default
+        assert trader.app.settings.notify_codes is False
+        trader.app.orders.notifier = desktop
+        pending_id, code = await preview(trader)
+        await trader.app.orders.drain()
+    [(title, body)] = shown
+    assert "approve" in title and pending_id in body and "BUY 2 KO MARKET" in body
+    assert code not in body and code.replace("-", "") not in body
+
+
 async def test_order_activity_is_published_for_live_updates(trader: Trader) -> None:
     from daemon.events import EventKind
 
@@ -467,7 +489,20 @@ async def test_order_activity_is_published_for_live_updates(trader: Trader) -> N
     assert seen == [
         (EventKind.PENDING_ORDERS_CHANGED, pending_id, {"change": "created"}),
         (EventKind.PENDING_ORDERS_CHANGED, pending_id, {"change": "confirmed"}),
-        (EventKind.ORDER_STATUS_CHANGED, key, {"order_id": str(placed.order_id), "status": "OPEN"}),
+        (
+            EventKind.ORDER_STATUS_CHANGED,
+            key,
+            {
+                "order_id": str(placed.order_id),
+                "status": "OPEN",
+                "previous_status": "",
+                "symbol": "KO",
+                "side": "BUY",
+                "quantity": "2",
+                "filled_quantity": "0",
+                "placed_by": "this_system",
+            },
+        ),
         (EventKind.PENDING_ORDERS_CHANGED, guessed, {"change": "created"}),
         (EventKind.PENDING_ORDERS_CHANGED, guessed, {"change": "voided"}),
         (EventKind.TRADING_STATE_CHANGED, "disabled", {"reason": "lunch"}),
@@ -489,7 +524,19 @@ async def test_a_fill_the_daemon_hears_of_is_published_and_refreshes_the_balance
     assert order.status == "EXECUTED"
     subscription.close()
     seen = [(e.subject, dict(e.attributes)) async for e in subscription][1:]
-    assert seen == [(key, {"order_id": str(order_id), "status": "EXECUTED"})]
+    [(subject, attributes)] = seen
+    assert subject == key
+    assert attributes == {
+        "order_id": str(order_id),
+        "status": "EXECUTED",
+        "previous_status": "OPEN",
+        "symbol": "KO",
+        "side": "BUY",
+        "quantity": "5",
+        "filled_quantity": "5",
+        "average_price": order.average_execution_price,
+        "placed_by": "this_system",
+    }
     cash_after = (await trader.model.get_balance(key)).balance.cash_balance  # not the cached balance
     assert cash_after < cash_before
 

@@ -17,6 +17,7 @@ def test_etradectl_drives_the_daemon_end_to_end(short_dir: Path) -> None:
         before = system.ctl("status")
         assert before.code == exit_codes.SESSION
         assert "NEEDS_LOGIN" in before.stdout
+        assert "mode:        single-user (the daemon runs as you" in before.stdout
         assert "etradectl auth login" in before.stderr
 
         login_with_etradectl(system.env, system.socket)
@@ -24,6 +25,7 @@ def test_etradectl_drives_the_daemon_end_to_end(short_dir: Path) -> None:
         status = system.ctl("--json", "status")
         assert status.code == exit_codes.OK
         assert status.json()["session"]["state"] == "SESSION_STATE_ACTIVE"
+        assert status.json()["mode"] == "single-user"
 
         quote = system.ctl("quote", "aapl", "msft")
         assert quote.code == exit_codes.OK, quote.stderr

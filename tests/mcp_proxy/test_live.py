@@ -123,10 +123,22 @@ def test_daemon_events_translate_to_mcp_events() -> None:
         ToolsListChanged(),
         ResourceUpdated("etrade://session/status"),
     ]
-    assert effects_of("ORDER_STATUS_CHANGED", "KEY", {"order_id": "7", "status": "EXECUTED"}) == [
+    order_effects = [
         ResourceUpdated("orders://KEY/recent"),
         ResourceUpdated("portfolio://KEY/positions"),
         ResourceUpdated("account://KEY/summary"),
+    ]
+    assert effects_of("ORDER_STATUS_CHANGED", "KEY", {"order_id": "7", "status": "OPEN", "filled_quantity": "0"}) == (
+        order_effects
+    )
+    # A fill (complete or partial) also updates the recent fills.
+    assert effects_of("ORDER_STATUS_CHANGED", "KEY", {"order_id": "7", "status": "EXECUTED"}) == [
+        *order_effects,
+        ResourceUpdated("fills://recent"),
+    ]
+    assert effects_of("ORDER_STATUS_CHANGED", "KEY", {"order_id": "7", "status": "OPEN", "filled_quantity": "3"}) == [
+        *order_effects,
+        ResourceUpdated("fills://recent"),
     ]
     assert effects_of("PENDING_ORDERS_CHANGED", "p1", {}) == []
     assert effects_of("A_KIND_FROM_A_NEWER_DAEMON", "x", {}) == []

@@ -19,6 +19,8 @@ PAIRS: list[tuple[type[BaseModel], type[Message]]] = [
     (order_models.PendingOrder, orders_pb2.PendingOrder),
     (order_models.PlacedOrder, orders_pb2.PlaceConfirmedResponse),
     (order_models.CancelledOrder, orders_pb2.CancelConfirmedResponse),
+    (order_models.Fill, orders_pb2.Fill),
+    (order_models.RecentFills, orders_pb2.RecentFillsResponse),
 ]
 
 

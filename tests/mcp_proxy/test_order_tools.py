@@ -19,7 +19,7 @@ from tests.trading import Trader, last_price, session_emulator, trading_daemon
 pytestmark = pytest.mark.anyio
 
 ERAS = pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
-ORDER_TOOLS = {"list_orders", "get_order_details", *ORDER_CHANGING}
+ORDER_TOOLS = {"list_orders", "get_order_details", "get_recent_fills", *ORDER_CHANGING}
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ TOOLS = {
     "get_alert_details",
     # Order reading is offered in read-only mode too (the daemon's default); see test_order_tools.py.
     "list_orders",
+    "get_recent_fills",
     "get_order_details",
 }
 

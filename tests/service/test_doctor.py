@@ -48,7 +48,12 @@ def test_a_healthy_setup_passes_every_check(short_dir: Path) -> None:
         "clock",
         "session",
         "mcp client",
+        "mode",
+        "sudo",
     ]
+    # Claude Desktop has no shell: single-user mode is enough, and says what it protects against.
+    assert checks["mode"]["status"] == "ok" and checks["mode"]["summary"].startswith("single-user")
+    assert checks["sudo"]["status"] == "skip"
     assert "E*TRADE accepted a request" in checks["session"]["summary"]
     assert "s behind" in checks["clock"]["summary"] or "s ahead of" in checks["clock"]["summary"]
     assert "claude-desktop" in checks["mcp client"]["summary"]
@@ -158,6 +163,22 @@ def test_an_mcp_client_pointing_at_a_missing_proxy(short_dir: Path) -> None:
     assert entry["status"] == "fail"
     assert "/gone/venv/bin/etrade-mcp" in entry["summary"]
     assert entry["fix"] == "rewrite the entry: `etradectl mcp config --client cursor --write`"
+
+
+@pytest.mark.parametrize("client", ["claude-code", "cursor"])
+def test_a_shell_capable_client_in_single_user_mode_is_warned_with_the_way_out(short_dir: Path, client: str) -> None:
+    where = short_dir / (".claude.json" if client == "claude-code" else ".cursor/mcp.json")
+    where.parent.mkdir(parents=True, exist_ok=True)
+    proxy = Path(sys.executable).parent / "etrade-mcp"
+    where.write_text(json.dumps({"mcpServers": {"etrade": {"command": str(proxy)}}}))
+    env = child_env(short_dir)
+    _, checks, text = doctor(env, short_dir / "none.sock", "--offline")
+    entry = checks["mode"]
+    assert entry["status"] == "warn"
+    assert entry["summary"].startswith(f"single-user, and {client} can run commands as you")
+    assert "sudo etradectl service install --system" in entry["fix"]
+    assert "warn  mode" in text
+    assert checks["sudo"]["status"] == "skip"
 
 
 def test_an_invalid_config_file_comes_first(short_dir: Path) -> None:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/broker/v1/events.proto\x12\x14\x65trade_mcp.broker.v1\"B\n\x10SubscribeRequest\x12.\n\x05kinds\x18\x01 \x03(\x0e\x32\x1f.etrade_mcp.broker.v1.EventKind\"\xe1\x01\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.etrade_mcp.broker.v1.EventKind\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12?\n\nattributes\x18\x04 \x03(\x0b\x32+.etrade_mcp.broker.v1.Event.AttributesEntry\x12\x12\n\nat_unix_ms\x18\x05 \x01(\x03\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x80\x02\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45VENT_KIND_STREAM_STARTED\x10\x01\x12 \n\x1c\x45VENT_KIND_WATCHLIST_CHANGED\x10\x02\x12$\n EVENT_KIND_SESSION_STATE_CHANGED\x10\x03\x12$\n EVENT_KIND_TRADING_STATE_CHANGED\x10\x04\x12#\n\x1f\x45VENT_KIND_ORDER_STATUS_CHANGED\x10\x05\x12%\n!EVENT_KIND_PENDING_ORDERS_CHANGED\x10\x06\x32\\\n\x06\x45vents\x12R\n\tSubscribe\x12&.etrade_mcp.broker.v1.SubscribeRequest\x1a\x1b.etrade_mcp.broker.v1.Event0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/broker/v1/events.proto\x12\x14\x65trade_mcp.broker.v1\"B\n\x10SubscribeRequest\x12.\n\x05kinds\x18\x01 \x03(\x0e\x32\x1f.etrade_mcp.broker.v1.EventKind\"\xe1\x01\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.etrade_mcp.broker.v1.EventKind\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12?\n\nattributes\x18\x04 \x03(\x0b\x32+.etrade_mcp.broker.v1.Event.AttributesEntry\x12\x12\n\nat_unix_ms\x18\x05 \x01(\x03\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xe2\x02\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45VENT_KIND_STREAM_STARTED\x10\x01\x12 \n\x1c\x45VENT_KIND_WATCHLIST_CHANGED\x10\x02\x12$\n EVENT_KIND_SESSION_STATE_CHANGED\x10\x03\x12$\n EVENT_KIND_TRADING_STATE_CHANGED\x10\x04\x12#\n\x1f\x45VENT_KIND_ORDER_STATUS_CHANGED\x10\x05\x12%\n!EVENT_KIND_PENDING_ORDERS_CHANGED\x10\x06\x12\x1f\n\x1b\x45VENT_KIND_SESSION_EXPIRING\x10\x14\x12\x1d\n\x19\x45VENT_KIND_LOGIN_REMINDER\x10\x15\x12 \n\x1c\x45VENT_KIND_JOURNAL_ATTENTION\x10\x16\x32\\\n\x06\x45vents\x12R\n\tSubscribe\x12&.etrade_mcp.broker.v1.SubscribeRequest\x1a\x1b.etrade_mcp.broker.v1.Event0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,13 +34,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENT_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_EVENT_ATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_EVENTKIND']._serialized_start=352
-  _globals['_EVENTKIND']._serialized_end=608
+  _globals['_EVENTKIND']._serialized_end=706
   _globals['_SUBSCRIBEREQUEST']._serialized_start=55
   _globals['_SUBSCRIBEREQUEST']._serialized_end=121
   _globals['_EVENT']._serialized_start=124
   _globals['_EVENT']._serialized_end=349
   _globals['_EVENT_ATTRIBUTESENTRY']._serialized_start=300
   _globals['_EVENT_ATTRIBUTESENTRY']._serialized_end=349
-  _globals['_EVENTS']._serialized_start=610
-  _globals['_EVENTS']._serialized_end=702
+  _globals['_EVENTS']._serialized_start=708
+  _globals['_EVENTS']._serialized_end=800
 # @@protoc_insertion_point(module_scope)

@@ -35,9 +35,24 @@ class _EventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventKind.V
     EVENT_KIND_TRADING_STATE_CHANGED: _EventKind.ValueType  # 4
     """Trading was enabled or disabled (read-only switch, halt, resume). subject: enabled|disabled; attributes: reason."""
     EVENT_KIND_ORDER_STATUS_CHANGED: _EventKind.ValueType  # 5
-    """An order's status changed. subject: the account_id_key; attributes: order_id, status."""
+    """An order's status or filled quantity changed (placed, partly filled, executed, cancelled, rejected,
+    expired; once per change, also for orders placed outside this system). subject: the account_id_key;
+    attributes: order_id, status, previous_status (empty when first seen), symbol, side, quantity,
+    filled_quantity, average_price (when known), placed_by (this_system or outside).
+    """
     EVENT_KIND_PENDING_ORDERS_CHANGED: _EventKind.ValueType  # 6
     """A pending confirmation was created, confirmed, rejected, voided or expired. subject: the pending id."""
+    EVENT_KIND_SESSION_EXPIRING: _EventKind.ValueType  # 20
+    """20-39: what the human is told about (notification channels). Never a code or a secret.
+    The E*TRADE session ends soon (midnight US Eastern). subject: the expiry (ISO, US Eastern);
+    attributes: minutes_left.
+    """
+    EVENT_KIND_LOGIN_REMINDER: _EventKind.ValueType  # 21
+    """A weekday morning with a dead session: log in. subject: the session state; attributes: text, command."""
+    EVENT_KIND_JOURNAL_ATTENTION: _EventKind.ValueType  # 22
+    """An order journal entry needs the operator (an unknown outcome, or a reconciled one nobody has
+    looked at). subject: the journal entry id; attributes: reason, entry_kind, action, quantity, symbol.
+    """
 
 class EventKind(_EventKind, metaclass=_EventKindEnumTypeWrapper): ...
 
@@ -51,9 +66,24 @@ EVENT_KIND_SESSION_STATE_CHANGED: EventKind.ValueType  # 3
 EVENT_KIND_TRADING_STATE_CHANGED: EventKind.ValueType  # 4
 """Trading was enabled or disabled (read-only switch, halt, resume). subject: enabled|disabled; attributes: reason."""
 EVENT_KIND_ORDER_STATUS_CHANGED: EventKind.ValueType  # 5
-"""An order's status changed. subject: the account_id_key; attributes: order_id, status."""
+"""An order's status or filled quantity changed (placed, partly filled, executed, cancelled, rejected,
+expired; once per change, also for orders placed outside this system). subject: the account_id_key;
+attributes: order_id, status, previous_status (empty when first seen), symbol, side, quantity,
+filled_quantity, average_price (when known), placed_by (this_system or outside).
+"""
 EVENT_KIND_PENDING_ORDERS_CHANGED: EventKind.ValueType  # 6
 """A pending confirmation was created, confirmed, rejected, voided or expired. subject: the pending id."""
+EVENT_KIND_SESSION_EXPIRING: EventKind.ValueType  # 20
+"""20-39: what the human is told about (notification channels). Never a code or a secret.
+The E*TRADE session ends soon (midnight US Eastern). subject: the expiry (ISO, US Eastern);
+attributes: minutes_left.
+"""
+EVENT_KIND_LOGIN_REMINDER: EventKind.ValueType  # 21
+"""A weekday morning with a dead session: log in. subject: the session state; attributes: text, command."""
+EVENT_KIND_JOURNAL_ATTENTION: EventKind.ValueType  # 22
+"""An order journal entry needs the operator (an unknown outcome, or a reconciled one nobody has
+looked at). subject: the journal entry id; attributes: reason, entry_kind, action, quantity, symbol.
+"""
 Global___EventKind: _TypeAlias = EventKind  # noqa: Y015
 
 @_typing.final

@@ -638,3 +638,116 @@ class CancelConfirmedResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelConfirmedResponse: _TypeAlias = CancelConfirmedResponse  # noqa: Y015
+
+@_typing.final
+class RecentFillsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_KEY_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    account_id_key: _builtins.str
+    """Empty for every account."""
+    limit: _builtins.int
+    """Most fills to return (default 20, at most 200)."""
+    def __init__(
+        self,
+        *,
+        account_id_key: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id_key", b"account_id_key", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecentFillsRequest: _TypeAlias = RecentFillsRequest  # noqa: Y015
+
+@_typing.final
+class Fill(_message.Message):
+    """Shares of an order that filled (a partial fill, or the order executed)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_KEY_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ORDERED_QUANTITY_FIELD_NUMBER: _builtins.int
+    FILLED_QUANTITY_FIELD_NUMBER: _builtins.int
+    AVERAGE_PRICE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PLACED_BY_FIELD_NUMBER: _builtins.int
+    EXECUTED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    NOTICED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    account_id_key: _builtins.str
+    order_id: _builtins.int
+    symbol: _builtins.str
+    action: _builtins.str
+    """BUY, SELL, BUY_TO_COVER or SELL_SHORT."""
+    ordered_quantity: _builtins.str
+    filled_quantity: _builtins.str
+    """Filled so far (all of ordered_quantity once status is EXECUTED)."""
+    average_price: _builtins.str
+    """The average fill price; empty when E*TRADE did not say."""
+    status: _builtins.str
+    """The order's status when the fill was noticed (EXECUTED, or OPEN/PARTIAL for a partial fill)."""
+    placed_by: _builtins.str
+    """this_system (placed through this daemon) or outside (E*TRADE's web site, its app, another tool)."""
+    executed_at_unix_ms: _builtins.int
+    """0 when E*TRADE did not say."""
+    noticed_at_unix_ms: _builtins.int
+    def __init__(
+        self,
+        *,
+        account_id_key: _builtins.str = ...,
+        order_id: _builtins.int = ...,
+        symbol: _builtins.str = ...,
+        action: _builtins.str = ...,
+        ordered_quantity: _builtins.str = ...,
+        filled_quantity: _builtins.str = ...,
+        average_price: _builtins.str = ...,
+        status: _builtins.str = ...,
+        placed_by: _builtins.str = ...,
+        executed_at_unix_ms: _builtins.int = ...,
+        noticed_at_unix_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id_key", b"account_id_key", "action", b"action", "average_price", b"average_price", "executed_at_unix_ms", b"executed_at_unix_ms", "filled_quantity", b"filled_quantity", "noticed_at_unix_ms", b"noticed_at_unix_ms", "order_id", b"order_id", "ordered_quantity", b"ordered_quantity", "placed_by", b"placed_by", "status", b"status", "symbol", b"symbol"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Fill: _TypeAlias = Fill  # noqa: Y015
+
+@_typing.final
+class RecentFillsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILLS_FIELD_NUMBER: _builtins.int
+    WATCHER_STATE_FIELD_NUMBER: _builtins.int
+    WORKING_ORDERS_FIELD_NUMBER: _builtins.int
+    LAST_CHECKED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    watcher_state: _builtins.str
+    """What the fill watcher is doing: "watching working orders", "idle: no working orders", ..."""
+    working_orders: _builtins.int
+    """Orders still working at E*TRADE, as last seen."""
+    last_checked_at_unix_ms: _builtins.int
+    """When the watcher last looked at E*TRADE's order lists; 0 if it has not yet."""
+    @_builtins.property
+    def fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fill]: ...
+    def __init__(
+        self,
+        *,
+        fills: _abc.Iterable[Global___Fill] | None = ...,
+        watcher_state: _builtins.str = ...,
+        working_orders: _builtins.int = ...,
+        last_checked_at_unix_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fills", b"fills", "last_checked_at_unix_ms", b"last_checked_at_unix_ms", "watcher_state", b"watcher_state", "working_orders", b"working_orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecentFillsResponse: _TypeAlias = RecentFillsResponse  # noqa: Y015

@@ -64,6 +64,11 @@ class OrdersStub:
                 request_serializer=protos_dot_broker_dot_v1_dot_orders__pb2.CancelConfirmedRequest.SerializeToString,
                 response_deserializer=protos_dot_broker_dot_v1_dot_orders__pb2.CancelConfirmedResponse.FromString,
                 _registered_method=True)
+        self.RecentFills = channel.unary_unary(
+                '/etrade_mcp.broker.v1.Orders/RecentFills',
+                request_serializer=protos_dot_broker_dot_v1_dot_orders__pb2.RecentFillsRequest.SerializeToString,
+                response_deserializer=protos_dot_broker_dot_v1_dot_orders__pb2.RecentFillsResponse.FromString,
+                _registered_method=True)
 
 
 class OrdersServicer:
@@ -112,6 +117,14 @@ class OrdersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecentFills(self, request, context):
+        """Fills the daemon noticed (its fill watcher, or any listing), newest first, and what the watcher
+        is doing. Reads the daemon's own record: no request to E*TRADE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrdersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +157,11 @@ def add_OrdersServicer_to_server(servicer, server):
                     servicer.CancelConfirmed,
                     request_deserializer=protos_dot_broker_dot_v1_dot_orders__pb2.CancelConfirmedRequest.FromString,
                     response_serializer=protos_dot_broker_dot_v1_dot_orders__pb2.CancelConfirmedResponse.SerializeToString,
+            ),
+            'RecentFills': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecentFills,
+                    request_deserializer=protos_dot_broker_dot_v1_dot_orders__pb2.RecentFillsRequest.FromString,
+                    response_serializer=protos_dot_broker_dot_v1_dot_orders__pb2.RecentFillsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -308,6 +326,33 @@ class Orders:
             '/etrade_mcp.broker.v1.Orders/CancelConfirmed',
             protos_dot_broker_dot_v1_dot_orders__pb2.CancelConfirmedRequest.SerializeToString,
             protos_dot_broker_dot_v1_dot_orders__pb2.CancelConfirmedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecentFills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/etrade_mcp.broker.v1.Orders/RecentFills',
+            protos_dot_broker_dot_v1_dot_orders__pb2.RecentFillsRequest.SerializeToString,
+            protos_dot_broker_dot_v1_dot_orders__pb2.RecentFillsResponse.FromString,
             options,
             channel_credentials,
             insecure,

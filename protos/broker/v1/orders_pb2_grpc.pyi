@@ -52,6 +52,10 @@ class OrdersStub:
     """Creates a pending cancel of an open order; it needs its own confirmation."""
     CancelConfirmed: _grpc.UnaryUnaryMultiCallable[_orders_pb2.CancelConfirmedRequest, _orders_pb2.CancelConfirmedResponse]
     """Sends a pending cancel, given its confirmation code."""
+    RecentFills: _grpc.UnaryUnaryMultiCallable[_orders_pb2.RecentFillsRequest, _orders_pb2.RecentFillsResponse]
+    """Fills the daemon noticed (its fill watcher, or any listing), newest first, and what the watcher
+    is doing. Reads the daemon's own record: no request to E*TRADE.
+    """
 
 @_typing.type_check_only
 class OrdersAsyncStub(OrdersStub):
@@ -70,6 +74,10 @@ class OrdersAsyncStub(OrdersStub):
     """Creates a pending cancel of an open order; it needs its own confirmation."""
     CancelConfirmed: _aio.UnaryUnaryMultiCallable[_orders_pb2.CancelConfirmedRequest, _orders_pb2.CancelConfirmedResponse]  # type: ignore[assignment]
     """Sends a pending cancel, given its confirmation code."""
+    RecentFills: _aio.UnaryUnaryMultiCallable[_orders_pb2.RecentFillsRequest, _orders_pb2.RecentFillsResponse]  # type: ignore[assignment]
+    """Fills the daemon noticed (its fill watcher, or any listing), newest first, and what the watcher
+    is doing. Reads the daemon's own record: no request to E*TRADE.
+    """
 
 class OrdersServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -121,5 +129,15 @@ class OrdersServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orders_pb2.CancelConfirmedResponse, _abc.Awaitable[_orders_pb2.CancelConfirmedResponse]]:
         """Sends a pending cancel, given its confirmation code."""
+
+    @_abc_1.abstractmethod
+    def RecentFills(
+        self,
+        request: _orders_pb2.RecentFillsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orders_pb2.RecentFillsResponse, _abc.Awaitable[_orders_pb2.RecentFillsResponse]]:
+        """Fills the daemon noticed (its fill watcher, or any listing), newest first, and what the watcher
+        is doing. Reads the daemon's own record: no request to E*TRADE.
+        """
 
 def add_OrdersServicer_to_server(servicer: OrdersServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

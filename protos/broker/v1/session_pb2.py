@@ -22,44 +22,45 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from protos.broker.v1 import notifications_pb2 as protos_dot_broker_dot_v1_dot_notifications__pb2
 from protos.broker.v1 import performance_pb2 as protos_dot_broker_dot_v1_dot_performance__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/broker/v1/session.proto\x12\x14\x65trade_mcp.broker.v1\x1a\"protos/broker/v1/performance.proto\"\x96\x05\n\x0bSessionInfo\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".etrade_mcp.broker.v1.SessionState\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x13\n\x0b\x66ix_command\x18\x03 \x01(\t\x12\"\n\x1alast_upstream_call_unix_ms\x18\x04 \x01(\x03\x12\x1c\n\x14next_renewal_unix_ms\x18\x05 \x01(\x03\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x06 \x01(\x03\x12\x15\n\rexpires_at_et\x18\x07 \x01(\t\x12\x18\n\x10\x65xpires_at_local\x18\x08 \x01(\t\x12\x1c\n\x14logged_in_at_unix_ms\x18\t \x01(\x03\x12\x15\n\ras_of_unix_ms\x18\n \x01(\x03\x12\x14\n\x0cstate_reason\x18\x0b \x01(\t\x12\x1b\n\x13state_since_unix_ms\x18\x0c \x01(\x03\x12\x1d\n\x15last_upstream_call_et\x18\r \x01(\t\x12 \n\x18last_upstream_call_local\x18\x0e \x01(\t\x12\x17\n\x0fnext_renewal_et\x18\x0f \x01(\t\x12\x1a\n\x12next_renewal_local\x18\x10 \x01(\t\x12\x1b\n\x13inactive_at_unix_ms\x18\x11 \x01(\x03\x12\x1c\n\x14last_renewal_unix_ms\x18\x12 \x01(\x03\x12\x1b\n\x13last_renewal_result\x18\x13 \x01(\t\x12\x16\n\x0elogin_reminder\x18\x14 \x01(\t\x12\x14\n\x0csecret_store\x18\x15 \x01(\t\x12\x1a\n\x12\x63redentials_source\x18\x16 \x01(\t\x12 \n\x18renew_after_idle_seconds\x18\x17 \x01(\x03\"Z\n\x0cScheduledJob\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x18\n\x10next_run_unix_ms\x18\x03 \x01(\x03\x12\x0f\n\x07trigger\x18\x04 \x01(\t\"\x12\n\x10GetStatusRequest\"\xa2\x04\n\x11GetStatusResponse\x12\x16\n\x0e\x64\x61\x65mon_version\x18\x01 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x32\n\x07session\x18\x04 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x11\n\tread_only\x18\x05 \x01(\x08\x12\x1a\n\x12started_at_unix_ms\x18\x06 \x01(\x03\x12\x19\n\x11upstream_base_url\x18\x07 \x01(\t\x12\x30\n\x04jobs\x18\x08 \x03(\x0b\x32\".etrade_mcp.broker.v1.ScheduledJob\x12\r\n\x05\x63lock\x18\t \x01(\t\x12\x0b\n\x03pid\x18\x1e \x01(\x03\x12\x12\n\nexecutable\x18\x1f \x01(\t\x12\x13\n\x0bsocket_path\x18  \x01(\t\x12\x16\n\x0etrading_halted\x18( \x01(\x08\x12\x13\n\x0bhalt_reason\x18) \x01(\t\x12\x19\n\x11halted_at_unix_ms\x18* \x01(\x03\x12\x11\n\thalted_by\x18+ \x01(\t\x12>\n\x10\x62reaker_problems\x18, \x03(\x0b\x32$.etrade_mcp.broker.v1.BreakerProblem\x12;\n\x0bperformance\x18\x14 \x01(\x0b\x32&.etrade_mcp.broker.v1.PerformanceStats\"U\n\x0e\x42reakerProblem\x12\x12\n\nat_unix_ms\x18\x01 \x01(\x03\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x11\n\toperation\x18\x03 \x01(\t\x12\x0e\n\x06\x63lient\x18\x04 \x01(\t\"\x13\n\x11\x42\x65ginLoginRequest\"G\n\x12\x42\x65ginLoginResponse\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x02 \x01(\x03\"(\n\x14\x43ompleteLoginRequest\x12\x10\n\x08verifier\x18\x01 \x01(\t\"K\n\x15\x43ompleteLoginResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\"+\n\rLogoutRequest\x12\x1a\n\x12\x66orget_credentials\x18\x01 \x01(\x08\"^\n\x0eLogoutResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x18\n\x10revoked_upstream\x18\x02 \x01(\x08\"F\n\x15SetCredentialsRequest\x12\x14\n\x0c\x63onsumer_key\x18\x01 \x01(\t\x12\x17\n\x0f\x63onsumer_secret\x18\x02 \x01(\t\"\x82\x01\n\x16SetCredentialsResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x11\n\tstored_in\x18\x02 \x01(\t\x12!\n\x19overridden_by_environment\x18\x03 \x01(\x08*\xda\x01\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12 \n\x1cSESSION_STATE_NO_CREDENTIALS\x10\x01\x12\x1d\n\x19SESSION_STATE_NEEDS_LOGIN\x10\x02\x12\x18\n\x14SESSION_STATE_ACTIVE\x10\x03\x12\x1a\n\x16SESSION_STATE_INACTIVE\x10\x04\x12\x19\n\x15SESSION_STATE_EXPIRED\x10\x05\x12\x19\n\x15SESSION_STATE_REVOKED\x10\x06\x32\xf4\x03\n\x07Session\x12\\\n\tGetStatus\x12&.etrade_mcp.broker.v1.GetStatusRequest\x1a\'.etrade_mcp.broker.v1.GetStatusResponse\x12_\n\nBeginLogin\x12\'.etrade_mcp.broker.v1.BeginLoginRequest\x1a(.etrade_mcp.broker.v1.BeginLoginResponse\x12h\n\rCompleteLogin\x12*.etrade_mcp.broker.v1.CompleteLoginRequest\x1a+.etrade_mcp.broker.v1.CompleteLoginResponse\x12S\n\x06Logout\x12#.etrade_mcp.broker.v1.LogoutRequest\x1a$.etrade_mcp.broker.v1.LogoutResponse\x12k\n\x0eSetCredentials\x12+.etrade_mcp.broker.v1.SetCredentialsRequest\x1a,.etrade_mcp.broker.v1.SetCredentialsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/broker/v1/session.proto\x12\x14\x65trade_mcp.broker.v1\x1a$protos/broker/v1/notifications.proto\x1a\"protos/broker/v1/performance.proto\"\x96\x05\n\x0bSessionInfo\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".etrade_mcp.broker.v1.SessionState\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x13\n\x0b\x66ix_command\x18\x03 \x01(\t\x12\"\n\x1alast_upstream_call_unix_ms\x18\x04 \x01(\x03\x12\x1c\n\x14next_renewal_unix_ms\x18\x05 \x01(\x03\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x06 \x01(\x03\x12\x15\n\rexpires_at_et\x18\x07 \x01(\t\x12\x18\n\x10\x65xpires_at_local\x18\x08 \x01(\t\x12\x1c\n\x14logged_in_at_unix_ms\x18\t \x01(\x03\x12\x15\n\ras_of_unix_ms\x18\n \x01(\x03\x12\x14\n\x0cstate_reason\x18\x0b \x01(\t\x12\x1b\n\x13state_since_unix_ms\x18\x0c \x01(\x03\x12\x1d\n\x15last_upstream_call_et\x18\r \x01(\t\x12 \n\x18last_upstream_call_local\x18\x0e \x01(\t\x12\x17\n\x0fnext_renewal_et\x18\x0f \x01(\t\x12\x1a\n\x12next_renewal_local\x18\x10 \x01(\t\x12\x1b\n\x13inactive_at_unix_ms\x18\x11 \x01(\x03\x12\x1c\n\x14last_renewal_unix_ms\x18\x12 \x01(\x03\x12\x1b\n\x13last_renewal_result\x18\x13 \x01(\t\x12\x16\n\x0elogin_reminder\x18\x14 \x01(\t\x12\x14\n\x0csecret_store\x18\x15 \x01(\t\x12\x1a\n\x12\x63redentials_source\x18\x16 \x01(\t\x12 \n\x18renew_after_idle_seconds\x18\x17 \x01(\x03\"Z\n\x0cScheduledJob\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x18\n\x10next_run_unix_ms\x18\x03 \x01(\x03\x12\x0f\n\x07trigger\x18\x04 \x01(\t\"\x12\n\x10GetStatusRequest\"\xdf\x04\n\x11GetStatusResponse\x12\x16\n\x0e\x64\x61\x65mon_version\x18\x01 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x32\n\x07session\x18\x04 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x11\n\tread_only\x18\x05 \x01(\x08\x12\x1a\n\x12started_at_unix_ms\x18\x06 \x01(\x03\x12\x19\n\x11upstream_base_url\x18\x07 \x01(\t\x12\x30\n\x04jobs\x18\x08 \x03(\x0b\x32\".etrade_mcp.broker.v1.ScheduledJob\x12\r\n\x05\x63lock\x18\t \x01(\t\x12\x0b\n\x03pid\x18\x1e \x01(\x03\x12\x12\n\nexecutable\x18\x1f \x01(\t\x12\x13\n\x0bsocket_path\x18  \x01(\t\x12\x16\n\x0etrading_halted\x18( \x01(\x08\x12\x13\n\x0bhalt_reason\x18) \x01(\t\x12\x19\n\x11halted_at_unix_ms\x18* \x01(\x03\x12\x11\n\thalted_by\x18+ \x01(\t\x12>\n\x10\x62reaker_problems\x18, \x03(\x0b\x32$.etrade_mcp.broker.v1.BreakerProblem\x12;\n\x0bperformance\x18\x14 \x01(\x0b\x32&.etrade_mcp.broker.v1.PerformanceStats\x12;\n\rnotifications\x18\x82\x01 \x03(\x0b\x32#.etrade_mcp.broker.v1.ChannelHealth\"U\n\x0e\x42reakerProblem\x12\x12\n\nat_unix_ms\x18\x01 \x01(\x03\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x11\n\toperation\x18\x03 \x01(\t\x12\x0e\n\x06\x63lient\x18\x04 \x01(\t\"\x13\n\x11\x42\x65ginLoginRequest\"G\n\x12\x42\x65ginLoginResponse\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x02 \x01(\x03\"(\n\x14\x43ompleteLoginRequest\x12\x10\n\x08verifier\x18\x01 \x01(\t\"K\n\x15\x43ompleteLoginResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\"+\n\rLogoutRequest\x12\x1a\n\x12\x66orget_credentials\x18\x01 \x01(\x08\"^\n\x0eLogoutResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x18\n\x10revoked_upstream\x18\x02 \x01(\x08\"F\n\x15SetCredentialsRequest\x12\x14\n\x0c\x63onsumer_key\x18\x01 \x01(\t\x12\x17\n\x0f\x63onsumer_secret\x18\x02 \x01(\t\"\x82\x01\n\x16SetCredentialsResponse\x12\x32\n\x07session\x18\x01 \x01(\x0b\x32!.etrade_mcp.broker.v1.SessionInfo\x12\x11\n\tstored_in\x18\x02 \x01(\t\x12!\n\x19overridden_by_environment\x18\x03 \x01(\x08*\xda\x01\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12 \n\x1cSESSION_STATE_NO_CREDENTIALS\x10\x01\x12\x1d\n\x19SESSION_STATE_NEEDS_LOGIN\x10\x02\x12\x18\n\x14SESSION_STATE_ACTIVE\x10\x03\x12\x1a\n\x16SESSION_STATE_INACTIVE\x10\x04\x12\x19\n\x15SESSION_STATE_EXPIRED\x10\x05\x12\x19\n\x15SESSION_STATE_REVOKED\x10\x06\x32\xf4\x03\n\x07Session\x12\\\n\tGetStatus\x12&.etrade_mcp.broker.v1.GetStatusRequest\x1a\'.etrade_mcp.broker.v1.GetStatusResponse\x12_\n\nBeginLogin\x12\'.etrade_mcp.broker.v1.BeginLoginRequest\x1a(.etrade_mcp.broker.v1.BeginLoginResponse\x12h\n\rCompleteLogin\x12*.etrade_mcp.broker.v1.CompleteLoginRequest\x1a+.etrade_mcp.broker.v1.CompleteLoginResponse\x12S\n\x06Logout\x12#.etrade_mcp.broker.v1.LogoutRequest\x1a$.etrade_mcp.broker.v1.LogoutResponse\x12k\n\x0eSetCredentials\x12+.etrade_mcp.broker.v1.SetCredentialsRequest\x1a,.etrade_mcp.broker.v1.SetCredentialsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.broker.v1.session_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SESSIONSTATE']._serialized_start=2065
-  _globals['_SESSIONSTATE']._serialized_end=2283
-  _globals['_SESSIONINFO']._serialized_start=93
-  _globals['_SESSIONINFO']._serialized_end=755
-  _globals['_SCHEDULEDJOB']._serialized_start=757
-  _globals['_SCHEDULEDJOB']._serialized_end=847
-  _globals['_GETSTATUSREQUEST']._serialized_start=849
-  _globals['_GETSTATUSREQUEST']._serialized_end=867
-  _globals['_GETSTATUSRESPONSE']._serialized_start=870
-  _globals['_GETSTATUSRESPONSE']._serialized_end=1416
-  _globals['_BREAKERPROBLEM']._serialized_start=1418
-  _globals['_BREAKERPROBLEM']._serialized_end=1503
-  _globals['_BEGINLOGINREQUEST']._serialized_start=1505
-  _globals['_BEGINLOGINREQUEST']._serialized_end=1524
-  _globals['_BEGINLOGINRESPONSE']._serialized_start=1526
-  _globals['_BEGINLOGINRESPONSE']._serialized_end=1597
-  _globals['_COMPLETELOGINREQUEST']._serialized_start=1599
-  _globals['_COMPLETELOGINREQUEST']._serialized_end=1639
-  _globals['_COMPLETELOGINRESPONSE']._serialized_start=1641
-  _globals['_COMPLETELOGINRESPONSE']._serialized_end=1716
-  _globals['_LOGOUTREQUEST']._serialized_start=1718
-  _globals['_LOGOUTREQUEST']._serialized_end=1761
-  _globals['_LOGOUTRESPONSE']._serialized_start=1763
-  _globals['_LOGOUTRESPONSE']._serialized_end=1857
-  _globals['_SETCREDENTIALSREQUEST']._serialized_start=1859
-  _globals['_SETCREDENTIALSREQUEST']._serialized_end=1929
-  _globals['_SETCREDENTIALSRESPONSE']._serialized_start=1932
-  _globals['_SETCREDENTIALSRESPONSE']._serialized_end=2062
-  _globals['_SESSION']._serialized_start=2286
-  _globals['_SESSION']._serialized_end=2786
+  _globals['_SESSIONSTATE']._serialized_start=2164
+  _globals['_SESSIONSTATE']._serialized_end=2382
+  _globals['_SESSIONINFO']._serialized_start=131
+  _globals['_SESSIONINFO']._serialized_end=793
+  _globals['_SCHEDULEDJOB']._serialized_start=795
+  _globals['_SCHEDULEDJOB']._serialized_end=885
+  _globals['_GETSTATUSREQUEST']._serialized_start=887
+  _globals['_GETSTATUSREQUEST']._serialized_end=905
+  _globals['_GETSTATUSRESPONSE']._serialized_start=908
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1515
+  _globals['_BREAKERPROBLEM']._serialized_start=1517
+  _globals['_BREAKERPROBLEM']._serialized_end=1602
+  _globals['_BEGINLOGINREQUEST']._serialized_start=1604
+  _globals['_BEGINLOGINREQUEST']._serialized_end=1623
+  _globals['_BEGINLOGINRESPONSE']._serialized_start=1625
+  _globals['_BEGINLOGINRESPONSE']._serialized_end=1696
+  _globals['_COMPLETELOGINREQUEST']._serialized_start=1698
+  _globals['_COMPLETELOGINREQUEST']._serialized_end=1738
+  _globals['_COMPLETELOGINRESPONSE']._serialized_start=1740
+  _globals['_COMPLETELOGINRESPONSE']._serialized_end=1815
+  _globals['_LOGOUTREQUEST']._serialized_start=1817
+  _globals['_LOGOUTREQUEST']._serialized_end=1860
+  _globals['_LOGOUTRESPONSE']._serialized_start=1862
+  _globals['_LOGOUTRESPONSE']._serialized_end=1956
+  _globals['_SETCREDENTIALSREQUEST']._serialized_start=1958
+  _globals['_SETCREDENTIALSREQUEST']._serialized_end=2028
+  _globals['_SETCREDENTIALSRESPONSE']._serialized_start=2031
+  _globals['_SETCREDENTIALSRESPONSE']._serialized_end=2161
+  _globals['_SESSION']._serialized_start=2385
+  _globals['_SESSION']._serialized_end=2885
 # @@protoc_insertion_point(module_scope)

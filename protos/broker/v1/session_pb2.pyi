@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from protos.broker.v1 import notifications_pb2 as _notifications_pb2
 from protos.broker.v1 import performance_pb2 as _performance_pb2
 import builtins as _builtins
 import sys
@@ -221,6 +222,7 @@ class GetStatusResponse(_message.Message):
     HALTED_BY_FIELD_NUMBER: _builtins.int
     BREAKER_PROBLEMS_FIELD_NUMBER: _builtins.int
     PERFORMANCE_FIELD_NUMBER: _builtins.int
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
     daemon_version: _builtins.str
     api_version: _builtins.str
     """"MAJOR.MINOR" of this contract; clients refuse a different MAJOR."""
@@ -261,6 +263,10 @@ class GetStatusResponse(_message.Message):
     def performance(self) -> _performance_pb2.PerformanceStats:
         """Caches, rate limiter and retries (issue 5 range: 20-29)."""
 
+    @_builtins.property
+    def notifications(self) -> _containers.RepeatedCompositeFieldContainer[_notifications_pb2.ChannelHealth]:
+        """130-139: notification channels. Delivery health per channel (never a URL)."""
+
     def __init__(
         self,
         *,
@@ -282,10 +288,11 @@ class GetStatusResponse(_message.Message):
         halted_by: _builtins.str = ...,
         breaker_problems: _abc.Iterable[Global___BreakerProblem] | None = ...,
         performance: _performance_pb2.PerformanceStats | None = ...,
+        notifications: _abc.Iterable[_notifications_pb2.ChannelHealth] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["performance", b"performance", "session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "breaker_problems", b"breaker_problems", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "halt_reason", b"halt_reason", "halted_at_unix_ms", b"halted_at_unix_ms", "halted_by", b"halted_by", "jobs", b"jobs", "performance", b"performance", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "trading_halted", b"trading_halted", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "breaker_problems", b"breaker_problems", "clock", b"clock", "daemon_version", b"daemon_version", "environment", b"environment", "executable", b"executable", "halt_reason", b"halt_reason", "halted_at_unix_ms", b"halted_at_unix_ms", "halted_by", b"halted_by", "jobs", b"jobs", "notifications", b"notifications", "performance", b"performance", "pid", b"pid", "read_only", b"read_only", "session", b"session", "socket_path", b"socket_path", "started_at_unix_ms", b"started_at_unix_ms", "trading_halted", b"trading_halted", "upstream_base_url", b"upstream_base_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

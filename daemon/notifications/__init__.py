@@ -1,0 +1,31 @@
+"""Notifications to the human: phone, chat, email and webhook channels fed by the daemon's event bus.
+
+What lives here:
+
+- :mod:`daemon.notifications.config` — the channels of ``[[notifications.channels]]`` (name, events,
+  trust for codes, type), the event names a channel can ask for, where each channel's URL lives in
+  the secret store, and how a URL is masked for display;
+- :mod:`daemon.notifications.messages` — events turned into human text (and a JSON payload);
+- :mod:`daemon.notifications.webhook` — the signed generic webhook (HMAC-SHA256 over
+  ``"<timestamp>.<body>"``) and the receiver's verification recipe;
+- :mod:`daemon.notifications.channels` — one worker thread per channel with a bounded queue, the
+  apprise and webhook senders, delivery health;
+- :mod:`daemon.notifications.hub` — :class:`~daemon.notifications.hub.NotificationHub`: subscribes
+  to the bus, renders, hands each notification to the channels that want it.
+
+Invariants:
+
+- Nothing here delays the daemon's other work: the hub only renders and enqueues on the event loop
+  (never blocking; a full queue drops and counts), and every delivery runs on its channel's own
+  thread — never the loop's default executor, which the session jobs and the orders share.
+- Confirmation codes never travel on the event bus. The hub reads a new pending order's code from
+  the pending store in-process, and puts it only into notifications for channels the operator
+  marked ``trusted_for_codes``; Subscribe streams to clients never carry it.
+- A channel URL or signing secret lives in the secret store only (never config.toml, never a log,
+  never an RPC answer: display uses :func:`~daemon.notifications.config.mask_url`). Logs name a
+  channel and an error class, never a URL, a body or a code.
+
+May import: the standard library, ``apprise``, ``requests``, and ``daemon.events``, ``daemon.clock``,
+``daemon.errors``, ``daemon.secret_store``, ``daemon.orders.pending`` and ``daemon.orders.model`` (to
+describe a pending order). No gRPC; ``config`` imports nothing of the daemon (``daemon.settings`` uses it).
+"""

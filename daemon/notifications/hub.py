@@ -1,0 +1,237 @@
+"""The notification hub: follows the event bus and hands each notification to the channels that want it.
+
+It runs one task on the event loop that only reads its subscription, renders and enqueues (never
+blocking); every delivery happens on its channel's worker thread (:mod:`daemon.notifications.channels`).
+The hub's subscription is in-process: a pending order's code is read from the pending store here and
+never published on the bus, so no client's Subscribe stream can carry it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from daemon.clock import Clock
+from daemon.errors import ErrorCode, InvalidRequest, NotFound
+from daemon.events import EventBus, SubscriptionOverflow
+from daemon.notifications.channels import (
+    DEFAULT_QUEUE_SIZE,
+    ChannelHealth,
+    ChannelWorker,
+    Job,
+    SenderFactory,
+    default_sender,
+)
+from daemon.notifications.config import ChannelConfig, mask_url, signing_secret, url_secret
+from daemon.notifications.messages import KINDS, Notification, PendingLookup, render, sample_notification
+from daemon.secret_store import SecretStore
+
+log = logging.getLogger(__name__)
+
+#: How long ``notify test`` waits for a channel (a hanging one reports a timeout).
+TEST_TIMEOUT_SECONDS = 30.0
+#: Orders whose last told status the hub remembers, to tell each status once.
+REMEMBERED_ORDERS = 1000
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """A channel for display: no URL, only its mask."""
+
+    config: ChannelConfig
+    masked_url: str
+    ready: bool
+    health: ChannelHealth
+
+
+class NotificationHub:
+    """Construct with the configured channels, ``await start()`` inside the loop, ``await close()``."""
+
+    def __init__(
+        self,
+        channels: Sequence[ChannelConfig],
+        *,
+        events: EventBus,
+        store: SecretStore | None,
+        clock: Clock,
+        pending_lookup: PendingLookup,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        sender_factory: SenderFactory = default_sender,
+    ) -> None:
+        self._events = events
+        self._store = store
+        self._clock = clock
+        self._lookup = pending_lookup
+        self._queue_size = queue_size
+        self._factory = sender_factory
+        self._configs = {c.name: c for c in channels}
+        self._workers: dict[str, ChannelWorker] = {}
+        self._task: asyncio.Task[None] | None = None
+        # order id -> the last status told, oldest first
+        self._told: OrderedDict[str, str] = OrderedDict()
+
+    @property
+    def channels(self) -> tuple[ChannelConfig, ...]:
+        return tuple(self._configs.values())
+
+    async def start(self) -> None:
+        if not self._configs or self._task is not None:
+            return  # no channel: no subscription, no thread
+        for config in self._configs.values():
+            self._workers[config.name] = ChannelWorker(
+                config, store=self._store, clock=self._clock, queue_size=self._queue_size, sender_factory=self._factory
+            )
+        self._task = asyncio.create_task(self._follow(), name="notifications")
+        await asyncio.sleep(0)  # subscribed before start() returns: no event published after it is missed
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for worker in self._workers.values():
+            worker.stop()
+
+    async def _follow(self) -> None:
+        while True:
+            subscription = self._events.subscribe(KINDS)
+            try:
+                async with subscription:
+                    async for event in subscription:
+                        try:
+                            notification = render(event, self._lookup)
+                        except Exception:
+                            # The event's kind only: its rendering may hold a code.
+                            log.exception("notifications: could not render a %s event", event.kind.value)
+                            continue
+                        if notification is not None and not self._repeated(notification):
+                            self.dispatch(notification)
+                return  # the bus closed: the daemon is stopping
+            except SubscriptionOverflow:
+                log.warning("notifications: fell behind the event bus; some notifications were skipped")
+
+    def _repeated(self, notification: Notification) -> bool:
+        """The same status of the same order told twice (the daemon's own placement, then a watcher
+        seeing the order open): the human hears it once."""
+        order_id, status = notification.data.get("order_id"), notification.data.get("status")
+        if not order_id or not status:
+            return False
+        if self._told.get(order_id) == status:
+            return True
+        self._told[order_id] = status
+        self._told.move_to_end(order_id)
+        while len(self._told) > REMEMBERED_ORDERS:
+            self._told.popitem(last=False)
+        return False
+
+    def dispatch(self, notification: Notification) -> int:
+        """Queue ``notification`` for every channel that wants it; how many took it. Never blocks."""
+        taken = 0
+        for worker in self._workers.values():
+            if worker.config.wants(notification.event) and worker.offer(Job(notification)):
+                taken += 1
+        return taken
+
+    def health(self) -> list[ChannelHealth]:
+        return [worker.health() for worker in self._workers.values()]
+
+    def _config(self, name: str) -> ChannelConfig:
+        config = self._configs.get(name)
+        if config is None:
+            known = ", ".join(self._configs) or "none (add [[notifications.channels]] to config.toml)"
+            raise NotFound(
+                ErrorCode.CHANNEL_NOT_FOUND, f"there is no notification channel {name[:40]!r}; configured: {known}"
+            )
+        return config
+
+    async def view(self) -> list[ChannelView]:
+        """Every channel with its masked URL and health (reads the secret store off the loop)."""
+
+        def read() -> list[ChannelView]:
+            views = []
+            for config in self._configs.values():
+                url = self._store.get(url_secret(config.name)) if self._store is not None else None
+                ready = bool(url)
+                if ready and config.type == "webhook" and self._store is not None:
+                    ready = bool(self._store.get(signing_secret(config.name)))
+                worker = self._workers.get(config.name)
+                health = worker.health() if worker is not None else ChannelHealth(config.name)
+                views.append(ChannelView(config, mask_url(url), ready, health))
+            return views
+
+        return await asyncio.to_thread(read)
+
+    async def store_secret(self, name: str, url: str, secret: str = "") -> str:
+        """Put a channel's URL (and a webhook's signing secret) in the secret store; the masked URL."""
+        config = self._config(name)
+        url = url.strip()
+        if not url or "://" not in url:
+            raise InvalidRequest(
+                ErrorCode.INVALID_ARGUMENT,
+                "expected a URL such as ntfy://topic or https://host/path",
+                hint="see the Notifications section of the README for URL examples",
+            )
+        if config.type == "webhook":
+            if not url.lower().startswith(("https://", "http://")):
+                raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, "a webhook channel's URL must be http:// or https://")
+            if len(secret) < 16:
+                raise InvalidRequest(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "a webhook channel needs a signing secret of at least 16 characters",
+                    hint="generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'",
+                )
+        elif not await asyncio.to_thread(_apprise_understands, url):  # off the loop: apprise loads its plugins
+            raise InvalidRequest(
+                ErrorCode.INVALID_ARGUMENT,
+                "apprise does not recognise this URL",
+                hint="check its scheme and form against apprise's list of services (ntfy://, pover://, json://, ...)",
+            )
+        store = self._store
+        if store is None:
+            raise InvalidRequest(ErrorCode.SECRET_STORE_UNAVAILABLE, "the daemon has no usable secret store")
+
+        def write() -> None:
+            store.set(url_secret(name), url)
+            if config.type == "webhook":
+                store.set(signing_secret(name), secret)
+
+        await asyncio.to_thread(write)
+        worker = self._workers.get(name)
+        if worker is not None:
+            worker.forget_sender()
+        log.info("notifications: stored the URL of channel %s", name)
+        return mask_url(url)
+
+    async def test(self, name: str = "") -> list[tuple[str, str | None]]:
+        """Send a test notification to one channel (or all); (name, None or the error class) each."""
+        names = [self._config(name).name] if name else list(self._configs)
+        futures: list[tuple[str, concurrent.futures.Future[str | None]]] = []
+        for channel in names:
+            future: concurrent.futures.Future[str | None] = concurrent.futures.Future()
+            worker = self._workers.get(channel)
+            if worker is None:
+                future.set_result("not_started")
+            else:
+                worker.offer(Job(sample_notification(), future))
+            futures.append((channel, future))
+        results: list[tuple[str, str | None]] = []
+        for channel, future in futures:
+            try:
+                error = await asyncio.wait_for(asyncio.wrap_future(future), TEST_TIMEOUT_SECONDS)
+            except TimeoutError:
+                error = "timeout"
+            results.append((channel, error))
+        return results
+
+
+def _apprise_understands(url: str) -> bool:
+    import apprise
+
+    from daemon.notifications.channels import quiet_apprise
+
+    quiet_apprise()
+    return apprise.Apprise.instantiate(url) is not None
