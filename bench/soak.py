@@ -379,7 +379,11 @@ def main(argv: list[str] | None = None) -> int:
         checks += [
             (f"faults: every call answered ({unanswered} unanswered)", unanswered == 0),
             (f"faults: every error carries its code ({uncoded} without)", uncoded == 0),
-            (f"faults: 0 upstream rate-limit violations over the run ({violations})", violations == 0),
+            (
+                f"faults: 0 upstream rate-limit violations over the run ({violations}"
+                f"{', by module ' + str(stats['rate_limited_by_module']) if violations else ''})",
+                violations == 0,
+            ),
             (
                 f"faults: {serving}/{len(servers)} proxies serve again within {args.recovery:g} s, none restarted",
                 serving == len(servers),
