@@ -60,7 +60,7 @@ class Warm:
 
 def prime(socket: Path) -> None:
     """Ask the daemon for the symbol as another client would, so that it is in the cache."""
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
 
     async def ask() -> None:
         async with BrokerClient(socket, client_name="bench") as client:
@@ -105,7 +105,7 @@ def warm(proxy_args: list[str], env: dict[str, str], calls: int) -> Warm:
 
 def grpc_round_trips(socket: Path, calls: int) -> tuple[list[float], list[float]]:
     """This process as a daemon client: (health-check round trips, quote round trips), seconds."""
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
 
     async def measure() -> tuple[list[float], list[float]]:
         async with BrokerClient(socket, client_name="bench") as client:
@@ -127,7 +127,7 @@ def grpc_round_trips(socket: Path, calls: int) -> tuple[list[float], list[float]
 
 def conversion(socket: Path, calls: int) -> list[float]:
     """What the proxy does with a quote answer before the SDK sees it, timed in this process."""
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
     from mcp_proxy.server import quote_result
     from protos.broker.v1.market_pb2 import GetQuotesResponse
 

@@ -47,7 +47,7 @@ LAYERS: list[tuple[str, str]] = [
         "from mcp_proxy.server import DaemonLink, build_server; build_server(DaemonLink('/nonexistent'))",
     ),
     ("+ grpcio", "import grpc, grpc.aio"),
-    ("+ daemon client and generated protos", "import daemon.client"),
+    ("+ daemon client and generated protos", "import broker_client.client"),
 ]
 
 #: Packages ``mcp.server`` imports that only its HTTP transports (or auth) use.

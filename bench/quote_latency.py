@@ -45,7 +45,7 @@ def warm(args: list[str], env: dict[str, str], symbol: str, calls: int) -> tuple
 
 def prime(socket: Path, symbol: str) -> None:
     """Ask the daemon for ``symbol`` as another client would, so that it is in the cache."""
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
 
     async def ask() -> None:
         async with BrokerClient(socket, client_name="bench") as client:

@@ -1,6 +1,6 @@
 """Daemon throughput: cached GetQuotes RPCs per second with 8 concurrent clients.
 
-Each client is a ``daemon.client.BrokerClient`` (the client the proxy and the CLI use) on its own
+Each client is a ``broker_client.client.BrokerClient`` (the client the proxy and the CLI use) on its own
 channel, calling GetQuotes for one cached symbol in a closed loop for a fixed time after a common
 start instant. The quote TTL is raised for this run so that every call measures the cached path,
 which is what the bar is about. Two layouts of the same 8 clients, interleaved:
@@ -30,7 +30,7 @@ from bench.harness import REALISTIC_LATENCY, BenchSystem, bench_system, cpu_seco
 
 CLIENT = """
 import asyncio, sys, time
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
 
 async def one(socket, start_at, seconds):
     async with BrokerClient(socket, client_name="bench") as client:

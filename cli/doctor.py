@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from broker_client import paths
 from cli import exit_codes
-from daemon import paths
 
 if TYPE_CHECKING:
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
     from daemon.settings import Settings
     from protos.broker.v1 import session_pb2
 
@@ -80,7 +80,7 @@ class Findings:
 
 
 def check_config(found: Findings, config_path: Path | None = None) -> Check:
-    from daemon.errors import BrokerError
+    from broker_client.errors import BrokerError
     from daemon.settings import load_settings
 
     path = config_path or paths.config_file(found.environ.get(paths.CONFIG_ENV))
@@ -126,14 +126,12 @@ def config_not_roots(path: Path) -> str | None:
 
 
 def check_socket_permissions(found: Findings) -> Check:
-    from daemon.server import MAX_SOCKET_PATH
-
     socket = found.socket
     directory = socket.parent
-    if len(str(socket)) > MAX_SOCKET_PATH:
+    if len(str(socket)) > paths.MAX_SOCKET_PATH:
         return fail(
             "socket",
-            f"the socket path {socket} is {len(str(socket))} bytes; unix sockets allow about {MAX_SOCKET_PATH}",
+            f"the socket path {socket} is {len(str(socket))} bytes; unix sockets allow about {paths.MAX_SOCKET_PATH}",
             f"choose a shorter path with --socket or {paths.SOCKET_ENV}",
             exit_codes.DAEMON_UNAVAILABLE,
         )
@@ -241,7 +239,7 @@ def _start_fix(found: Findings) -> str:
 
 
 async def check_daemon(found: Findings, client: BrokerClient) -> Check:
-    from daemon.errors import BrokerError, DaemonUnavailable, VersionMismatch
+    from broker_client.errors import BrokerError, DaemonUnavailable, VersionMismatch
 
     try:
         found.status = await client.get_status(timeout=5)
@@ -264,7 +262,7 @@ async def check_daemon(found: Findings, client: BrokerClient) -> Check:
 
 
 def check_versions(found: Findings, client_version: str) -> Check:
-    from daemon import api_version
+    from broker_client import api_version
     from protos.broker.v1 import API_VERSION
 
     if found.status is None:
@@ -285,7 +283,7 @@ def check_versions(found: Findings, client_version: str) -> Check:
 
 
 def check_secret_store(found: Findings) -> Check:
-    from daemon.errors import ErrorCode
+    from broker_client.errors import ErrorCode
     from daemon.secret_store import keyring_problem
 
     settings = found.settings
@@ -339,7 +337,7 @@ def check_credentials(found: Findings) -> Check:
 
 
 async def check_session(found: Findings, client: BrokerClient, *, offline: bool) -> Check:
-    from daemon.errors import BrokerError, SessionError
+    from broker_client.errors import BrokerError, SessionError
     from protos.broker.v1 import session_pb2
 
     if found.status is None:
@@ -389,7 +387,7 @@ def check_clock(found: Findings, *, offline: bool) -> Check:
         return skip("clock", "not checked (--offline)")
     base_url = found.status.upstream_base_url if found.status is not None else None
     if base_url is None and found.settings is not None:
-        from daemon.upstream import PRODUCTION_API, SANDBOX_API
+        from daemon.settings import PRODUCTION_API, SANDBOX_API
 
         settings = found.settings
         base_url = {"production": PRODUCTION_API, "sandbox": SANDBOX_API}.get(

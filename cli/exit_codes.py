@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.errors import Kind
+from broker_client.errors import Kind
 
 OK = 0
 FAILURE = 1  # an unexpected failure or a bug

@@ -12,7 +12,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from daemon.errors import ErrorCode, InvalidRequest
+from broker_client.errors import ErrorCode, InvalidRequest
 
 DAEMON = "etrade-daemon"
 PROXY = "etrade-mcp"

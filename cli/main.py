@@ -1,8 +1,8 @@
 """``etradectl``: the operator's side of etrade-mcp.
 
 Each command lives in ``cli/commands/<group>.py`` with a ``register(subparsers)`` function; it
-parses, calls the daemon through ``daemon.client`` and renders. One handler here turns every
-:class:`daemon.errors.BrokerError` into ``error:`` / ``hint:`` lines and a documented exit status.
+parses, calls the daemon through ``broker_client.client`` and renders. One handler here turns every
+:class:`broker_client.errors.BrokerError` into ``error:`` / ``hint:`` lines and a documented exit status.
 Heavy imports (grpc, the client) happen inside command handlers, so ``--help`` is instant.
 """
 
@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from broker_client import VERSION
 from cli import exit_codes
 from cli.output import Output
 
 if TYPE_CHECKING:
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
 
-VERSION = "0.1.0"
 
 Handler = Callable[["Context", argparse.Namespace], Awaitable[int]]
 
@@ -61,7 +61,7 @@ class Context:
 
     def client(self) -> BrokerClient:
         if self._client is None:
-            from daemon.client import BrokerClient
+            from broker_client.client import BrokerClient
 
             self._client = BrokerClient(
                 self.socket, client_name=f"etradectl/{VERSION}", timeout=self.timeout, on_version_warning=self.out.warn
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | Non
     out = Output(json_mode=args.json)
     ctx = Context(out=out, socket=args.socket, timeout=args.timeout)
 
-    from daemon.errors import BrokerError, ErrorCode
+    from broker_client.errors import BrokerError, ErrorCode
 
     try:
         return asyncio.run(_run(handler, ctx, args))

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from daemon import paths
-from daemon.errors import ErrorCode, InvalidRequest
+from broker_client import paths
+from broker_client.errors import ErrorCode, InvalidRequest
 
 ClientName = Literal["claude-desktop", "claude-code", "cursor"]
 CLIENTS: tuple[ClientName, ...] = ("claude-desktop", "claude-code", "cursor")

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from broker_client import paths
+from broker_client.errors import DaemonUnavailable, ErrorCode, InvalidRequest, NotFound
 from cli.installation import DAEMON, find_executable, shared_dir
-from daemon import paths
-from daemon.errors import DaemonUnavailable, ErrorCode, InvalidRequest, NotFound
 
 Platform = Literal["linux", "macos"]
 PLATFORMS: tuple[Platform, ...] = ("linux", "macos")

@@ -21,6 +21,7 @@ step. Invariants:
 from __future__ import annotations
 
 import grp
+import importlib.util
 import os
 import plistlib
 import pwd
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from broker_client import paths
+from broker_client.errors import DaemonUnavailable, ErrorCode, InvalidRequest
 from cli.installation import shared_dir
 from cli.service_manager import (
     LAUNCHD_LABEL,
@@ -52,9 +55,6 @@ from cli.service_manager import (
     systemd_quote,
     write_atomically,
 )
-from daemon import paths
-from daemon.errors import DaemonUnavailable, ErrorCode, InvalidRequest
-from daemon.protected import DEFAULT_CONFIGURATION, DEFAULT_STATE
 
 SERVICE_USER = "etrade-mcp"
 CLIENTS_GROUP = "etrade-mcp"
@@ -85,8 +85,8 @@ class SystemDirs:
         return self.config / "config.toml"
 
 
-# The daemon's own defaults (daemon/protected.py, daemon/paths.py) are the one source of these paths.
-LINUX_DIRS = SystemDirs(DEFAULT_STATE, paths.LINUX_SYSTEM_RUNTIME_DIR, DEFAULT_CONFIGURATION)
+# broker_client/paths.py, which the daemon's protected mode also uses, is the one source of these paths.
+LINUX_DIRS = SystemDirs(paths.LINUX_SYSTEM_STATE_DIR, paths.LINUX_SYSTEM_RUNTIME_DIR, paths.LINUX_SYSTEM_CONFIG_DIR)
 _MACOS_BASE = paths.MACOS_SYSTEM_RUNTIME_DIR.parent
 MACOS_DIRS = SystemDirs(
     _MACOS_BASE / "state",
@@ -196,15 +196,22 @@ def _writable_by_others(path: Path) -> str | None:
     return None
 
 
+def _package_root(name: str) -> Path:
+    """The folder that holds the top-level package ``name`` (site-packages, or a source checkout)."""
+    spec = importlib.util.find_spec(name)
+    locations = spec.submodule_search_locations if spec is not None else None
+    if not locations:
+        raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, f"the {name} package of etrade-mcp is not installed")
+    return Path(next(iter(locations))).parent
+
+
 def code_roots(daemon: Path) -> list[Path]:
     """The trees whose files the protected daemon executes: its environment and our packages."""
-    import cli
-    import daemon as daemon_package
-
     # The interpreter a venv points at and its standard library, not the whole of its prefix (/usr).
     interpreter = Path(sys.executable).resolve()
     roots = [Path(sys.prefix), Path(sysconfig.get_path("stdlib")), interpreter, daemon.parent]
-    roots += [Path(next(iter(package.__path__))).parent for package in (daemon_package, cli)]
+    # Located, not imported: etradectl needs where the daemon's code lies, not the code.
+    roots += [_package_root(name) for name in ("daemon", "cli")]
     unique: list[Path] = []
     for root in roots:
         if root not in unique:

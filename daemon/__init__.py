@@ -1,1 +1,1 @@
-"""etrade-daemon: the broker service that owns the E*TRADE session (and ``daemon.client`` for its clients)."""
+"""etrade-daemon: the broker service that owns the E*TRADE session; its clients use ``broker_client``."""

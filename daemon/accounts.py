@@ -12,14 +12,14 @@ import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
 
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
+from broker_client.symbols import normalize_symbol
 from daemon.clock import Clock
 from daemon.deadline import Deadline
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.etrade_json import parse_accounts, parse_balance, parse_lots, parse_portfolio_page, summarize_totals
 from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
 from daemon.models import Account, Balance, Lot, Portfolio, Position, PositionDetails
-from daemon.symbols import normalize_symbol
 from daemon.ttl_cache import CacheStats, TtlCache
 from daemon.upstream import EtradeApiError
 

@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.deadline import Deadline
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.etrade_json import JSON, as_list, obj, text, whole
 from daemon.gateway import EtradeGateway
 from daemon.upstream import EtradeApiError, EtradeHttp

@@ -27,10 +27,10 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from broker_client.errors import BrokerError, Kind
 from daemon import sectors
 from daemon.accounts import AccountsData, check_account_key
 from daemon.clock import Clock
-from daemon.errors import BrokerError, Kind
 from daemon.history import HistoryData, PeriodActivity
 from daemon.models import Balance, Portfolio, Position
 

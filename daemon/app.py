@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from broker_client.errors import BrokerError
 from daemon import notify
 from daemon.accounts import AccountsData
 from daemon.alerts import AlertsData
@@ -16,7 +17,6 @@ from daemon.analytics import PortfolioAnalyst
 from daemon.clock import Clock, SystemClock
 from daemon.deadline import REAL_TIME, TimeSource
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
-from daemon.errors import BrokerError
 from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
 from daemon.history import HistoryData
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from emulator import Emulator
 
 log = logging.getLogger(__name__)
-
-VERSION = "0.1.0"
 
 
 @dataclass

@@ -4,7 +4,7 @@ Python gRPC cannot see a unix-socket peer's credentials, so the daemon runs an i
 beside its gRPC socket (``<socket>.auth``, the same owner, group and mode): a client connects, the
 daemon reads the peer's uid, gid and pid from the kernel (:mod:`daemon.peercred`) and answers with a
 random token bound to them. The client sends the token in gRPC metadata
-(:data:`daemon.metadata_keys.AUTH_KEY`) on every call; :class:`AuthorityGate` resolves it and puts the
+(:data:`broker_client.metadata_keys.AUTH_KEY`) on every call; :class:`AuthorityGate` resolves it and puts the
 caller's :class:`Identity` in :data:`CALLER` for the call (the audit log reads it there).
 
 Invariants:
@@ -36,11 +36,11 @@ from typing import Any, TypeAlias
 
 import grpc
 
+from broker_client.error_wire import STATUS_BY_KIND, error_metadata
+from broker_client.errors import BrokerError, ErrorCode, PolicyRefused
+from broker_client.metadata_keys import AUTH_KEY
 from daemon import peercred
 from daemon.caller import CALLER, Identity
-from daemon.errors import BrokerError, ErrorCode, PolicyRefused
-from daemon.metadata_keys import AUTH_KEY
-from daemon.rpc_errors import STATUS_BY_KIND, error_metadata
 
 log = logging.getLogger(__name__)
 

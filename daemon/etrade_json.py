@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from broker_client.symbols import SymbolError
 from daemon.models import (
     Account,
     Balance,
@@ -21,7 +22,6 @@ from daemon.models import (
     Position,
     Product,
     Quote,
-    SymbolError,
 )
 
 JSON = Mapping[str, Any]

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from broker_client.errors import BrokerError, RateLimited
 from daemon.deadline import REAL_TIME, Deadline, TimeSource
-from daemon.errors import BrokerError, RateLimited
 from daemon.ratelimit import RateLimiter
 from daemon.retry import RetryPolicy, is_transient
 from daemon.session import SessionManager

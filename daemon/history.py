@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.accounts import AccountsData, check_account_key
 from daemon.clock import ET, Clock
 from daemon.deadline import Deadline
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.etrade_json import JSON, as_list, num, obj, text, whole
 from daemon.gateway import EtradeGateway
 from daemon.ttl_cache import CacheStats, TtlCache

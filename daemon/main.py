@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from daemon import paths, protected
-from daemon.errors import BrokerError
+from broker_client import paths
+from broker_client.errors import BrokerError
+from daemon import protected
 from daemon.log_redaction import AccountNumberFilter
 from daemon.settings import ENVIRONMENTS, Settings, load_settings
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Sequence
 
+from broker_client.errors import ErrorCode, InvalidRequest
+from broker_client.symbols import SymbolError, normalize_symbols
 from daemon.clock import Clock
 from daemon.deadline import REAL_TIME, Deadline, TimeSource
-from daemon.errors import ErrorCode, InvalidRequest
 from daemon.etrade_json import parse_lookup, parse_quotes
 from daemon.gateway import EtradeGateway
-from daemon.models import Product, Quote, QuoteBatch, SymbolError
+from daemon.models import Product, Quote, QuoteBatch
 from daemon.quote_cache import QuoteCache, QuoteTtl
-from daemon.symbols import normalize_symbols
 from daemon.upstream import EtradeApiError
 
 # E*TRADE answers at most 25 symbols per request, 50 with overrideSymbolCount=true (reference §2.2).

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from broker_client.symbols import SymbolError
+
 
 @dataclass(frozen=True, slots=True)
 class Quote:
@@ -39,15 +41,6 @@ class Quote:
     beta: float | None = None
     average_volume: int | None = None
     fetched_at_unix_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class SymbolError:
-    """One symbol of a multi-symbol request that could not be answered."""
-
-    symbol: str
-    code: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from broker_client.errors import ErrorCode, InvalidRequest
+from broker_client.symbols import normalize_symbol
 from daemon.clock import Clock
 from daemon.deadline import Deadline
-from daemon.errors import ErrorCode, InvalidRequest
 from daemon.etrade_json import as_list, obj, opt_float, opt_int, text, whole
 from daemon.gateway import EtradeGateway
-from daemon.symbols import normalize_symbol
 from daemon.ttl_cache import CacheStats, TtlCache
 from daemon.upstream import EtradeApiError
 

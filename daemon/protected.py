@@ -23,16 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon import paths
-from daemon.errors import ErrorCode, InvalidRequest
+from broker_client import paths
+from broker_client.errors import ErrorCode, InvalidRequest
 
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = paths.SYSTEM_SOCKET_NAME
 CONFIG_NAME = "config.toml"
-DEFAULT_STATE = Path("/var/lib/etrade-mcp")
+DEFAULT_STATE = paths.LINUX_SYSTEM_STATE_DIR
 DEFAULT_RUNTIME = paths.SYSTEM_RUNTIME_DIR
-DEFAULT_CONFIGURATION = Path("/etc/etrade-mcp")
+DEFAULT_CONFIGURATION = paths.LINUX_SYSTEM_CONFIG_DIR
 #: Environment variables that must not reach a protected daemon's settings.
 #: Who may own the configuration and the directories above it (tests add their own uid).
 ROOT_ONLY = frozenset({0})

@@ -29,11 +29,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from broker_client.errors import BrokerError, ErrorCode, RateLimited, UpstreamError
+from broker_client.symbols import SymbolError
 from daemon.clock import Clock
 from daemon.deadline import REAL_TIME, Deadline, TimeSource
-from daemon.errors import BrokerError, ErrorCode, RateLimited, UpstreamError
 from daemon.market_hours import in_regular_session
-from daemon.models import Quote, SymbolError
+from daemon.models import Quote
 
 log = logging.getLogger(__name__)
 

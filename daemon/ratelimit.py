@@ -8,7 +8,7 @@ the CLI share one consumer key through this daemon, so one limiter here keeps al
 Each request takes a token from its module's bucket and from the overall bucket
 (``ETRADE_REQUESTS_PER_MINUTE``). Tokens are *reserved*: when a bucket is empty the caller gets
 the next free slot and sleeps until it, provided that fits in what it is willing to wait;
-otherwise it is refused at once with :class:`~daemon.errors.RateLimited` saying when to retry.
+otherwise it is refused at once with :class:`~broker_client.errors.RateLimited` saying when to retry.
 Reservation keeps callers in arrival order and never lets two of them share one slot.
 
 When E*TRADE answers "rate limit exceeded" anyway (another program using the same consumer key,
@@ -27,8 +27,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from broker_client.errors import ErrorCode, RateLimited
 from daemon.deadline import REAL_TIME, TimeSource
-from daemon.errors import ErrorCode, RateLimited
 
 OVERALL = "overall"
 #: The fewest requests per second a slowed-down module is throttled to (its floor).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from daemon.errors import BrokerError, ErrorCode, RateLimited
+from broker_client.errors import BrokerError, ErrorCode, RateLimited
 from daemon.upstream import EtradeApiError
 
 #: E*TRADE codes that mean "try again later" even without a 5xx status (reference §4).

@@ -1,7 +1,7 @@
-"""Domain errors → gRPC status + trailing metadata, for every servicer method.
+"""Domain errors → gRPC status + trailing metadata, for every servicer method (the daemon's half).
 
-The code travels as ``x-etrade-error-code``; the hint as UTF-8 in ``x-etrade-error-hint-bin``;
-``retry_after`` (seconds) as ``x-etrade-retry-after``. ``daemon/client.py`` reads them back.
+The wire form (status by kind, the trailing metadata keys) lives in ``broker_client/error_wire.py``
+beside the reader that rebuilds the exception in the client.
 Unexpected exceptions are logged with their traceback and become INTERNAL with a generic message:
 internals never reach a client.
 """
@@ -15,37 +15,14 @@ from typing import Any, TypeVar
 
 import grpc
 
-from daemon import metadata_keys
-from daemon.errors import BrokerError, ErrorCode, InternalError, Kind
+from broker_client.error_wire import STATUS_BY_KIND, error_metadata
+from broker_client.errors import BrokerError, ErrorCode, InternalError
 
 log = logging.getLogger(__name__)
-
-CODE_KEY = metadata_keys.CODE_KEY
-HINT_KEY = metadata_keys.HINT_KEY
-RETRY_AFTER_KEY = metadata_keys.RETRY_AFTER_KEY
-
-STATUS_BY_KIND: dict[Kind, grpc.StatusCode] = {
-    Kind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
-    Kind.VERSION: grpc.StatusCode.FAILED_PRECONDITION,
-    Kind.SESSION: grpc.StatusCode.FAILED_PRECONDITION,
-    Kind.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
-    Kind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
-    Kind.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    Kind.UPSTREAM: grpc.StatusCode.UNAVAILABLE,
-    Kind.POLICY: grpc.StatusCode.PERMISSION_DENIED,
-    Kind.INTERNAL: grpc.StatusCode.INTERNAL,
-}
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]]
-
-
-def error_metadata(exc: BrokerError) -> tuple[tuple[str, str | bytes], ...]:
-    metadata: list[tuple[str, str | bytes]] = [(CODE_KEY, exc.code.value), (HINT_KEY, exc.hint.encode("utf-8"))]
-    if exc.retry_after is not None:
-        metadata.append((RETRY_AFTER_KEY, f"{exc.retry_after:.3f}"))
-    return tuple(metadata)
 
 
 def translate_errors(method: Handler[Req, Resp]) -> Handler[Req, Resp]:

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from daemon.errors import ErrorCode, SessionError
+from broker_client.errors import ErrorCode, SessionError
 
 log = logging.getLogger(__name__)
 

@@ -25,17 +25,15 @@ from typing import cast
 
 import grpc
 
+from broker_client.errors import ErrorCode, InvalidRequest
+from broker_client.paths import MAX_SOCKET_PATH, auth_socket_path
 from daemon import sd_notify
 from daemon.app import BrokerApp
 from daemon.authority import AuthorityGate, IdentityServer, TokenBook
-from daemon.errors import ErrorCode, InvalidRequest
-from daemon.paths import auth_socket_path
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "daemon.lock"
-# sun_path is 108 bytes on Linux, 104 on macOS; stay under both.
-MAX_SOCKET_PATH = 100
 
 
 class StartupError(InvalidRequest):

@@ -46,9 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from daemon import secret_store as names
-from daemon.clock import Clock, last_midnight_et, next_midnight_et
-from daemon.errors import (
+from broker_client.errors import (
     LOGIN_COMMAND,
     BrokerError,
     ErrorCode,
@@ -56,6 +54,8 @@ from daemon.errors import (
     SessionError,
     UpstreamError,
 )
+from daemon import secret_store as names
+from daemon.clock import Clock, last_midnight_et, next_midnight_et
 from daemon.secret_store import SecretStore
 from daemon.upstream import (
     AccessToken,

@@ -26,8 +26,8 @@ import logging
 from collections.abc import Callable
 from datetime import date, time
 
+from broker_client.errors import LOGIN_COMMAND, BrokerError, SessionError
 from daemon.clock import ET, Clock, iso_et, to_datetime
-from daemon.errors import LOGIN_COMMAND, BrokerError, SessionError
 from daemon.events import EventBus, EventKind
 from daemon.session import LIVE_STATES, SETUP_COMMAND, SessionManager, SessionState
 

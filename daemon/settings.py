@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from daemon import paths
-from daemon.errors import ErrorCode, InvalidRequest
+from broker_client import paths
+from broker_client.errors import ErrorCode, InvalidRequest
 from daemon.notifications.config import ChannelConfig, parse_channels
 
 Environment = Literal["production", "sandbox", "emulator"]
 ENVIRONMENTS: tuple[Environment, ...] = ("production", "sandbox", "emulator")
+#: E*TRADE's REST hosts for the two real environments (the emulator's is ``emulator_url``).
+PRODUCTION_API = "https://api.etrade.com"
+SANDBOX_API = "https://apisb.etrade.com"
 SecretStoreKind = Literal["keyring", "file", "memory"]
 
 

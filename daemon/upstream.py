@@ -26,12 +26,13 @@ from typing import Any, Literal, TypeVar
 import requests
 from rauth import OAuth1Session
 
-from daemon.errors import (
+from broker_client.errors import (
     ErrorCode,
     RateLimited,
     UpstreamError,
 )
 from daemon.log_redaction import mask_account_numbers
+from daemon.settings import PRODUCTION_API, SANDBOX_API
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ Module = Literal["oauth", "market", "accounts", "orders"]
 JSON = dict[str, Any]
 T = TypeVar("T")
 
-PRODUCTION_API = "https://api.etrade.com"
-SANDBOX_API = "https://apisb.etrade.com"
 AUTHORIZE_URL = "https://us.etrade.com/e/t/etws/authorize"
 
 _OAUTH_PROBLEM = re.compile(r"oauth_problem=([A-Za-z_]+)")

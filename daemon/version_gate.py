@@ -1,4 +1,4 @@
-"""The daemon's half of the API version handshake (see :mod:`daemon.api_version`).
+"""The daemon's half of the API version handshake (see :mod:`broker_client.api_version`).
 
 A server interceptor that, for every call:
 
@@ -20,9 +20,10 @@ from typing import Any, TypeAlias
 
 import grpc
 
-from daemon import api_version
-from daemon.errors import BrokerError
-from daemon.rpc_errors import STATUS_BY_KIND, error_metadata
+from broker_client import api_version
+from broker_client.error_wire import STATUS_BY_KIND, error_metadata
+from broker_client.errors import BrokerError
+from broker_client.metadata_keys import API_VERSION_KEY, KNOWN_API_VERSION_KEY
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ def _declared_versions(details: grpc.HandlerCallDetails) -> tuple[str | None, st
     client: str | None = None
     known: str | None = None
     for key, value in details.invocation_metadata or ():
-        if key == api_version.METADATA_KEY and isinstance(value, str):
+        if key == API_VERSION_KEY and isinstance(value, str):
             client = value
-        elif key == api_version.KNOWN_METADATA_KEY and isinstance(value, str):
+        elif key == KNOWN_API_VERSION_KEY and isinstance(value, str):
             known = value
     return client, known
 
@@ -50,7 +51,7 @@ class VersionGate(grpc.aio.ServerInterceptor):
 
     def __init__(self, daemon_version: str) -> None:
         self.daemon_version = daemon_version
-        self._metadata = ((api_version.METADATA_KEY, daemon_version),)
+        self._metadata = ((API_VERSION_KEY, daemon_version),)
         # Per call these would be rebuilt identically: the verdict on a client version, and the
         # announcing handler of a method (keyed by method, checked against the servicer's handler).
         self._refuses: dict[str, bool] = {}

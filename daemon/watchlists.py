@@ -42,9 +42,9 @@ import tomlkit.exceptions
 from tomlkit.container import OutOfOrderTableProxy
 from tomlkit.items import Array, InlineTable, Table
 
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
+from broker_client.symbols import normalize_symbol
 from daemon.events import EventBus, EventKind
-from daemon.symbols import normalize_symbol
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ def watchlist_uri(name: str) -> str:
 
 def resource_error(exc: Any) -> ResourceError:
     """A BrokerError as the resource error a client shows: message, next step, stable code."""
-    from daemon.errors import Kind
+    from broker_client.errors import Kind
 
     text = f"{exc.message}. Next step: {exc.hint}. [{exc.code.value}]"
     # The SDK answers ResourceNotFoundError with -32602 (invalid params) and any other ResourceError
@@ -85,7 +85,7 @@ def resource_error(exc: Any) -> ResourceError:
 
 
 async def _read(coro: Awaitable[T]) -> T:
-    from daemon.errors import BrokerError
+    from broker_client.errors import BrokerError
 
     try:
         return await coro
@@ -109,7 +109,7 @@ async def watchlist_names(daemon: DaemonLink) -> list[str]:
 
 async def watchlist_resources(daemon: DaemonLink) -> list[Resource]:
     """One listed resource per configured watchlist; none when the daemon cannot be asked."""
-    from daemon.errors import BrokerError
+    from broker_client.errors import BrokerError
 
     try:
         response = await daemon.client().list_watchlists()

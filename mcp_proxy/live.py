@@ -173,7 +173,7 @@ class ClientNotifier:
 class LiveUpdates:
     """Follows the daemon's events for the lifetime of the MCP server and notifies the client."""
 
-    def __init__(self, link: DaemonLink, *, min_retry: float = 0.25, max_retry: float = 5.0) -> None:
+    def __init__(self, link: DaemonLink, *, min_retry: float = 0.25, max_retry: float = 1.0) -> None:
         self.link = link
         self.notifier = ClientNotifier()
         self.min_retry = min_retry
@@ -210,6 +210,7 @@ class LiveUpdates:
     async def lifespan(self, server: MCPServer) -> AsyncIterator[dict[str, Any]]:
         """The server's lifespan: follow the daemon in the background while the server runs."""
         async with anyio.create_task_group() as group:
+            group.start_soon(self.link.connect_after_handshake, self.notifier.first_request_answered)
             group.start_soon(self.follow)
             try:
                 yield {}
@@ -217,7 +218,7 @@ class LiveUpdates:
                 group.cancel_scope.cancel()
 
     def _socket_path(self) -> str:
-        from daemon import paths
+        from broker_client import paths
 
         return str(paths.client_socket_path(self.link.socket_path))
 
@@ -263,7 +264,7 @@ class LiveUpdates:
 
 
 def _import_client() -> type[Any]:
-    from daemon.client import BrokerClient
+    from broker_client.client import BrokerClient
 
     return BrokerClient
 

@@ -8,18 +8,30 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 EPILOG = """The proxy needs a running etrade-daemon; it connects to its socket
-($XDG_RUNTIME_DIR/etrade-mcp/broker.sock unless --socket or ETRADE_MCP_SOCKET says otherwise).
+($XDG_RUNTIME_DIR/etrade-mcp/broker.sock, or /run/user/$UID/etrade-mcp/broker.sock when
+XDG_RUNTIME_DIR is unset, unless --socket or ETRADE_MCP_SOCKET says otherwise). MCP clients
+often start servers with a stripped environment: name the socket in the configuration's "env".
 Print a ready-made client configuration with `etradectl mcp config`.
 
 example (Claude Desktop, claude_desktop_config.json):
-  {"mcpServers": {"etrade": {"command": "/path/to/venv/bin/etrade-mcp"}}}
+  {"mcpServers": {"etrade": {"command": "/path/to/venv/bin/etrade-mcp",
+    "env": {"ETRADE_MCP_SOCKET": "/run/user/1000/etrade-mcp/broker.sock"}}}}
 """
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Until the server's own handlers take over (mcp_proxy.stdio.serve), a signal during start-up
+    # (the imports take a few hundred ms) ends the process quietly instead of with a traceback.
+    signal.signal(signal.SIGINT, _exit_on_signal)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     parser = argparse.ArgumentParser(
         prog="etrade-mcp",
         description="MCP server (stdio) for an E*TRADE account, served by etrade-daemon.",
@@ -35,11 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     # gRPC's C core logs to stderr; keep it to real errors.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
+    import anyio
+
     from mcp_proxy.server import DaemonLink, build_server
+    from mcp_proxy.stdio import serve
 
     server = build_server(DaemonLink(args.socket))
-    server.run("stdio")
-    return 0
+    return anyio.run(serve, server)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from daemon.wire import message_to_dict
+from broker_client.wire import message_to_dict
 
 __all__ = ["message_to_dict"]
 

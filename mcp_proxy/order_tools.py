@@ -177,7 +177,7 @@ def trading_probe(link: DaemonLink) -> Callable[[], Awaitable[bool]]:
     (tools/list_changed), so clients refetch the list."""
 
     async def trading_enabled() -> bool:
-        from daemon.errors import BrokerError
+        from broker_client.errors import BrokerError
 
         try:
             status = await link.client().get_status(timeout=MODE_TIMEOUT)

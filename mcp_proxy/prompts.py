@@ -287,7 +287,7 @@ def register_prompts(server: MCPServer, daemon: DaemonLink, completions: Complet
         valuation, and what stands out."""
         text = symbols.strip()
         if text.lower().startswith(WATCHLIST_PREFIX):
-            from daemon.errors import BrokerError
+            from broker_client.errors import BrokerError
 
             name = text[len(WATCHLIST_PREFIX) :].strip()
             try:
@@ -360,8 +360,8 @@ def register_prompts(server: MCPServer, daemon: DaemonLink, completions: Complet
 def _symbols(text: str, *, single: bool = False) -> list[str]:
     """Validated, upper-cased, de-duplicated symbols from a comma- or space-separated list."""
     # Imported on use: daemon.models' dataclasses would add ~10 ms to the proxy's start-up.
-    from daemon.errors import InvalidRequest
-    from daemon.symbols import MAX_SYMBOL_LENGTH, normalize_symbol
+    from broker_client.errors import InvalidRequest
+    from broker_client.symbols import MAX_SYMBOL_LENGTH, normalize_symbol
 
     parts = [part for part in re.split(r"[\s,;]+", text) if part]
     if not parts:

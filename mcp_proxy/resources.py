@@ -82,7 +82,7 @@ def register_resources(server: MCPServer, daemon: DaemonLink) -> None:
         mime_type=JSON_MIME,
     )
     async def session_status() -> str:
-        from daemon.errors import BrokerError
+        from broker_client.errors import BrokerError
 
         try:
             status = await daemon.client().get_status()

@@ -1,35 +1,44 @@
 """``etrade-mcp``'s MCP server: tools that are thin calls to the broker daemon.
 
 The proxy holds nothing: no token, no cache, no pending order. Every tool forwards to the daemon
-through ``daemon.client.BrokerClient`` and renders the daemon's typed errors as tool errors that
-say what went wrong and exactly what to run. The client (and with it grpc) is imported on the
-first tool call, so the proxy starts as fast as a bare MCP server.
+through ``broker_client.client.BrokerClient`` and renders the daemon's typed errors as tool errors that
+say what went wrong and exactly what to run. The client (and with it grpc) is imported, and the
+daemon contacted, in the background once ``initialize`` is answered, so the proxy starts as fast
+as a bare MCP server and its first tool call does not pay for the import.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, ToolAnnotations
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import Field, ValidationError
 
+from broker_client import VERSION
 from mcp_proxy import models
 from mcp_proxy.order_tools import TradingAwareServer, register_order_tools, trading_probe
 from mcp_proxy.resources import register_resources
 
 if TYPE_CHECKING:
-    from daemon.client import BrokerClient
-    from daemon.errors import BrokerError
+    from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+
+    from broker_client.client import BrokerClient
+    from broker_client.errors import BrokerError
     from mcp_proxy.live import LiveUpdates
     from protos.broker.v1.market_pb2 import GetQuotesResponse
 
+log = logging.getLogger(__name__)
+
 SERVER_NAME = "etrade"
-VERSION = "0.1.0"
 
 INSTRUCTIONS = """\
 Read an E*TRADE brokerage account and market data through the user's local etrade-mcp daemon.
@@ -60,16 +69,69 @@ AccountKeyArg = Annotated[
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 
+#: How long the background handshake may take before the first request stops waiting for it
+#: (the request then makes its own call, with its own deadline and error).
+CONNECT_TIMEOUT = 5.0
+#: Requests that never need the daemon, so never wait for the connection.
+WITHOUT_DAEMON = frozenset({"initialize", "ping"})
+
+
 class DaemonLink:
-    """The proxy's one connection to the daemon, opened on first use."""
+    """The proxy's one connection to the daemon.
+
+    :meth:`connect` imports the client (grpc and the generated code: ~100 ms) on a worker thread,
+    opens the channel and runs the API version handshake. The lifespan starts it once
+    ``initialize`` has been answered, so the handshake never waits for it; :meth:`middleware`
+    makes every other request wait until it is done (it starts it if nothing has yet), so that
+    :meth:`client` never imports on the event loop's time in the proxy.
+    """
 
     def __init__(self, socket_path: str | os.PathLike[str] | None = None) -> None:
         self.socket_path = socket_path
         self._client: BrokerClient | None = None
+        self._connected = False
+        self._connecting: anyio.Lock | None = None
+
+    def is_connected(self) -> bool:
+        """Whether :meth:`connect` has run (whatever its outcome)."""
+        return self._connected
+
+    async def connect(self) -> None:
+        """Import, connect and shake hands, once; failures are left for the real calls to report."""
+        if self._connected:
+            return
+        if self._connecting is None:
+            self._connecting = anyio.Lock()
+        async with self._connecting:
+            if self.is_connected():  # another request connected while this one waited
+                return
+            try:
+                # On a worker thread, so the loop keeps serving; client() then finds it imported.
+                await anyio.to_thread.run_sync(_import_client)
+                from broker_client.errors import BrokerError
+
+                try:
+                    await self.client().get_status(timeout=CONNECT_TIMEOUT)
+                except BrokerError as exc:
+                    log.info("daemon: not connected yet (%s); the first call will say why", exc.code.value)
+            finally:
+                self._connected = True
+
+    async def middleware(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Server middleware: requests that may reach the daemon wait for :meth:`connect`."""
+        before_handshake = ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.session.client_params is None
+        if ctx.request_id is not None and ctx.method not in WITHOUT_DAEMON and not before_handshake:
+            await self.connect()
+        return await call_next(ctx)
+
+    async def connect_after_handshake(self, answered: anyio.Event) -> None:
+        """Connect in the background once the client's first request (``initialize``) is answered."""
+        await answered.wait()
+        await self.connect()
 
     def client(self) -> BrokerClient:
         if self._client is None:
-            from daemon.client import BrokerClient
+            from broker_client.client import BrokerClient
 
             self._client = BrokerClient(self.socket_path, client_name=f"etrade-mcp/{VERSION}")
         return self._client
@@ -80,6 +142,81 @@ class DaemonLink:
             self._client = None
 
 
+def _import_client() -> type[BrokerClient]:
+    from broker_client.client import BrokerClient
+
+    return BrokerClient
+
+
+class ProxyServer(TradingAwareServer):
+    """The proxy's MCP server: protocol errors where the MCP specification asks for them.
+
+    The SDK answers an unknown prompt or a missing prompt argument with error code 0 (and logs a
+    traceback), and an unknown tool with a tool result. The specification (2025-06-18 and
+    2025-11-25, "Error Handling" of tools and prompts) lists unknown tools, unknown prompts and
+    missing required arguments as protocol errors, -32602 (invalid params), and so are a prompt's
+    unknown arguments here (the SDK fails on them with code 0 and a traceback); invalid tool
+    *arguments* stay tool execution errors, which the model can read and correct.
+    """
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        self._register_deferred_tools()
+        if self._tool_manager.get_tool(name) is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown tool: {name}", data={"name": name, "hint": "see tools/list"})
+        return await super().call_tool(name, arguments, *args, **kwargs)
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> Any:
+        prompt = next((p for p in await self.list_prompts() if p.name == name), None)
+        if prompt is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name}", data={"name": name, "hint": "see prompts/list"})
+        known = {a.name for a in prompt.arguments or ()}
+        unknown = sorted(set(arguments or {}) - known)
+        if unknown:  # the SDK would call the prompt with them and fail with a TypeError
+            raise MCPError(
+                INVALID_PARAMS,
+                f"Unknown arguments of prompt {name}: {', '.join(unknown)}",
+                data={"name": name, "unknown": unknown, "arguments": sorted(known)},
+            )
+        missing = sorted(a.name for a in prompt.arguments or () if a.required and a.name not in (arguments or {}))
+        if missing:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"Missing required arguments of prompt {name}: {', '.join(missing)}",
+                data={"name": name, "missing": missing},
+            )
+        try:
+            return await super().get_prompt(name, arguments, *args, **kwargs)
+        except ValueError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                fields = sorted({".".join(str(part) for part in err["loc"]) for err in exc.__cause__.errors()})
+                raise MCPError(
+                    INVALID_PARAMS, f"Invalid arguments of prompt {name}: {', '.join(fields)}", data={"invalid": fields}
+                ) from None
+            raise
+
+
+async def before_initialize(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Server middleware: say what is wrong with a request sent before ``initialize``.
+
+    The SDK refuses it with "Invalid request parameters" and empty data (its pinned compatibility
+    shape); the code stays, the message and data say what to do.
+    """
+    try:
+        return await call_next(ctx)
+    except MCPError as exc:
+        legacy = ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS
+        if legacy and exc.error.data == "" and ctx.method != "initialize" and ctx.session.client_params is None:
+            raise MCPError(
+                exc.error.code,
+                f"{ctx.method} before initialize: the connection is not initialized",
+                data={
+                    "method": ctx.method,
+                    "hint": "send initialize, then notifications/initialized, then other requests",
+                },
+            ) from None
+        raise
+
+
 def tool_error(exc: BrokerError) -> ToolError:
     """A tool error the model can act on: what happened, then the next step, with the stable code."""
     return ToolError(f"{exc.message}. Next step: {exc.hint}. [{exc.code.value}]")
@@ -88,7 +225,7 @@ def tool_error(exc: BrokerError) -> ToolError:
 @contextmanager
 def tool_errors() -> Iterator[None]:
     """Turn the daemon's typed errors raised inside the block into tool errors (streams included)."""
-    from daemon.errors import BrokerError
+    from broker_client.errors import BrokerError
 
     try:
         yield
@@ -122,14 +259,14 @@ def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = N
 
     daemon = link or DaemonLink()
     live = live or LiveUpdates(daemon)
-    server = TradingAwareServer(
+    server = ProxyServer(
         SERVER_NAME,
         title="E*TRADE",
         version=VERSION,
         instructions=INSTRUCTIONS,
         lifespan=live.lifespan,
         subscriptions=live.notifier.bus,
-        middleware=[live.notifier.middleware],
+        middleware=[before_initialize, live.notifier.middleware, daemon.middleware],
         trading_enabled=trading_probe(daemon),
     )
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
-from daemon.client import BrokerClient
 from daemon.emulator_clock import EmulatorClock
 from daemon.secret_store import MemorySecretStore
 from daemon.server import InstanceLock, start_server

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
-from daemon.client import BrokerClient
 from daemon.emulator_clock import EmulatorClock
 from daemon.secret_store import MemorySecretStore
 from daemon.server import start_server

@@ -52,7 +52,7 @@ async def resolve_account(ctx: Context, account: str | None) -> str:
     """The given key, or the only open account's key; otherwise a usage error listing the keys."""
     if account:
         return account
-    from daemon.errors import ErrorCode, InvalidRequest
+    from broker_client.errors import ErrorCode, InvalidRequest
 
     listing = await ctx.client().list_accounts()
     if len(listing.accounts) == 1:
@@ -71,7 +71,7 @@ async def resolve_account(ctx: Context, account: str | None) -> str:
 
 
 async def run_accounts(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().list_accounts(include_closed=args.all)
     if ctx.out.json_mode:
@@ -86,7 +86,7 @@ async def run_accounts(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_balance(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     key = await resolve_account(ctx, args.account)
     b = (await ctx.client().get_balance(key)).balance
@@ -112,7 +112,7 @@ async def run_balance(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_portfolio(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     key = await resolve_account(ctx, args.account)
     p = await ctx.client().get_portfolio(key)

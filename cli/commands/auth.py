@@ -103,7 +103,7 @@ def _read_secret(prompt: str) -> str:
 
 
 async def run_setup(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     out = ctx.out
     key, secret = os.environ.get(KEY_ENV, "").strip(), os.environ.get(SECRET_ENV, "").strip()
@@ -142,7 +142,7 @@ def _read_verifier(out: Output) -> str:
 
 
 async def run_login(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     client = ctx.client()
     out = ctx.out
@@ -185,7 +185,7 @@ async def run_login(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_logout(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     result = await ctx.client().logout(forget_credentials=args.forget_credentials)
     if ctx.out.json_mode:

@@ -54,7 +54,7 @@ async def run_show(ctx: Context, args: argparse.Namespace) -> int:
     import os
     import tomllib
 
-    from daemon import paths
+    from broker_client import paths
     from daemon.settings import load_settings
 
     path = paths.config_file()

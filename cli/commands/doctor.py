@@ -48,9 +48,8 @@ def _render(ctx: Context, check: Check) -> None:
 async def run(ctx: Context, args: argparse.Namespace) -> int:
     import os
 
+    from broker_client import VERSION, paths
     from cli import doctor
-    from cli.main import VERSION
-    from daemon import paths
 
     found = doctor.Findings(environ=os.environ, socket=paths.socket_path(ctx.socket).absolute())
     client = ctx.client()

@@ -161,8 +161,8 @@ def write_csv(ctx: Context, response: history_pb2.ListTransactionsResponse) -> N
 
 
 async def run_transactions(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.errors import ErrorCode, InvalidRequest
-    from daemon.wire import message_to_dict
+    from broker_client.errors import ErrorCode, InvalidRequest
+    from broker_client.wire import message_to_dict
 
     if args.csv and ctx.out.json_mode:
         raise InvalidRequest(ErrorCode.INVALID_ARGUMENT, "--csv and --json both choose the output", hint="use one")
@@ -224,7 +224,7 @@ def _when(unix: int) -> str:
 
 
 async def run_alerts_list(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().list_alerts(
         category=args.category or "", status=args.status or "", search=args.search or "", limit=args.limit or 0
@@ -243,7 +243,7 @@ async def run_alerts_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_alerts_show(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().get_alert(args.alert_id)
     if ctx.out.json_mode:
@@ -265,7 +265,7 @@ async def run_alerts_show(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_alerts_delete(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().delete_alerts(args.alert_ids)
     if ctx.out.json_mode:

@@ -45,7 +45,7 @@ def _row(q: Any) -> list[str]:
 
 
 async def run(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().get_quotes(args.symbols)
     if ctx.out.json_mode:

@@ -62,9 +62,9 @@ async def _help(parser: argparse.ArgumentParser) -> int:
 
 
 async def run_config(ctx: Context, args: argparse.Namespace) -> int:
+    from broker_client import paths
     from cli.installation import PROXY, find_executable
     from cli.mcp_clients import client_info, merge_server, server_entry
-    from daemon import paths
 
     if not args.name.strip() or any(c.isspace() for c in args.name):
         ctx.out.error(f"--name must be one word, got {args.name!r}")

@@ -93,7 +93,7 @@ def health_text(health: Any) -> str:
 
 
 async def run_list(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().list_channels()
     if ctx.out.json_mode:
@@ -120,7 +120,7 @@ async def run_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_test(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().test_channels(args.channel)
     if ctx.out.json_mode:
@@ -133,7 +133,7 @@ async def run_test(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_store(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     channel = args.channel
     listing = await ctx.client().list_channels()

@@ -126,7 +126,7 @@ def _percent(value: float | None) -> str:
 
 
 async def run_lookup(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().lookup_product(" ".join(args.words))
     if ctx.out.json_mode:
@@ -140,7 +140,7 @@ async def run_lookup(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_expirations(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().get_option_expirations(args.symbol, expiry_type=args.expiry_type)
     if ctx.out.json_mode:
@@ -165,7 +165,7 @@ def _side(contract: Any) -> list[str]:
 
 
 async def run_chain(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
     from protos.broker.v1 import options_pb2
 
     side = {"both": options_pb2.OPTION_SIDE_BOTH, "calls": options_pb2.OPTION_SIDE_CALLS}.get(
@@ -203,7 +203,7 @@ async def run_chain(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_quote(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     response = await ctx.client().get_option_quote(args.symbol)
     if ctx.out.json_mode:

@@ -271,7 +271,7 @@ def journal_row(e: operator_pb2.JournalEntry) -> list[str]:
 
 
 async def run_list(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     key = await resolve_account(ctx, args.account)
     response = await ctx.client().list_orders(
@@ -293,7 +293,7 @@ async def run_list(ctx: Context, args: argparse.Namespace) -> int:
 
 async def _find_pending(ctx: Context, pending_id: str) -> tuple[operator_pb2.PendingWithCode, int]:
     """The pending order and the daemon's time of the answer (for the time left)."""
-    from daemon.errors import ErrorCode, NotFound
+    from broker_client.errors import ErrorCode, NotFound
 
     listing = await ctx.client().list_pending()
     for item in listing.pending:
@@ -307,7 +307,7 @@ async def _find_pending(ctx: Context, pending_id: str) -> tuple[operator_pb2.Pen
 
 
 async def run_pending(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     listing = await ctx.client().list_pending()
     if ctx.out.json_mode:
@@ -339,7 +339,7 @@ async def run_pending(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_show(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     if args.id.startswith("pnd_"):
         item, as_of = await _find_pending(ctx, args.id)
@@ -349,7 +349,7 @@ async def run_show(ctx: Context, args: argparse.Namespace) -> int:
             ctx.out.pairs(pending_pairs(item.pending, item.confirmation_code, as_of))
         return exit_codes.OK
     if not args.id.isdigit() or not 0 < int(args.id) <= INT64_MAX:
-        from daemon.errors import ErrorCode, InvalidRequest
+        from broker_client.errors import ErrorCode, InvalidRequest
 
         raise InvalidRequest(
             ErrorCode.INVALID_ARGUMENT, f"{args.id!r} is neither a pending id (pnd_…) nor an order number"
@@ -402,7 +402,7 @@ def _approved(ctx: Context, args: argparse.Namespace, question: str) -> int | No
 
 
 async def _confirm(ctx: Context, args: argparse.Namespace, found: tuple[operator_pb2.PendingWithCode, int]) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     item, as_of = found
     pending, code = item.pending, item.confirmation_code
@@ -433,7 +433,7 @@ async def run_confirm(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_reject(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     rejected = await ctx.client().reject_pending(args.pending_id.strip())
     if ctx.out.json_mode:
@@ -450,7 +450,7 @@ async def run_cancel(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_journal(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     report = await ctx.client().journal(everything=args.all, limit=args.limit)
     if ctx.out.json_mode:
@@ -470,7 +470,7 @@ async def run_journal(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_ack(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     entry = await ctx.client().acknowledge_journal_entry(args.entry)
     if ctx.out.json_mode:
@@ -481,7 +481,7 @@ async def run_ack(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_resolve(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     entry = await ctx.client().resolve_journal_entry(args.entry, order_id=args.order_id, not_placed=args.not_placed)
     if ctx.out.json_mode:

@@ -153,9 +153,9 @@ def _manager(ctx: Context, platform: Platform | None = None, *, system: bool = F
     With ``system``, protected mode's system service, whose client socket is the system one."""
     import os
 
+    from broker_client import paths
     from cli.service_manager import current_platform, manager_for
     from cli.system_service import system_dirs, system_manager_for
-    from daemon import paths
 
     environ = dict(os.environ)
     if system:
@@ -330,8 +330,8 @@ async def run_control(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_status(ctx: Context, args: argparse.Namespace) -> int:
+    from broker_client.errors import BrokerError
     from cli.service_manager import run
-    from daemon.errors import BrokerError
 
     manager = _manager(ctx, system=args.system)
     view: dict[str, str] = {"installed": "yes" if manager.installed() else "no"}

@@ -119,9 +119,9 @@ MODE_TEXT = {
 
 
 async def run(ctx: Context, args: argparse.Namespace) -> int:
+    from broker_client.wire import message_to_dict
     from cli.doctor import mode_of
     from cli.performance_view import render_performance
-    from daemon.wire import message_to_dict
     from protos.broker.v1 import session_pb2
 
     status = await ctx.client().get_status()

@@ -70,7 +70,7 @@ def _state_lines(ctx: Context, state: operator_pb2.TradingState) -> None:
 
 
 async def run_halt(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     state = await ctx.client().halt(args.reason)
     if ctx.out.json_mode:
@@ -81,7 +81,7 @@ async def run_halt(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def run_resume(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     state = await ctx.client().resume()
     if ctx.out.json_mode:
@@ -142,7 +142,7 @@ def _details(data_json: str) -> str:
 
 
 async def run_verify(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     result = await ctx.client().verify_audit()
     if ctx.out.json_mode:

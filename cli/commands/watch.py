@@ -61,7 +61,7 @@ def _clock(ms: int) -> str:
 
 
 async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.errors import DaemonUnavailable, RateLimited
+    from broker_client.errors import DaemonUnavailable, RateLimited
     from protos.broker.v1 import events_pb2
 
     kinds = [events_pb2.EventKind.Value(f"EVENT_KIND_{name}") for name in FOLLOWED]

@@ -66,7 +66,7 @@ def register(commands: Any) -> None:
 
 
 async def list_watchlists(ctx: Context, args: argparse.Namespace) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     client = ctx.client()
     if args.name:
@@ -91,7 +91,7 @@ async def list_watchlists(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def _show_change(ctx: Context, response: Any) -> int:
-    from daemon.wire import message_to_dict
+    from broker_client.wire import message_to_dict
 
     if ctx.out.json_mode:
         ctx.out.json(message_to_dict(response))

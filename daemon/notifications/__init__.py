@@ -26,6 +26,6 @@ Invariants:
   channel and an error class, never a URL, a body or a code.
 
 May import: the standard library, ``apprise``, ``requests``, and ``daemon.events``, ``daemon.clock``,
-``daemon.errors``, ``daemon.secret_store``, ``daemon.orders.pending`` and ``daemon.orders.model`` (to
+``broker_client.errors``, ``daemon.secret_store``, ``daemon.orders.pending`` and ``daemon.orders.model`` (to
 describe a pending order). No gRPC; ``config`` imports nothing of the daemon (``daemon.settings`` uses it).
 """

@@ -15,8 +15,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.clock import Clock
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.events import EventBus, SubscriptionOverflow
 from daemon.notifications.channels import (
     DEFAULT_QUEUE_SIZE,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from daemon.errors import ErrorCode, UpstreamError
+from broker_client.errors import ErrorCode, UpstreamError
 from daemon.etrade_json import JSON, as_list, obj, text, whole
 from daemon.log_redaction import mask_account_numbers
 from daemon.orders.model import (

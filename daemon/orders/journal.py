@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
 
 FILE_NAME = "orders.sqlite3"
 LOCK_NAME = "orders.lock"

@@ -24,8 +24,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from broker_client.errors import ErrorCode, NotFound, PolicyRefused
 from daemon.clock import Clock
-from daemon.errors import ErrorCode, NotFound, PolicyRefused
 from daemon.orders.model import EtradePreview, Order, OrderRequest, RiskFinding
 
 #: 31 symbols without look-alikes (no 0/O, 1/I/L): 8 of them are about 40 bits.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from daemon.errors import ErrorCode, PolicyRefused
+from broker_client.errors import ErrorCode, PolicyRefused
 from daemon.orders.model import OrderRequest, PriceType, RiskFinding, Severity, decimal_text, money_text
 
 CENT = Decimal("0.01")

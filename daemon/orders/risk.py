@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from daemon.errors import ErrorCode, PolicyRefused
+from broker_client.errors import ErrorCode, PolicyRefused
 from daemon.models import Balance, Portfolio, Quote
 from daemon.orders.model import Action, OrderRequest, RiskFinding, Severity, decimal_text, money_text
 

@@ -35,11 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from daemon import caller, notify
-from daemon.accounts import AccountsData, check_account_key
-from daemon.clock import ET, Clock, iso_et, last_midnight_et
-from daemon.deadline import Deadline
-from daemon.errors import (
+from broker_client.errors import (
     BrokerError,
     ErrorCode,
     InternalError,
@@ -51,6 +47,10 @@ from daemon.errors import (
     UpstreamError,
     make_error,
 )
+from daemon import caller, notify
+from daemon.accounts import AccountsData, check_account_key
+from daemon.clock import ET, Clock, iso_et, last_midnight_et
+from daemon.deadline import Deadline
 from daemon.events import EventBus, EventKind
 from daemon.gateway import EtradeGateway
 from daemon.market import MarketData
@@ -490,7 +490,7 @@ class OrderService:
         if status:
             params["status"] = status
         if symbol.strip():
-            from daemon.symbols import normalize_symbol
+            from broker_client.symbols import normalize_symbol
 
             params["symbol"] = normalize_symbol(symbol)
         return await self._fetch_orders(key, params, limit)

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from broker_client.errors import ErrorCode, InvalidRequest, PolicyRefused
+from broker_client.symbols import normalize_symbol
 from daemon.accounts import check_account_key
-from daemon.errors import ErrorCode, InvalidRequest, PolicyRefused
 from daemon.models import Quote
 from daemon.orders.model import Action, MarketSession, OrderRequest, PriceType, Term, decimal_text, money_text
-from daemon.symbols import normalize_symbol
 
 MAX_PRICE = Decimal(1_000_000)
 CENT = Decimal("0.01")

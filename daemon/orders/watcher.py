@@ -32,9 +32,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from broker_client.errors import BrokerError, NotFound
 from daemon.clock import ET, Clock
 from daemon.deadline import REAL_TIME, TimeSource
-from daemon.errors import BrokerError, NotFound
 from daemon.orders.model import Order
 from daemon.orders.tracker import Known, OrderTracker
 

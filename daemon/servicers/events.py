@@ -5,10 +5,10 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from broker_client.errors import ErrorCode, InvalidRequest, RateLimited
+from broker_client.metadata_keys import CLIENT_KEY
 from daemon.app import BrokerApp
-from daemon.errors import ErrorCode, InvalidRequest, RateLimited
 from daemon.events import Event, EventKind, SubscriptionOverflow
-from daemon.metadata_keys import CLIENT_KEY
 from daemon.rpc_errors import translate_stream_errors
 from protos.broker.v1 import events_pb2, events_pb2_grpc
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import grpc
 
+from broker_client.errors import ErrorCode, InvalidRequest
 from daemon.app import BrokerApp
-from daemon.errors import ErrorCode, InvalidRequest
 from daemon.notifications.channels import ChannelHealth
 from daemon.notifications.hub import NotificationHub
 from daemon.rpc_errors import translate_errors

@@ -14,9 +14,9 @@ from typing import Any
 
 import grpc
 
+from broker_client.errors import ErrorCode, PolicyRefused
 from daemon import convert_orders as convert
 from daemon.app import BrokerApp
-from daemon.errors import ErrorCode, PolicyRefused
 from daemon.orders.service import CancelledOrder
 from daemon.rpc_errors import translate_errors
 from daemon.servicers.orders import client_name

@@ -6,10 +6,10 @@ from typing import Any
 
 import grpc
 
+from broker_client.metadata_keys import CLIENT_KEY
 from daemon import convert_orders as convert
 from daemon.accounts import check_account_key
 from daemon.app import BrokerApp
-from daemon.metadata_keys import CLIENT_KEY
 from daemon.orders.validation import OrderInput
 from daemon.rpc_errors import translate_errors
 from protos.broker.v1 import orders_pb2, orders_pb2_grpc

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import grpc
 
+from broker_client import VERSION
+from broker_client.errors import BrokerError
 from daemon import convert, process_info
-from daemon.app import VERSION, BrokerApp
-from daemon.errors import BrokerError
+from daemon.app import BrokerApp
 from daemon.rpc_errors import translate_errors
 from daemon.servicers.notifications import health_message
 from protos.broker.v1 import session_pb2, session_pb2_grpc

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.client import BrokerClient
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
 
 pytestmark = pytest.mark.anyio
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
 from daemon.alerts import inert
-from daemon.client import BrokerClient
-from daemon.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
 from tests.conftest import RunningDaemon
 from tests.support import requests_to
 

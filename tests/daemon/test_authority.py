@@ -23,14 +23,15 @@ import pytest
 from grpc_health.v1 import health_pb2
 
 import protos.broker.v1 as broker_v1
-from daemon import paths, peercred, protected
+from broker_client import paths
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, PolicyRefused
+from broker_client.metadata_keys import CLIENT_KEY, CODE_KEY
+from daemon import peercred, protected
 from daemon.app import build_app
 from daemon.authority import CLIENT_RPCS, OPERATOR_RPCS, AuthorityGate, TokenBook, full_method
 from daemon.caller import Identity
-from daemon.client import BrokerClient
 from daemon.emulator_clock import EmulatorClock
-from daemon.errors import ErrorCode, PolicyRefused
-from daemon.metadata_keys import CLIENT_KEY, CODE_KEY
 from daemon.secret_store import MemorySecretStore
 from daemon.server import Access, start_server
 from emulator import Emulator

@@ -13,10 +13,10 @@ import keyring.errors
 import pytest
 from keyring.backends import fail
 
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, InvalidRequest, SessionError
 from daemon.app import BrokerApp, build_app
-from daemon.client import BrokerClient
 from daemon.emulator_clock import EmulatorClock
-from daemon.errors import ErrorCode, InvalidRequest, SessionError
 from daemon.secret_store import SERVICE_NAME, KeyringSecretStore
 from daemon.server import start_server
 from daemon.session import SessionState

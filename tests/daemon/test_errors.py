@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.errors import (
+from broker_client.errors import (
     BrokerError,
     DaemonUnavailable,
     ErrorCode,

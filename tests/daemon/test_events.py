@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
 from daemon.events import EventBus, EventKind, SubscriptionOverflow
 from protos.broker.v1 import events_pb2
 from tests.conftest import RunningDaemon

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
+from broker_client.errors import ErrorCode, NotFound, RateLimited, UpstreamError
 from daemon.deadline import Deadline
-from daemon.errors import ErrorCode, NotFound, RateLimited, UpstreamError
 from daemon.retry import RetryPolicy, is_transient
 from daemon.upstream import EtradeApiError
 from emulator import Emulator

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.clock import ET
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.history import KINDS, Transaction, summarize, transaction_kind
 from tests.conftest import RunningDaemon
 from tests.support import requests_to

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, InvalidRequest, SessionError
 from daemon.app import build_app
-from daemon.client import BrokerClient
-from daemon.errors import ErrorCode, InvalidRequest, SessionError
 from daemon.secret_store import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, MemorySecretStore
 from daemon.server import start_server
 from emulator import Emulator

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.client import BrokerClient
-from daemon.errors import ErrorCode, InvalidRequest, UpstreamError
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, InvalidRequest, UpstreamError
 from daemon.retry import RetryPolicy
 from tests.conftest import RunningDaemon
 from tests.support import requests_to
@@ -88,7 +88,7 @@ async def test_symbol_lookup_finds_companies(broker: BrokerClient) -> None:
 
 
 async def test_a_request_over_the_message_limit_is_a_clear_error_not_a_bug(broker: BrokerClient) -> None:
-    from daemon.errors import ErrorCode, InvalidRequest
+    from broker_client.errors import ErrorCode, InvalidRequest
 
     with pytest.raises(InvalidRequest) as too_big:
         await broker.get_quotes(["A" * 5_000_000])

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from broker_client.client import BrokerClient
+from broker_client.errors import BrokerError
 from daemon.app import build_app
-from daemon.client import BrokerClient
 from daemon.emulator_clock import RemoteEmulatorClock
-from daemon.errors import BrokerError
 from daemon.secret_store import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, MemorySecretStore
 from daemon.server import start_server
 from daemon.settings import Settings
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.anyio
 NAMED = (
     "",
     "daemon",
+    "broker_client",
     "grpc",
     "apscheduler",
     "urllib3",

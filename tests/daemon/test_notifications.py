@@ -16,8 +16,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from broker_client.errors import ErrorCode, NotFound, PolicyRefused, UpstreamError
 from daemon.clock import SystemClock
-from daemon.errors import ErrorCode, NotFound, PolicyRefused, UpstreamError
 from daemon.events import EventBus, EventKind
 from daemon.notifications import config as names
 from daemon.notifications.config import ChannelConfig, mask_url, parse_channels
@@ -422,7 +422,7 @@ async def test_an_unknown_outcome_publishes_journal_attention_to_the_channels(sh
 
 
 async def test_storing_a_bad_url_is_refused_without_repeating_it() -> None:
-    from daemon.errors import InvalidRequest
+    from broker_client.errors import InvalidRequest
 
     hub, _ = hub_for((ChannelConfig("a"), ChannelConfig("w", type="webhook")), {})
     for name, url, secret in [

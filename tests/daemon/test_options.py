@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from daemon.client import BrokerClient
-from daemon.errors import ErrorCode, InvalidRequest, SessionError, UpstreamError
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, InvalidRequest, SessionError, UpstreamError
 from daemon.retry import RetryPolicy
 from protos.broker.v1 import options_pb2
 from tests.conftest import RunningDaemon

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import ErrorCode, PolicyRefused, UpstreamError
+from broker_client.errors import ErrorCode, PolicyRefused, UpstreamError
 from emulator.local_system import CtlResult, child_env, etradectl
 from tests.support import requests_to
 from tests.trading import Trader, last_price, session_emulator, spec, trading_daemon

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import ErrorCode, PolicyRefused, UpstreamError
+from broker_client.errors import ErrorCode, PolicyRefused, UpstreamError
 from emulator import Emulator
 from protos.broker.v1 import events_pb2
 from tests.daemon.test_orders_flow import operator_runs

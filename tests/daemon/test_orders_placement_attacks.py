@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import BrokerError, ErrorCode, InternalError, UpstreamError
+from broker_client.errors import BrokerError, ErrorCode, InternalError, UpstreamError
 from emulator import Emulator
 from tests.daemon.test_orders_placement import TOKEN_REJECTED, move, preview
 from tests.support import admin, requests_to
@@ -119,7 +119,7 @@ async def test_a_market_or_stop_order_after_the_close_is_refused_at_the_preview(
 ) -> None:
     from datetime import datetime
 
-    from daemon.errors import PolicyRefused
+    from broker_client.errors import PolicyRefused
     from tests.trading import last_price, session_emulator
 
     with session_emulator(start=datetime.fromisoformat(EVENING)) as emulator:
@@ -157,7 +157,7 @@ async def test_a_protected_market_order_after_the_close_cannot_fill_above_its_ca
 async def test_a_halt_that_lands_while_the_fresh_quote_is_fetched_stops_the_order(trader: Trader) -> None:
     import asyncio
 
-    from daemon.errors import PolicyRefused
+    from broker_client.errors import PolicyRefused
 
     emulator = trader.emulator
     pending_id, code = await preview(trader, "KO", 2)

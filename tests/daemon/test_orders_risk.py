@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import ErrorCode, PolicyRefused, UpstreamError
+from broker_client.errors import ErrorCode, PolicyRefused, UpstreamError
 from emulator import Emulator
 from tests.support import requests_to
 from tests.trading import Trader, last_price, spec, trading_daemon

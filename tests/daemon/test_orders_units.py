@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
 from daemon.models import Quote
 from daemon.orders import placement
 from daemon.orders.audit import AuditLog

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, RateLimited, SessionError, UpstreamError
 from daemon.deadline import Deadline
-from daemon.errors import ErrorCode, RateLimited, SessionError, UpstreamError
 from daemon.market import MarketData
 from daemon.quote_cache import GATHER_LIMIT, QuoteTtl
 from daemon.ratelimit import ModuleRate, RateLimiter

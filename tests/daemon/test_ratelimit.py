@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from daemon.errors import ErrorCode, RateLimited
+from broker_client.errors import ErrorCode, RateLimited
 from daemon.ratelimit import ModuleLimitStats, ModuleRate, RateLimiter
 from tests.daemon.fake_time import FakeTime
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from daemon.errors import ErrorCode, PolicyRefused
+from broker_client.errors import ErrorCode, PolicyRefused
 from daemon.models import Balance, Portfolio, PortfolioTotals, Position, Quote
 from daemon.orders.model import Action, MarketSession, OrderRequest, PriceType, RiskFinding, Severity, Term
 from daemon.orders.risk import (

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
-from daemon.client import BrokerClient
 from daemon.clock import ET, SystemClock
 from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock
 from daemon.scheduler import (

@@ -12,9 +12,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from broker_client.client import BrokerClient
+from broker_client.errors import DaemonUnavailable, ErrorCode
 from daemon.app import build_app
-from daemon.client import BrokerClient
-from daemon.errors import DaemonUnavailable, ErrorCode
 from daemon.secret_store import MemorySecretStore
 from daemon.server import StartupError, start_server
 from emulator import Emulator

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, SessionError
 from daemon.app import BrokerApp, build_app
-from daemon.client import BrokerClient
 from daemon.clock import SystemClock
 from daemon.emulator_clock import EmulatorClock
-from daemon.errors import ErrorCode, SessionError
 from daemon.secret_store import ACCESS_TOKEN, ACCESS_TOKEN_ISSUED_AT, ACCESS_TOKEN_SECRET, MemorySecretStore
 from daemon.server import start_server
 from daemon.session import SessionState

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
 from daemon.retry import RetryPolicy
 from tests.conftest import RunningDaemon
 

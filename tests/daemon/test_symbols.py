@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.errors import ErrorCode, InvalidRequest
-from daemon.symbols import normalize_symbol, normalize_symbols
+from broker_client.errors import ErrorCode, InvalidRequest
+from broker_client.symbols import normalize_symbol, normalize_symbols
 
 
 @pytest.mark.parametrize(

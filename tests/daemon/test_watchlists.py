@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.app import build_app
-from daemon.client import BrokerClient
-from daemon.errors import ErrorCode, InvalidRequest, NotFound
 from daemon.events import EventBus, EventKind, Subscription
 from daemon.secret_store import MemorySecretStore
 from daemon.server import start_server

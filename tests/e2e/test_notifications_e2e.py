@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
 from emulator.local_system import ROOT
 from tests.notify_receiver import receiver
 from tests.processes import System, login_with_etradectl, running_system

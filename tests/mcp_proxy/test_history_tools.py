@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
 from daemon.clock import ET
 from mcp_proxy.server import DaemonLink, build_server
 from tests.conftest import RunningDaemon

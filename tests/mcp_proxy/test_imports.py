@@ -21,5 +21,5 @@ def test_importing_the_proxy_pulls_in_nothing_heavy() -> None:
 
 
 def test_the_shared_client_pulls_in_nothing_heavy() -> None:
-    loaded = modules_after("import daemon.client, daemon.errors, daemon.wire")
+    loaded = modules_after("import broker_client.client, broker_client.errors, broker_client.wire")
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}

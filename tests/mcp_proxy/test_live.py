@@ -16,8 +16,8 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.shared.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
 from mcp.types import ResourceListChangedNotification, ResourceUpdatedNotification, ToolListChangedNotification
 
+from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
-from daemon.client import BrokerClient
 from daemon.events import EventKind
 from daemon.secret_store import MemorySecretStore
 from daemon.server import InstanceLock, start_server

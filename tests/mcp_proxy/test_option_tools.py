@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from mcp import Client
 from pydantic import BaseModel
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
 from mcp_proxy import option_models
 from mcp_proxy.option_tools import MAX_CHAIN_STRIKES
 from mcp_proxy.server import DaemonLink, build_server

@@ -12,7 +12,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
 from mcp_proxy.prompts import DISCLAIMER
 from mcp_proxy.server import DaemonLink, build_server
 from tests.conftest import RunningDaemon

@@ -15,8 +15,8 @@ from mcp import Client
 from mcp.shared.subscriptions import ResourceUpdated, ToolsListChanged
 from mcp.types import ResourceUpdatedNotification, ToolListChangedNotification
 
+from broker_client.client import BrokerClient
 from daemon.app import build_app
-from daemon.client import BrokerClient
 from daemon.emulator_clock import EmulatorClock
 from daemon.secret_store import MemorySecretStore
 from daemon.server import start_server

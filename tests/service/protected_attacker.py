@@ -14,8 +14,8 @@ from pathlib import Path
 
 import grpc
 
+from broker_client.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY
 from daemon.authority import OPERATOR_RPCS, full_method
-from daemon.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY
 from protos.broker.v1 import API_VERSION
 
 

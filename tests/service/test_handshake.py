@@ -9,9 +9,10 @@ import grpc
 import pytest
 from mcp import Client
 
-from daemon import api_version
-from daemon.client import BrokerClient
-from daemon.errors import ErrorCode, VersionMismatch
+from broker_client import api_version
+from broker_client.client import BrokerClient
+from broker_client.errors import ErrorCode, VersionMismatch
+from broker_client.metadata_keys import API_VERSION_KEY, KNOWN_API_VERSION_KEY
 from emulator import Emulator
 from mcp_proxy.server import DaemonLink, build_server
 from protos.broker.v1 import API_VERSION, session_pb2, session_pb2_grpc
@@ -77,7 +78,7 @@ async def test_the_client_refuses_a_daemon_of_another_major_on_its_own(daemon: R
     # and stops calling once it knows.
     async with BrokerClient(daemon.socket) as client:
         with pytest.raises(VersionMismatch):
-            client.check_version(grpc.aio.Metadata((api_version.METADATA_KEY, f"{MAJOR + 1}.0")))
+            client.check_version(grpc.aio.Metadata((API_VERSION_KEY, f"{MAJOR + 1}.0")))
         with pytest.raises(VersionMismatch):
             await client.begin_login()
     assert requests_to(daemon.emulator, "request_token") == 0
@@ -93,7 +94,7 @@ async def test_callers_that_declare_no_version_are_served(emulator: Emulator, sh
         call = session_pb2_grpc.SessionStub(channel).GetStatus(session_pb2.GetStatusRequest())
         status = await call
         assert status.api_version == other
-        assert (await call.initial_metadata()).get(api_version.METADATA_KEY) == other
+        assert (await call.initial_metadata()).get(API_VERSION_KEY) == other
 
 
 async def test_the_proxy_turns_a_major_mismatch_into_a_tool_error_with_the_fix(
@@ -125,12 +126,12 @@ async def test_the_daemon_announces_its_version_until_the_client_names_it(daemon
         stub = session_pb2_grpc.SessionStub(channel)
 
         async def announced(known: str | None) -> object:
-            metadata = [(api_version.METADATA_KEY, API_VERSION)]
+            metadata = [(API_VERSION_KEY, API_VERSION)]
             if known is not None:
-                metadata.append((api_version.KNOWN_METADATA_KEY, known))
+                metadata.append((KNOWN_API_VERSION_KEY, known))
             call = stub.GetStatus(session_pb2.GetStatusRequest(), metadata=metadata)
             await call
-            return (await call.initial_metadata()).get(api_version.METADATA_KEY)
+            return (await call.initial_metadata()).get(API_VERSION_KEY)
 
         assert await announced(None) == API_VERSION
         assert await announced(API_VERSION) is None  # the client knows: no separate metadata send
@@ -144,6 +145,6 @@ async def test_the_client_names_the_version_it_learned_and_rechecks_a_new_one(da
         await client.get_status()  # answered without the version; still known
         assert client.daemon_api_version == API_VERSION
         newer = f"{MAJOR}.{MINOR + 1}"
-        client.check_version(grpc.aio.Metadata((api_version.METADATA_KEY, newer)))  # a restarted, newer daemon
+        client.check_version(grpc.aio.Metadata((API_VERSION_KEY, newer)))  # a restarted, newer daemon
         assert client.daemon_api_version == newer
         assert len(warnings) == 1 and newer in warnings[0]

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from daemon.client import BrokerClient
+from broker_client.client import BrokerClient
 from tests.conftest import RunningDaemon, login
 
 pytestmark = pytest.mark.anyio

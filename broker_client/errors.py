@@ -2,8 +2,8 @@
 
 Every failure a user or a model can meet has a stable :class:`ErrorCode`. The daemon raises
 :class:`BrokerError` (or a subclass) from plain domain code; ``daemon/rpc_errors.py`` carries the
-code across gRPC as a status plus trailing metadata; ``daemon/client.py`` turns it back into the
-same exception class; the MCP proxy renders it as a tool error and ``etradectl`` as
+code across gRPC as a status plus trailing metadata (``broker_client/error_wire.py``, both ways);
+``broker_client/client.py`` turns it back into the same exception class; the MCP proxy renders it as a tool error and ``etradectl`` as
 ``error:`` / ``hint:`` lines with the code's exit status. Nobody matches on message text.
 
 Hierarchy::

@@ -12,10 +12,10 @@ same on both sides:
 - same MAJOR, other MINOR: compatible (MINOR changes are additive), but one side may lack a call
   the other knows; the client warns once, naming both versions;
 - other MAJOR: incompatible. The daemon refuses the call before it runs (API_VERSION_MISMATCH);
-  a client that meets such a daemon anyway raises :class:`~daemon.errors.VersionMismatch` (etradectl
+  a client that meets such a daemon anyway raises :class:`~broker_client.errors.VersionMismatch` (etradectl
   exits 8) without using the answer.
 
-Import-light: the proxy and the CLI import it through ``daemon.client``.
+Import-light: the proxy and the CLI import it through ``broker_client.client``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from daemon.errors import ErrorCode, VersionMismatch
-from daemon.metadata_keys import API_VERSION_KEY, KNOWN_API_VERSION_KEY
-
-METADATA_KEY = API_VERSION_KEY
-#: The daemon version a client learned from an earlier answer (see the module docstring).
-KNOWN_METADATA_KEY = KNOWN_API_VERSION_KEY
+from broker_client.errors import ErrorCode, VersionMismatch
 
 
 class Compatibility(enum.Enum):

@@ -1,17 +1,17 @@
 """The typed async client of etrade-daemon, shared by the MCP proxy and etradectl.
 
-It maps every gRPC failure back to the :mod:`daemon.errors` exception the daemon raised (by the
+It maps every gRPC failure back to the :mod:`broker_client.errors` exception the daemon raised (by the
 code in trailing metadata), or, when the daemon cannot be reached at all, to
-:class:`~daemon.errors.DaemonUnavailable` with what to run. Callers never see ``grpc`` types.
+:class:`~broker_client.errors.DaemonUnavailable` with what to run. Callers never see ``grpc`` types.
 
-It also runs the client half of the API version handshake (:mod:`daemon.api_version`): every
+It also runs the client half of the API version handshake (:mod:`broker_client.api_version`): every
 request declares this client's API version, and the daemon's version, read from the first answer,
 is compared once: a MINOR difference is reported through ``on_version_warning`` (default: a log
-warning), a MAJOR difference raises :class:`~daemon.errors.VersionMismatch` on that and every
+warning), a MAJOR difference raises :class:`~broker_client.errors.VersionMismatch` on that and every
 later call. Nothing is checked at construction or import: the first call is the first contact.
 
-Import-light on purpose: grpc, the generated messages, ``daemon.errors`` and ``daemon.paths``
-only — never rauth, APScheduler or keyring (a test checks).
+Import-light on purpose: grpc, the generated messages and the rest of ``broker_client`` only — never
+rauth, APScheduler or keyring (a test and ``lint-imports`` check).
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from typing import Any, TypeVar
 
 import grpc
 
-from daemon import api_version, paths
-from daemon.errors import (
+from broker_client import api_version, paths
+from broker_client.error_wire import error_from_metadata
+from broker_client.errors import (
     BrokerError,
     DaemonUnavailable,
     ErrorCode,
     UpstreamError,
     VersionMismatch,
     make_error,
-    parse_code,
 )
-from daemon.metadata_keys import AUTH_KEY, CLIENT_KEY, CODE_KEY, HINT_KEY, RETRY_AFTER_KEY
+from broker_client.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY, KNOWN_API_VERSION_KEY
 from protos.broker.v1 import (
     API_VERSION,
     accounts_pb2,
@@ -77,6 +77,19 @@ IDENTIFY_TIMEOUT = 5.0
 # Without a token (no identity socket), look again after this long: the daemon may have restarted.
 IDENTIFY_RETRY = 60.0
 
+# Fail fast when nothing listens (no retries: the caller's deadline bounds every call). gRPC's
+# default reconnect backoff grows to 120 s, so a daemon that came back after a long outage would
+# stay unreachable for a minute; on a local socket a reconnection attempt costs nothing.
+CHANNEL_OPTIONS = (
+    ("grpc.enable_retries", 0),
+    # A channel's own subchannel: with gRPC's global pool a fresh channel would inherit the failed
+    # connection of the channel it replaces, backoff included.
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+)
+
 log = logging.getLogger(__name__)
 
 Resp = TypeVar("Resp")
@@ -101,7 +114,7 @@ class BrokerClient:
         self.timeout = timeout
         self._base_metadata: tuple[tuple[str, str], ...] = (
             (CLIENT_KEY, client_name),
-            (api_version.METADATA_KEY, API_VERSION),
+            (API_VERSION_KEY, API_VERSION),
         )
         self._declared = self._base_metadata
         self._metadata: tuple[tuple[str, str], ...] = self._base_metadata
@@ -117,6 +130,7 @@ class BrokerClient:
         self._market: market_pb2_grpc.MarketAsyncStub | None = None
         self._accounts: accounts_pb2_grpc.AccountsAsyncStub | None = None
         self._stubs: dict[Callable[[Any], Any], Any] = {}
+        self._closing: set[asyncio.Future[None]] = set()  # dropped channels still closing
 
     async def __aenter__(self) -> BrokerClient:
         return self
@@ -125,6 +139,9 @@ class BrokerClient:
         await self.close()
 
     async def close(self) -> None:
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+            self._closing.clear()
         if self._channel is not None:
             channel, self._channel = self._channel, None
             self._stubs.clear()
@@ -172,10 +189,23 @@ class BrokerClient:
         self._metadata = self._base_metadata
         return True
 
+    def _drop_failed_channel(self) -> None:
+        """Forget a channel that failed to connect, so the next call connects at once.
+
+        A failed channel waits out its reconnect backoff before trying again, and meanwhile fails
+        every call; a fresh channel tries on its first call. Only a channel in TRANSIENT_FAILURE
+        is dropped: no call can be in flight on it, so closing it cancels nothing.
+        """
+        channel = self._channel
+        if channel is None or channel.get_state() is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            return
+        self._channel = None
+        self._stubs.clear()
+        self._closing.add(asyncio.ensure_future(channel.close()))
+
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
-            # Fail fast when nothing listens; the caller's deadline bounds every call.
-            self._channel = grpc.aio.insecure_channel(f"unix:{self.socket_path}", options=(("grpc.enable_retries", 0),))
+            self._channel = grpc.aio.insecure_channel(f"unix:{self.socket_path}", options=CHANNEL_OPTIONS)
             self._session = session_pb2_grpc.SessionStub(self._channel)
             self._market = market_pb2_grpc.MarketStub(self._channel)
             self._accounts = accounts_pb2_grpc.AccountsStub(self._channel)
@@ -304,10 +334,10 @@ class BrokerClient:
     def check_version(self, metadata: grpc.aio.Metadata | None) -> None:
         """Compare the daemon's API version (from an answer's metadata) with ours, once per version.
 
-        A daemon announces its version until our requests name it (``KNOWN_METADATA_KEY``), and
+        A daemon announces its version until our requests name it (``KNOWN_API_VERSION_KEY``), and
         again if another daemon with another version answers later.
         """
-        raw = metadata.get(api_version.METADATA_KEY) if metadata is not None else None
+        raw = metadata.get(API_VERSION_KEY) if metadata is not None else None
         if raw is None:  # the daemon knows we know, no answer yet, or a daemon older than the handshake
             return
         version = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
@@ -327,7 +357,7 @@ class BrokerClient:
         """From now on every request names ``version`` as the daemon's (None: names none), so the
         daemon need not repeat it; the identity token, if any, stays."""
         token = tuple(item for item in self._metadata if item[0] == AUTH_KEY)
-        known = () if version is None else ((api_version.KNOWN_METADATA_KEY, version),)
+        known = () if version is None else ((KNOWN_API_VERSION_KEY, version),)
         self._base_metadata = (*self._declared, *known)
         self._metadata = (*self._base_metadata, *token) if token else self._base_metadata
 
@@ -617,16 +647,12 @@ class BrokerClient:
     # --- errors --------------------------------------------------------------------------
 
     def _translate(self, exc: grpc.aio.AioRpcError, deadline: float | None = None) -> BrokerError:
-        trailing = dict(exc.trailing_metadata() or ())
-        code = trailing.get(CODE_KEY)
-        if isinstance(code, str):
-            hint_raw = trailing.get(HINT_KEY)
-            hint = hint_raw.decode("utf-8", "replace") if isinstance(hint_raw, bytes) else None
-            retry_raw = trailing.get(RETRY_AFTER_KEY)
-            retry_after = float(retry_raw) if isinstance(retry_raw, str) else None
-            return make_error(parse_code(code), exc.details() or code, hint=hint, retry_after=retry_after)
+        rebuilt = error_from_metadata(dict(exc.trailing_metadata() or ()), exc.details())
+        if rebuilt is not None:
+            return rebuilt
         status = exc.code()
         if status == grpc.StatusCode.UNAVAILABLE:
+            self._drop_failed_channel()
             return self.unreachable()
         if status == grpc.StatusCode.DEADLINE_EXCEEDED:
             return DaemonUnavailable(

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from daemon.errors import ErrorCode, InvalidRequest
-from daemon.models import SymbolError
+from broker_client.errors import ErrorCode, InvalidRequest
 
 MAX_SYMBOL_LENGTH = 10
 # Letters first, then letters, digits and the class separators E*TRADE uses (BRK.B, BF-B).
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 # E*TRADE's option symbol (ROOT:YYYY:M:D:CALL:STRIKE) or an OSI key (ROOT + YYMMDD + C/P + 8 digits).
 _OPTION = re.compile(r"^[A-Z][A-Z0-9.]{0,9}(:\d{4}:\d{1,2}:\d{1,2}:(CALL|PUT|C|P):[\d.]+|[ \-]*\d{6}[CP]\d{8})$")
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolError:
+    """One symbol of a multi-symbol request that could not be answered."""
+
+    symbol: str
+    code: str
+    message: str
 
 
 def normalize_symbol(raw: str) -> str:

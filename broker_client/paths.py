@@ -6,6 +6,7 @@ Import-light: the MCP proxy and the CLI use it to find the daemon's socket.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -21,21 +22,47 @@ LINUX_SYSTEM_RUNTIME_DIR = Path("/run/etrade-mcp")
 MACOS_SYSTEM_RUNTIME_DIR = Path("/Library/Application Support/etrade-mcp/run")
 SYSTEM_RUNTIME_DIR = MACOS_SYSTEM_RUNTIME_DIR if sys.platform == "darwin" else LINUX_SYSTEM_RUNTIME_DIR
 SYSTEM_SOCKET_NAME = "etrade.sock"
+#: Protected mode's state and configuration on Linux (systemd's StateDirectory=, ConfigurationDirectory=).
+LINUX_SYSTEM_STATE_DIR = Path("/var/lib/etrade-mcp")
+LINUX_SYSTEM_CONFIG_DIR = Path("/etc/etrade-mcp")
+#: The longest socket path used: sun_path is 108 bytes on Linux, 104 on macOS; stay under both.
+MAX_SOCKET_PATH = 100
 
 
 def _home() -> Path:
     return Path(os.environ.get("HOME") or Path.home())
 
 
+#: Where systemd-logind makes each logged-in user's runtime directory (``/run/user/UID``).
+SESSION_RUNTIME_ROOT = Path("/run/user")
+
+
 def runtime_dir() -> Path:
-    """The private (0700) directory that holds the socket and the single-instance lock."""
+    """The private (0700) directory that holds the socket and the single-instance lock.
+
+    The daemon listens here and every client looks here: one rule for both, so they meet even when
+    one of them runs without XDG_RUNTIME_DIR (MCP clients pass a stripped environment; sudo and
+    cron drop it) while the other was started from a login shell.
+    """
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return Path(xdg) / APP_NAME
     if sys.platform == "darwin":
         return _home() / "Library" / "Application Support" / APP_NAME / "run"
+    session = SESSION_RUNTIME_ROOT / str(os.getuid())
+    if _is_private_dir_of_ours(session):
+        return session / APP_NAME
     # Never /tmp: a shared directory invites another user to pre-create our path.
     return state_dir() / "run"
+
+
+def _is_private_dir_of_ours(path: Path) -> bool:
+    """A real directory (not a symlink) that we own and nobody else can enter: logind's, not a plant."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o077 == 0
 
 
 def default_socket_path() -> Path:

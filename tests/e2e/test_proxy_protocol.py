@@ -1,0 +1,327 @@
+"""etrade-mcp over real stdio: malformed JSON-RPC is answered (or logged), signals end it cleanly,
+and ``initialize`` never waits for the daemon.
+
+No daemon runs here unless a test starts one: every behaviour below is the proxy's own.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.processes import child_env, login_with_etradectl, running_system
+from tests.stdio_proxy import StdioProxy, tool_text
+
+pytestmark = [pytest.mark.e2e]
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
+
+
+@pytest.fixture
+def proxy(short_dir: Path) -> Iterator[StdioProxy]:
+    """An initialized proxy whose daemon socket does not exist."""
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with StdioProxy(env) as running:
+        running.initialize()
+        yield running
+
+
+def error_of(answer: dict[str, Any]) -> dict[str, Any]:
+    assert "error" in answer, answer
+    error: dict[str, Any] = answer["error"]
+    return error
+
+
+def assert_still_serving(proxy: StdioProxy) -> None:
+    assert "result" in proxy.request("ping")
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "answer_id"),
+    [
+        pytest.param(b"{not json", PARSE_ERROR, None, id="unparsable"),
+        pytest.param(b'{"jsonrpc": "2.0", "id": 5, "method": "ping"', PARSE_ERROR, None, id="truncated"),
+        pytest.param(
+            b'{"jsonrpc":"2.0","id":5,"method":"tools/list","params":{"x":"\xff"}}', PARSE_ERROR, None, id="not-utf8"
+        ),
+        pytest.param(b'{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":NaN}}', PARSE_ERROR, None, id="nan"),
+        pytest.param(b'[{"jsonrpc":"2.0","id":5,"method":"ping"}]', INVALID_REQUEST, None, id="batch"),
+        pytest.param(b"[]", INVALID_REQUEST, None, id="empty-batch"),
+        pytest.param(b'"ping"', INVALID_REQUEST, None, id="string"),
+        pytest.param(b'{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', INVALID_REQUEST, None, id="object-id"),
+        pytest.param(b'{"jsonrpc":"2.0","id":1.5,"method":"ping"}', INVALID_REQUEST, None, id="float-id"),
+        pytest.param(b'{"jsonrpc":"2.0","id":null,"method":"ping"}', INVALID_REQUEST, None, id="null-id"),
+        pytest.param(b'{"jsonrpc":"2.0","id":true,"method":"ping"}', INVALID_REQUEST, None, id="bool-id"),
+        pytest.param(b'{"jsonrpc":"1.0","id":5,"method":"ping"}', INVALID_REQUEST, 5, id="wrong-jsonrpc"),
+        pytest.param(b'{"id":5,"method":"ping"}', INVALID_REQUEST, 5, id="missing-jsonrpc"),
+        pytest.param(b'{"jsonrpc":"2.0","id":5,"method":7}', INVALID_REQUEST, 5, id="method-not-string"),
+        pytest.param(b'{"jsonrpc":"2.0","id":"a"}', INVALID_REQUEST, "a", id="neither-request-nor-response"),
+        pytest.param(
+            b'{"jsonrpc":"2.0","id":5,"method":"tools/list","params":"x"}', INVALID_PARAMS, 5, id="params-string"
+        ),
+        pytest.param(
+            b'{"jsonrpc":"2.0","id":5,"method":"tools/list","params":[1]}', INVALID_PARAMS, 5, id="params-array"
+        ),
+        pytest.param(
+            b'{"jsonrpc":"2.0","id":5,"method":"tools/list","params":3}', INVALID_PARAMS, 5, id="params-number"
+        ),
+    ],
+)
+def test_malformed_json_rpc_is_answered_with_the_right_error(
+    proxy: StdioProxy, line: bytes, code: int, answer_id: Any
+) -> None:
+    proxy.send_raw(line)
+    answer = proxy.read()
+    assert answer["jsonrpc"] == "2.0"
+    assert answer["id"] == answer_id
+    assert error_of(answer)["code"] == code
+    assert error_of(answer)["message"]
+    assert_still_serving(proxy)
+    assert "Traceback" not in proxy.stderr_text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(b'{"jsonrpc":"2.0","method":"notifications/progress","params":"x"}', id="notification-params"),
+        pytest.param(b'{"jsonrpc":"2.0","result":{}}', id="response-without-id"),
+        pytest.param(b'{"jsonrpc":"2.0","id":9,"result":{},"error":{"code":1,"message":"x"}}', id="result-and-error"),
+    ],
+)
+def test_what_json_rpc_forbids_answering_is_logged_on_stderr(proxy: StdioProxy, line: bytes) -> None:
+    proxy.send_raw(line)
+    # The next answer on stdout is the ping's: nothing was written for the line.
+    answer = proxy.request("ping")
+    assert "result" in answer
+    proxy.wait_for_stderr("stdin: ignored")
+    assert "Traceback" not in proxy.stderr_text
+
+
+def test_an_oversized_line_is_answered_once_and_skipped(proxy: StdioProxy) -> None:
+    from mcp_proxy.stdio import MAX_LINE_BYTES
+
+    huge = b'{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":"' + b"a" * (MAX_LINE_BYTES + 10) + b'"}}'
+    proxy.send_raw(huge)
+    answer = proxy.read()
+    assert answer["id"] is None
+    assert error_of(answer)["code"] == PARSE_ERROR
+    assert_still_serving(proxy)  # the next answer is the ping's: the rest of the line was dropped
+
+
+def test_stdin_redirected_from_a_file_is_served_to_its_end(short_dir: Path) -> None:
+    """A regular file cannot be polled (epoll refuses it): the proxy reads it on a thread instead."""
+    import subprocess
+    import sys
+
+    from emulator.local_system import ROOT
+
+    script = short_dir / "conversation.jsonl"
+    # Only what is answered before the end of input is certain to be: at EOF the client is gone,
+    # and the server stops without finishing what is in flight.
+    lines = [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE}]
+    script.write_text("".join(json.dumps(line) + "\n" for line in lines) + "{not json\n")
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with script.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "mcp_proxy"], stdin=stdin, capture_output=True, env=env, cwd=ROOT, timeout=60
+        )
+    assert done.returncode == 0, done.stderr
+    answers = {json.loads(line)["id"]: json.loads(line) for line in done.stdout.splitlines()}
+    assert answers[1]["result"]["serverInfo"]["name"] == "etrade"
+    assert b"stdin: answered -32700" in done.stderr  # the line after it was read and judged
+    assert b"Traceback" not in done.stderr
+
+
+def test_a_blank_line_is_neither_answered_nor_logged(proxy: StdioProxy) -> None:
+    proxy.send_raw(b"")
+    proxy.send_raw(b'{"jsonrpc":"2.0","result":{}}')  # logged: once it is, the blank line was judged
+    proxy.wait_for_stderr("stdin: ignored")
+    assert proxy.stderr_text.count("stdin:") == 1
+
+
+def test_an_unknown_tool_is_a_protocol_error(proxy: StdioProxy) -> None:
+    answer = proxy.call_tool("no_such_tool", {})
+    error = error_of(answer)
+    assert error["code"] == INVALID_PARAMS
+    assert "no_such_tool" in error["message"]
+    assert error["data"]["name"] == "no_such_tool"
+
+
+def test_an_unknown_prompt_is_invalid_params_without_a_traceback(proxy: StdioProxy) -> None:
+    error = error_of(proxy.request("prompts/get", {"name": "no_such_prompt"}))
+    assert error["code"] == INVALID_PARAMS
+    assert "no_such_prompt" in error["message"]
+    assert "Traceback" not in proxy.stderr_text
+
+
+def test_a_missing_prompt_argument_is_invalid_params_without_a_traceback(proxy: StdioProxy) -> None:
+    prompts = proxy.request("prompts/list")["result"]["prompts"]
+    prompt = next(p for p in prompts if any(a.get("required") for a in p.get("arguments", [])))
+    error = error_of(proxy.request("prompts/get", {"name": prompt["name"], "arguments": {}}))
+    assert error["code"] == INVALID_PARAMS
+    required = [a["name"] for a in prompt["arguments"] if a.get("required")]
+    assert error["data"]["missing"] == sorted(required)
+    assert "Traceback" not in proxy.stderr_text
+
+
+def test_an_unknown_prompt_argument_is_invalid_params_without_a_traceback(proxy: StdioProxy) -> None:
+    """Found by the property tests: the SDK passed it to the prompt function (a TypeError, code 0)."""
+    arguments = {"account_id_key": "abc", "symbols": ""}
+    error = error_of(proxy.request("prompts/get", {"name": "portfolio_analysis", "arguments": arguments}))
+    assert error["code"] == INVALID_PARAMS
+    assert error["data"]["unknown"] == ["symbols"]
+    assert "Traceback" not in proxy.stderr_text
+
+
+def test_a_request_before_initialize_says_what_to_send_first(short_dir: Path) -> None:
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with StdioProxy(env) as proxy:
+        error = error_of(proxy.request("tools/list"))
+        assert error["code"] == INVALID_PARAMS
+        assert error["data"]["method"] == "tools/list"
+        assert "initialize" in error["data"]["hint"]
+        proxy.initialize()  # the connection is still usable
+        assert "result" in proxy.request("tools/list")
+
+
+def test_initialize_does_not_wait_for_a_daemon_that_does_not_answer(short_dir: Path) -> None:
+    """A socket that accepts connections but never speaks: initialize and tools/list are answered
+    by the proxy alone; the daemon client connects in the background."""
+    silent = short_dir / "silent.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(silent))
+    listener.listen(16)
+    try:
+        with StdioProxy(child_env(short_dir, ETRADE_MCP_SOCKET=str(silent))) as proxy:
+            # Well within the background handshake's own 5 s bound: nothing here waits for it.
+            answer = proxy.request("initialize", INITIALIZE)
+            assert answer["result"]["serverInfo"]["name"] == "etrade"
+            proxy.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            assert "result" in proxy.request("ping")
+    finally:
+        listener.close()
+
+
+INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}
+
+
+def test_without_a_daemon_initialize_answers_and_the_first_call_says_to_start_it(proxy: StdioProxy) -> None:
+    answer = proxy.call_tool("get_stock_quote", {"symbol": "MSFT"})
+    assert answer["result"]["isError"]
+    assert "not running" in tool_text(answer)
+    assert "[DAEMON_UNAVAILABLE]" in tool_text(answer)
+
+
+# --- signals -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_right_after_start_ends_the_proxy_without_a_traceback(short_dir: Path, signum: signal.Signals) -> None:
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with StdioProxy(env) as proxy:
+        proxy.signal(signum)  # before or during the interpreter's start, or while importing
+        # Killed by the signal before Python installs any handler, else our quiet exit.
+        assert proxy.wait() in (-signum, 128 + signum)
+        assert "Traceback" not in proxy.stderr_text
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_before_initialize_ends_the_proxy_without_a_traceback(short_dir: Path, signum: signal.Signals) -> None:
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with StdioProxy(env) as proxy:
+        error_of(proxy.request("tools/list"))  # the server is up and reading
+        proxy.signal(signum)
+        assert proxy.wait() == 128 + signum
+        assert "Traceback" not in proxy.stderr_text
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_after_initialize_ends_the_proxy_without_a_traceback(
+    proxy: StdioProxy, signum: signal.Signals
+) -> None:
+    assert "result" in proxy.request("tools/list")
+    proxy.signal(signum)
+    assert proxy.wait() == 128 + signum
+    assert "Traceback" not in proxy.stderr_text
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_a_call_ends_the_proxy_without_a_traceback(short_dir: Path, signum: signal.Signals) -> None:
+    with running_system(short_dir) as system:
+        login_with_etradectl(system.env, system.socket)
+        # The quote's answer is parked at the emulator: the call stays in flight.
+        system.admin("POST", "/faults", {"match": "quote", "hold": True, "count": 1})
+        with StdioProxy(system.env, ["--socket", str(system.socket)]) as proxy:
+            proxy.initialize()
+            proxy.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 99,
+                    "method": "tools/call",
+                    "params": {"name": "get_stock_quote", "arguments": {"symbol": "MSFT"}},
+                }
+            )
+            assert system.admin("GET", "/holds?wait=30")
+            proxy.signal(signum)
+            assert proxy.wait() == 128 + signum
+            assert "Traceback" not in proxy.stderr_text
+            # Whatever reached stdout is whole JSON-RPC messages.
+            while not proxy.stdout_lines.empty():
+                json.loads(proxy.stdout_lines.get())
+
+
+# --- generated lines ---------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+generated_messages = st.fixed_dictionaries(
+    {},
+    optional={
+        "jsonrpc": st.sampled_from(["2.0", "2.0", "1.0"]) | json_values,
+        "id": st.integers() | st.text(max_size=8) | json_values,
+        "method": st.sampled_from(["ping", "tools/list", "prompts/list", "tools/call", "prompts/get", "no/such"])
+        | json_values,
+        "params": st.dictionaries(st.sampled_from(["name", "arguments", "cursor", "_meta"]), json_values, max_size=3)
+        | json_values,
+        "result": json_values,
+        "error": json_values,
+    },
+)
+generated_lines = st.binary(max_size=60).filter(lambda b: b"\n" not in b) | generated_messages.map(
+    lambda message: json.dumps(message).encode("utf-8")
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=generated_lines)
+def test_every_generated_line_gets_at_most_one_well_formed_answer(proxy: StdioProxy, line: bytes) -> None:
+    proxy.send_raw(line)
+    ping_id = f"ping-after-{proxy.popen.pid}-{len(proxy.stderr_lines)}-{line[:8]!r}"
+    proxy.send({"jsonrpc": "2.0", "id": ping_id, "method": "ping"})
+    answers = []
+    while True:
+        message = proxy.read()
+        if message.get("id") == ping_id:
+            assert "result" in message, message
+            break
+        if "method" not in message:  # notifications from the server (e.g. list changed) are fine
+            answers.append(message)
+    assert len(answers) <= 1, answers
+    for answer in answers:
+        assert answer["jsonrpc"] == "2.0"
+        if "error" in answer:
+            assert answer["error"]["code"] in (PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, -32601), answer
+    assert "Traceback" not in proxy.stderr_text
