@@ -47,7 +47,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from daemon.clock import ET, Clock, iso_et
 from daemon.emulator_clock import ClockWatch, host_offset
 from daemon.session import SessionManager
-from daemon.session_keeper import SessionKeeper
+from daemon.session.keeper import SessionKeeper
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from broker_client.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
+from daemon.audit import AuditLog
 from daemon.models import Quote
 from daemon.orders import placement
-from daemon.orders.audit import AuditLog
 from daemon.orders.breaker import CircuitBreaker, Problem, TradingSwitch
 from daemon.orders.journal import EntryKind, EntryState, Journal, NewEntry, StateDirInUse
 from daemon.orders.model import (
