@@ -95,6 +95,7 @@ class BrokerApp:
         self.jobs.shutdown()
         await self.market.cache.close()
         self.upstream.close()
+        self.session.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
 

@@ -148,6 +148,10 @@ class SessionManager:
         """True when ETRADE_CONSUMER_KEY/SECRET (or the emulator's built-in pair) are in use."""
         return self._consumer_override is not None
 
+    def close(self) -> None:
+        """Stop the secret store's thread (after the last call; like the HTTP pool, nothing queued runs)."""
+        self._vault.close()
+
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener()`` after every state change, login and renewal (the scheduler re-arms)."""
         self._listeners.append(listener)
