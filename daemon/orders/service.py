@@ -9,7 +9,8 @@
 - ``reads``        list/get (feeding the tracker) and the Orders module's request path;
 - ``preview``      previews and cancel requests becoming pending confirmations;
 - ``send``         place and cancel: the claim, the re-check, the journaled at-most-once send, 401s;
-- ``journal_ops``  start-up settling, the reconcile loop, the operator's journal commands.
+- ``journal_ops``  start-up settling, the reconcile loop, the operator's journal commands;
+- ``placement``, ``reconcile``  the pure checks and matching those parts use.
 
 The invariants the desk keeps (tests in ``tests/daemon/test_orders_*.py`` prove each):
 
@@ -110,13 +111,15 @@ class OrderService:
             state_dir / STATUSES_FILE, clock, events, keep_seconds=configs.core.tracker_keep_seconds
         )
         self.tracker.load()
+        # Shared with logins and the operator's commands (they audit through :meth:`record`).
+        self.recorder = AuditRecorder(self.audit, self._io, lambda: int(clock.now() * 1000))
         self._core = DeskCore(
             clock=clock,
             journal=self.journal,
             pending=self.pending,
             tracker=self.tracker,
             io=self._io,
-            recorder=AuditRecorder(self.audit, self._io, lambda: int(clock.now() * 1000)),
+            recorder=self.recorder,
             notifier=notifier,
             events=events,
             account_changed=accounts.invalidate_after_order_activity,

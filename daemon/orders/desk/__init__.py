@@ -7,9 +7,11 @@
 - ``reads``        list/get feeding the tracker, and the Orders module's request path;
 - ``preview``      previews and cancel requests → pending confirmations (:class:`PreviewDesk`);
 - ``send``         place and cancel: claim, re-check, journal, at-most-once send, 401s (:class:`SendDesk`);
-- ``journal_ops``  start-up settling, the reconcile loop, the operator's journal commands (:class:`JournalDesk`).
+- ``journal_ops``  start-up settling, the reconcile loop, the operator's journal commands (:class:`JournalDesk`);
+- ``placement``    the placement-time checks (drift, session, market-order protection), pure;
+- ``reconcile``    matching an unknown outcome against E*TRADE's order list, pure.
 
 May import: the rest of ``daemon.orders`` (model, validation, risk, etrade, pending, journal, breaker,
-reconcile, placement, tracker), ``daemon.audit``, and the daemon's data layers (gateway, market,
+tracker), ``daemon.audit``, and the daemon's data layers (gateway, market,
 accounts, events, clock, session errors); never the servicers or gRPC.
 """

@@ -20,11 +20,11 @@ from daemon.events import EventKind
 from daemon.orders.desk.config import ReconcileConfig
 from daemon.orders.desk.core import DeskCore, InFlight
 from daemon.orders.desk.reads import OrderReads
+from daemon.orders.desk.reconcile import Outcome, settle_cancel, settle_place
 from daemon.orders.desk.tally import DailyTally
 from daemon.orders.journal import OPEN_STATES, Entry, EntryKind, EntryState
 from daemon.orders.model import Order
 from daemon.orders.pending import PendingOrder
-from daemon.orders.reconcile import Outcome, settle_cancel, settle_place
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from daemon.events import EventKind
 from daemon.market import MarketData
 from daemon.market_hours import in_regular_session
 from daemon.models import Quote
-from daemon.orders import etrade, placement, risk
+from daemon.orders import etrade, risk
+from daemon.orders.desk import placement
 from daemon.orders.desk.config import PreviewConfig
 from daemon.orders.desk.core import DeskCore, InFlight
 from daemon.orders.desk.journal_ops import JournalDesk

@@ -42,7 +42,8 @@ from daemon.clock import iso_et
 from daemon.events import EventKind
 from daemon.market import MarketData
 from daemon.market_hours import in_regular_session
-from daemon.orders import etrade, placement, risk
+from daemon.orders import etrade, risk
+from daemon.orders.desk import placement
 from daemon.orders.desk.config import SendConfig
 from daemon.orders.desk.core import DeskCore, InFlight, pair_of
 from daemon.orders.desk.journal_ops import JournalDesk
