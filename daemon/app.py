@@ -31,7 +31,7 @@ from daemon.retry import RetryPolicy
 from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import LIVE_STATES, SessionManager, SessionState
-from daemon.session_keeper import Notifier, SessionKeeper
+from daemon.session.keeper import Notifier, SessionKeeper
 from daemon.settings import Settings
 from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
 from daemon.watchlists import WatchlistBook
@@ -95,6 +95,7 @@ class BrokerApp:
         self.jobs.shutdown()
         await self.market.cache.close()
         self.upstream.close()
+        self.session.close()
         if self.embedded_emulator is not None:
             self.embedded_emulator.stop()
 

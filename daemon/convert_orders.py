@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
+from daemon.audit import AuditEntry
 from daemon.clock import iso_et
-from daemon.orders.audit import AuditEntry
 from daemon.orders.journal import Entry
 from daemon.orders.model import EtradeMessage, EtradePreview, Order, OrderRequest, decimal_text
 from daemon.orders.pending import PendingKind, PendingOrder, PendingStore, format_code

@@ -18,7 +18,7 @@ time on the America/New_York calendar with zoneinfo, so midnight stays midnight 
 changes (2026-03-08 is 23 hours long, 2026-11-01 is 25 hours long; tests check the fire times).
 Not APScheduler 3.11.3's ``CronTrigger``: it adds wall-clock differences in UTC and, after firing
 at 00:00 on 2026-03-08, next fires on 2026-03-10, skipping the midnight that ends the 23-hour day
-(agronholm/apscheduler#529, #606; ``tests/daemon/test_scheduler.py`` keeps a canary on it).
+(agronholm/apscheduler#529, #606; ``tests/rpc/daemon/test_scheduler.py`` keeps a canary on it).
 
 Clocks. APScheduler times jobs on the host's clock (its timer is the event loop's monotonic
 clock). In the emulator environment the daemon's clock is the emulator's, so every cron trigger
@@ -47,7 +47,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from daemon.clock import ET, Clock, iso_et
 from daemon.emulator_clock import ClockWatch, host_offset
 from daemon.session import SessionManager
-from daemon.session_keeper import SessionKeeper
+from daemon.session.keeper import SessionKeeper
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from broker_client.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
+from daemon.audit import AuditLog
 from daemon.models import Quote
-from daemon.orders import placement
-from daemon.orders.audit import AuditLog
 from daemon.orders.breaker import CircuitBreaker, Problem, TradingSwitch
+from daemon.orders.desk import placement
+from daemon.orders.desk.reconcile import settle_cancel, settle_place
 from daemon.orders.journal import EntryKind, EntryState, Journal, NewEntry, StateDirInUse
 from daemon.orders.model import (
     Action,
@@ -27,7 +28,6 @@ from daemon.orders.model import (
     decimal_text,
 )
 from daemon.orders.pending import PendingKind, PendingState, PendingStore, digest_of, normalize_code
-from daemon.orders.reconcile import settle_cancel, settle_place
 from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order, parse_price
 
 KEY = "nOTJWWvt5R0WzLQnOZdNOp"

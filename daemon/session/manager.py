@@ -1,6 +1,7 @@
 """The daemon's E*TRADE session: credentials, login, the access token and its state machine.
 
-Only this module touches tokens. Every upstream call that needs a token goes through
+Only this package touches tokens (the secrets live in ``credentials``, the login handshake in ``login``, the
+states and their text in ``state``). Every upstream call that needs a token goes through
 :meth:`SessionManager.call`, which checks the state first, records the time of the call and turns
 E*TRADE's 401 ``oauth_problem`` answers into state changes and :class:`SessionError`\\ s that name the
 command that fixes them. Transitions are logged (``session: ACTIVE -> EXPIRED (...)``), never with a
@@ -39,15 +40,11 @@ cannot revive it). A token that can no longer work is deleted from the secret st
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from broker_client.errors import (
-    LOGIN_COMMAND,
     BrokerError,
     ErrorCode,
     InvalidRequest,
@@ -57,92 +54,36 @@ from broker_client.errors import (
 from daemon import secret_store as names
 from daemon.clock import Clock, last_midnight_et, next_midnight_et
 from daemon.secret_store import SecretStore
+from daemon.session.credentials import CredentialVault
+from daemon.session.login import OAuthLogin, check_verifier
+from daemon.session.state import (
+    CREDENTIAL,
+    DEFAULT_RENEW_AFTER,
+    IDLE_LIMIT,
+    LIVE_STATES,
+    VERIFY_PATH,
+    Listener,
+    RefusedAtAuthentication,
+    SessionInfo,
+    SessionState,
+    StateListener,
+    changed_error,
+    credentials_source,
+    describe,
+    retrieve,
+    state_error_of,
+)
 from daemon.upstream import (
     AccessToken,
     ConsumerCredentials,
     EtradeApiError,
     OAuthProblem,
-    RequestToken,
     Upstream,
 )
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-REQUEST_TOKEN_LIFETIME = 5 * 60.0
-#: E*TRADE inactivates an access token after two hours without a request (reference §1.3).
-IDLE_LIMIT = 2 * 3600.0
-#: Renew this long after the last request unless configured otherwise: half an hour of margin.
-DEFAULT_RENEW_AFTER = 90 * 60.0
-SETUP_COMMAND = "etradectl auth setup"
-#: The signed request that proves a renewal took effect (cheap, and every user has accounts).
-VERIFY_PATH = "/v1/accounts/list"
-
-_VERIFIER = re.compile(r"^[A-Za-z0-9]{1,64}$")
-_CREDENTIAL = re.compile(r"^[\x21-\x7e]{8,256}$")  # printable ASCII, no spaces
-
-
-class SessionState(enum.Enum):
-    NO_CREDENTIALS = "NO_CREDENTIALS"
-    NEEDS_LOGIN = "NEEDS_LOGIN"
-    ACTIVE = "ACTIVE"
-    INACTIVE = "INACTIVE"
-    EXPIRED = "EXPIRED"
-    REVOKED = "REVOKED"
-
-
-#: States in which the daemon holds a token it can use (INACTIVE after one renewal).
-LIVE_STATES = frozenset({SessionState.ACTIVE, SessionState.INACTIVE})
-
-_STATE_ERROR = {
-    SessionState.NO_CREDENTIALS: ErrorCode.NO_CREDENTIALS,
-    SessionState.NEEDS_LOGIN: ErrorCode.NOT_LOGGED_IN,
-    SessionState.INACTIVE: ErrorCode.SESSION_INACTIVE,
-    SessionState.EXPIRED: ErrorCode.SESSION_EXPIRED,
-    SessionState.REVOKED: ErrorCode.SESSION_REVOKED,
-}
-
-_STATE_DETAIL = {
-    SessionState.NO_CREDENTIALS: "no E*TRADE consumer key and secret are configured",
-    SessionState.NEEDS_LOGIN: "not logged in to E*TRADE",
-    SessionState.ACTIVE: "logged in to E*TRADE",
-    SessionState.INACTIVE: "the E*TRADE session is idle; the daemon renews it on the next request",
-    SessionState.EXPIRED: "the E*TRADE session expired at midnight US Eastern",
-    SessionState.REVOKED: "the E*TRADE session was revoked (logged out)",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class SessionInfo:
-    """A snapshot of the session for status displays. Times are epoch seconds on the daemon's clock
-    (None: unknown or not applicable)."""
-
-    state: SessionState
-    detail: str
-    fix_command: str
-    last_upstream_call: float | None
-    next_renewal: float | None
-    #: The midnight ET that ends (or ended) the current token.
-    expires_at: float | None
-    logged_in_at: float | None
-    #: The daemon's clock when the snapshot was taken: countdowns are relative to it.
-    as_of: float = 0.0
-    state_reason: str = ""
-    state_since: float | None = None
-    #: When E*TRADE will consider the token idle if nothing reaches it before.
-    inactive_at: float | None = None
-    last_renewal: float | None = None
-    last_renewal_result: str = ""
-    login_reminder: str = ""
-    secret_store: str = ""
-    credentials_source: str = ""
-    renew_after_idle: float = DEFAULT_RENEW_AFTER
-
-
-Listener = Callable[[], None]
-#: Called as ``listener(old, new, reason)`` after each change of state.
-StateListener = Callable[["SessionState", "SessionState", str], None]
 
 
 class SessionManager:
@@ -164,16 +105,15 @@ class SessionManager:
         if not 0 < renew_after < IDLE_LIMIT:
             raise ValueError("renew_after must be between 0 and two hours")
         self._upstream = upstream
-        self._store = store
+        self._vault = CredentialVault(store, store_problem)
         self._clock = clock
         self._consumer_override = consumer_override
         self._consumer_default = consumer_default
-        self._store_problem = store_problem
         self.renew_after = renew_after
         self._consumer: ConsumerCredentials | None = None
         self._access: AccessToken | None = None
         self._issued_at: float | None = None
-        self._pending: RequestToken | None = None
+        self._login = OAuthLogin(upstream, clock)
         self._state = SessionState.NO_CREDENTIALS
         self._reason = ""
         self._state_since: float | None = None
@@ -207,6 +147,10 @@ class SessionManager:
     def overridden_by_environment(self) -> bool:
         """True when ETRADE_CONSUMER_KEY/SECRET (or the emulator's built-in pair) are in use."""
         return self._consumer_override is not None
+
+    def close(self) -> None:
+        """Stop the secret store's thread (after the last call; like the HTTP pool, nothing queued runs)."""
+        self._vault.close()
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener()`` after every state change, login and renewal (the scheduler re-arms)."""
@@ -275,14 +219,7 @@ class SessionManager:
 
     def info(self) -> SessionInfo:
         state = self.state
-        detail = _STATE_DETAIL[state]
-        if state is SessionState.NO_CREDENTIALS and self._store_problem:
-            detail = f"{detail}: {self._store_problem}"
-        elif self._reason and state is not SessionState.ACTIVE:
-            detail = f"{detail} ({self._reason})"
-        fix = ""
-        if state in _STATE_ERROR and state is not SessionState.INACTIVE:
-            fix = SETUP_COMMAND if state is SessionState.NO_CREDENTIALS else LOGIN_COMMAND
+        detail, fix = describe(state, self._reason, self._vault.problem)
         live = state in LIVE_STATES
         return SessionInfo(
             state=state,
@@ -299,34 +236,14 @@ class SessionManager:
             last_renewal=self._last_renewal,
             last_renewal_result=self._last_renewal_result,
             login_reminder=self._reminder,
-            secret_store=self._store_description(),
-            credentials_source=self._credentials_source(),
+            secret_store=self._vault.description,
+            credentials_source=credentials_source(self._consumer, self._consumer_override, self._consumer_default),
             renew_after_idle=self.renew_after,
         )
 
-    def _store_description(self) -> str:
-        if self._store is not None:
-            return self._store.description
-        return f"none: {self._store_problem}" if self._store_problem else "none"
-
-    def _credentials_source(self) -> str:
-        if self._consumer is None:
-            return ""
-        if self._consumer_override is not None and self._consumer == self._consumer_override:
-            return "the daemon's environment (ETRADE_CONSUMER_KEY/SECRET)"
-        if self._consumer_default is not None and self._consumer == self._consumer_default:
-            return "the emulator's built-in demo consumer"
-        return "the secret store (etradectl auth setup)"
-
     def state_error(self) -> SessionError:
         """The error that tells a caller why the session cannot serve and what to run."""
-        info = self.info()
-        code = _STATE_ERROR.get(info.state, ErrorCode.NOT_LOGGED_IN)
-        hint = None
-        if info.state is SessionState.NO_CREDENTIALS and self._store_problem:
-            hint = ErrorCode.SECRET_STORE_UNAVAILABLE.hint
-        fix = info.fix_command or LOGIN_COMMAND
-        return SessionError(code, f"{info.detail}; run `{fix}`", hint=hint)
+        return state_error_of(self.info(), self._vault.problem)
 
     async def usable_access(self) -> AccessToken:
         """The current token if the session can serve — ACTIVE, or INACTIVE (renewed on the next
@@ -348,13 +265,7 @@ class SessionManager:
 
     async def load(self) -> None:
         """Read consumer credentials and any saved access token from the secret store."""
-        stored: dict[str, str | None] = {}
-        if self._store is not None:
-            try:
-                stored = await self._upstream.run(self._read_store)
-            except BrokerError as exc:
-                self._store_problem = exc.message
-                stored = {}
+        stored = await self._vault.read_all()
         consumer = self._consumer_override
         if consumer is None and stored.get(names.CONSUMER_KEY) and stored.get(names.CONSUMER_SECRET):
             consumer = ConsumerCredentials(str(stored[names.CONSUMER_KEY]), str(stored[names.CONSUMER_SECRET]))
@@ -374,7 +285,7 @@ class SessionManager:
             self._issued_at = issued_at
             self._set_state(SessionState.EXPIRED, "the saved session was issued before the last midnight US Eastern")
             if token or secret:
-                await self._delete_token_from_store(keep_issued=True)
+                await self._vault.delete_token(keep_issued=True)
             return
         if not (token and secret and issued_at is not None):
             self._set_state(SessionState.NEEDS_LOGIN, "no saved session")
@@ -390,10 +301,6 @@ class SessionManager:
         else:
             self._set_state(SessionState.ACTIVE, "saved session restored")
 
-    def _read_store(self) -> dict[str, str | None]:
-        assert self._store is not None
-        return {name: self._store.get(name) for name in names.ALL_NAMES}
-
     async def set_credentials(self, key: str, secret: str) -> SessionInfo:
         """Store the consumer key and secret (``etradectl auth setup``) and reload the session state.
 
@@ -401,24 +308,20 @@ class SessionManager:
         """
         key, secret = key.strip(), secret.strip()
         for what, value in (("consumer key", key), ("consumer secret", secret)):
-            if not _CREDENTIAL.match(value):
+            if not CREDENTIAL.match(value):
                 raise InvalidRequest(
                     ErrorCode.INVALID_ARGUMENT,
                     f"the {what} must be 8-256 printable characters without spaces, as E*TRADE issued it",
                 )
-        store = self._store
+        store = self._vault.store
         if store is None:
-            problem = self._store_problem or "no secret store is configured"
+            problem = self._vault.problem or "no secret store is configured"
             raise SessionError(
                 ErrorCode.SECRET_STORE_UNAVAILABLE, f"the daemon cannot store the consumer credentials: {problem}"
             )
 
-        def write() -> None:
-            store.set(names.CONSUMER_KEY, key)
-            store.set(names.CONSUMER_SECRET, secret)
-
         async with self._login_lock:
-            await self._upstream.run(write)
+            await self._vault.write_consumer(store, key, secret)
             log.info("credentials: stored the consumer key and secret in %s", store.description)
             new = ConsumerCredentials(key, secret)
             if self._consumer_override is not None:
@@ -430,7 +333,7 @@ class SessionManager:
             if self._consumer is not None and self._consumer.key == key and self._consumer.secret == secret:
                 return self.info()
             self._consumer = new
-            self._pending = None
+            self._login.forget()
             # Tokens belong to a consumer: a new key makes the current one useless.
             await self._forget_token(SessionState.NEEDS_LOGIN, "consumer credentials stored; log in next")
             return self.info()
@@ -447,40 +350,18 @@ class SessionManager:
         if consumer is None:
             raise self.state_error()
         async with self._login_lock:
-            try:
-                request = await self._upstream.run(self._upstream.http.request_token, consumer)
-            except OAuthProblem as exc:
-                raise _login_refused(exc, "the consumer key and secret") from None
-            self._pending = RequestToken(request.token, request.secret, int(self._clock.now() * 1000))
-            log.info("login: request token obtained; waiting for the verification code")
-            url = self._upstream.http.authorize_url(consumer, request)
-            return url, self._clock.now() + REQUEST_TOKEN_LIFETIME
+            return await self._login.begin(consumer)
 
     async def complete_login(self, verifier: str) -> SessionInfo:
-        verifier = verifier.strip()
-        if not _VERIFIER.match(verifier):
-            raise InvalidRequest(
-                ErrorCode.INVALID_ARGUMENT,
-                "the verification code must be the letters and digits E*TRADE showed after you accepted",
-            )
+        verifier = check_verifier(verifier)
         async with self._login_lock:
-            pending, consumer = self._pending, self._consumer
-            if pending is None or consumer is None:
-                raise SessionError(ErrorCode.LOGIN_NOT_STARTED, "no login is in progress")
-            if self._clock.now() - pending.issued_at_ms / 1000.0 > REQUEST_TOKEN_LIFETIME:
-                self._pending = None
-                raise SessionError(ErrorCode.LOGIN_NOT_STARTED, "the login request expired (after 5 minutes)")
-            try:
-                access = await self._upstream.run(self._upstream.http.access_token, consumer, pending, verifier)
-            except OAuthProblem as exc:
-                raise _login_refused(exc, "the verification code") from None
+            token, secret = await self._login.complete(self._consumer, verifier)
             now = self._clock.now()
-            self._pending = None
-            self._access = AccessToken(access.token, access.secret, int(now * 1000))
+            self._access = AccessToken(token, secret, int(now * 1000))
             self._issued_at = now
             self._last_call = now
             self._last_activity = now
-            await self._save_access(self._access)
+            await self._vault.save_access(self._access)
             was = self._state
             self._set_state(SessionState.ACTIVE, "logged in")
             self._reminder = ""
@@ -507,11 +388,11 @@ class SessionManager:
                     )
             self._access = None
             self._issued_at = None
-            self._pending = None
+            self._login.forget()
             self._last_activity = None
-            await self._delete_token_from_store(keep_issued=False)
+            await self._vault.delete_token(keep_issued=False)
             if forget_credentials:
-                await self._delete_credentials_from_store()
+                await self._vault.delete_credentials()
                 if self._consumer_override is None:
                     self._consumer = self._consumer_default
             if self._consumer is None:
@@ -522,57 +403,6 @@ class SessionManager:
                 self._set_state(SessionState.NEEDS_LOGIN, "logged out")
             return revoked
 
-    # the store ---------------------------------------------------------------------------
-
-    async def _save_access(self, access: AccessToken) -> None:
-        store = self._store
-        if store is None:
-            return
-
-        def write() -> None:
-            store.set(names.ACCESS_TOKEN, access.token)
-            store.set(names.ACCESS_TOKEN_SECRET, access.secret)
-            store.set(names.ACCESS_TOKEN_ISSUED_AT, str(access.issued_at_ms))
-
-        try:
-            await self._upstream.run(write)
-        except BrokerError as exc:
-            log.warning("session: could not save the access token (%s); it lasts until the daemon stops", exc.message)
-
-    async def _delete_token_from_store(self, *, keep_issued: bool) -> None:
-        """Delete a token that can no longer work. ``keep_issued`` remembers that a session existed,
-        so a restart after midnight reports EXPIRED rather than "never logged in"."""
-        store = self._store
-        if store is None:
-            return
-        doomed = [names.ACCESS_TOKEN, names.ACCESS_TOKEN_SECRET]
-        if not keep_issued:
-            doomed.append(names.ACCESS_TOKEN_ISSUED_AT)
-
-        def delete() -> None:
-            for name in doomed:
-                store.delete(name)
-
-        try:
-            await self._upstream.run(delete)
-        except BrokerError as exc:
-            log.warning("session: could not delete the dead token from the secret store (%s)", exc.message)
-
-    async def _delete_credentials_from_store(self) -> None:
-        store = self._store
-        if store is None:
-            return
-
-        def delete() -> None:
-            store.delete(names.CONSUMER_KEY)
-            store.delete(names.CONSUMER_SECRET)
-
-        try:
-            await self._upstream.run(delete)
-            log.info("credentials: deleted the consumer key and secret from %s", store.description)
-        except BrokerError as exc:
-            log.warning("credentials: could not delete the consumer credentials (%s)", exc.message)
-
     async def _forget_token(self, state: SessionState, reason: str) -> None:
         """The token is dead: drop it from memory and the store, and enter ``state``."""
         self._access = None
@@ -580,7 +410,7 @@ class SessionManager:
         if state is not SessionState.EXPIRED:
             self._issued_at = None
         self._set_state(state, reason)
-        await self._delete_token_from_store(keep_issued=state is SessionState.EXPIRED)
+        await self._vault.delete_token(keep_issued=state is SessionState.EXPIRED)
 
     async def expire_if_due(self) -> bool:
         """At or after midnight ET: make the session EXPIRED and delete the dead token. True if it did."""
@@ -618,7 +448,7 @@ class SessionManager:
             return
         if self._renewal is None or self._renewal.done():
             self._renewal = asyncio.ensure_future(self._renew_once(reason))
-            self._renewal.add_done_callback(_retrieve)
+            self._renewal.add_done_callback(retrieve)
         # Shielded: a caller whose deadline expires must not cancel the renewal the others wait for.
         await asyncio.shield(self._renewal)
 
@@ -749,7 +579,7 @@ class SessionManager:
         if problem == "nonce_used":
             return UpstreamError(ErrorCode.UPSTREAM_ERROR, "E*TRADE saw a repeated request nonce; try again")
         if access is not self._access:
-            return self.state_error() if self.state is not SessionState.ACTIVE else _changed_error()
+            return self.state_error() if self.state is not SessionState.ACTIVE else changed_error()
         if problem == "token_expired":
             await self._forget_token(SessionState.EXPIRED, "E*TRADE reports the token expired")
         elif problem in ("consumer_key_rejected", "consumer_key_unknown"):
@@ -762,30 +592,3 @@ class SessionManager:
         else:
             await self._forget_token(SessionState.NEEDS_LOGIN, f"E*TRADE refused the token ({problem})")
         return self.state_error()
-
-
-class RefusedAtAuthentication(SessionError):
-    """E*TRADE answered 401 to a request sent with ``resend=False``; it was not sent again.
-
-    E*TRADE checks a request's OAuth signature and token before acting on it, so a 401 means that
-    request was refused; order code still confirms it against the order list. ``session_usable``:
-    the session was repaired (renewed) and a new request could go out now.
-    """
-
-    def __init__(self, code: ErrorCode, message: str, *, hint: str | None = None, session_usable: bool = False) -> None:
-        super().__init__(code, message, hint=hint)
-        self.session_usable = session_usable
-
-
-def _changed_error() -> SessionError:
-    return SessionError(ErrorCode.NOT_LOGGED_IN, f"the E*TRADE session changed; try again or run `{LOGIN_COMMAND}`")
-
-
-def _retrieve(future: asyncio.Future[None]) -> None:
-    """Mark a shared renewal's exception as seen: its waiters may all have been cancelled."""
-    if not future.cancelled():
-        future.exception()
-
-
-def _login_refused(exc: OAuthProblem, what: str) -> SessionError:
-    return SessionError(ErrorCode.LOGIN_FAILED, f"E*TRADE refused {what} (oauth_problem={exc.problem})")

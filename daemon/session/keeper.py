@@ -29,7 +29,8 @@ from datetime import date, time
 from broker_client.errors import LOGIN_COMMAND, BrokerError, SessionError
 from daemon.clock import ET, Clock, iso_et, to_datetime
 from daemon.events import EventBus, EventKind
-from daemon.session import LIVE_STATES, SETUP_COMMAND, SessionManager, SessionState
+from daemon.session.manager import SessionManager
+from daemon.session.state import LIVE_STATES, SETUP_COMMAND, SessionState
 
 log = logging.getLogger(__name__)
 
