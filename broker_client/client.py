@@ -96,6 +96,20 @@ Resp = TypeVar("Resp")
 Stub = TypeVar("Stub")
 
 
+def _served_together(socket_path: str, auth_path: str) -> bool:
+    """Whether the identity socket is the gRPC socket's sibling: one directory, one owner.
+
+    Otherwise the token the identity socket issues (say, to root) would be sent to whoever serves
+    ``socket_path`` — a link to another daemon's identity socket beside a fake gRPC socket.
+    """
+    try:
+        ours, auth = os.stat(socket_path), os.stat(auth_path)
+    except OSError:
+        return False
+    same_dir = os.path.dirname(os.path.realpath(socket_path)) == os.path.dirname(os.path.realpath(auth_path))
+    return same_dir and ours.st_uid == auth.st_uid
+
+
 class BrokerClient:
     """One connection to the daemon. Use as ``async with BrokerClient(...) as broker:``.
 
@@ -157,6 +171,11 @@ class BrokerClient:
         if self._identified_at is not None and now - self._identified_at < self._token_refresh:
             return
         auth_path = str(paths.auth_socket_path(self.socket_path))
+        if not _served_together(str(self.socket_path), auth_path):
+            self._identified_at = now  # a token must never travel to a socket another daemon serves
+            self._token_refresh = IDENTIFY_RETRY
+            self._metadata = self._base_metadata
+            return
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(auth_path), IDENTIFY_TIMEOUT)
         except (OSError, TimeoutError):
