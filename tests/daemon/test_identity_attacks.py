@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from broker_client import paths
 from daemon.authority import MAX_TOKENS, IdentityServer, TokenBook
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +76,18 @@ async def test_one_process_shaking_hands_over_and_over_does_not_revoke_another_p
         await asyncio.to_thread(victim.wait, 30)
         if victim.stdout is not None:
             victim.stdout.close()
+
+
+def test_root_prefers_the_protected_daemon_even_when_the_environment_names_another_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sudo -E etradectl`` (or an ``env_keep`` rule) brings the desktop user's ``ETRADE_MCP_SOCKET``:
+    root must still talk to the protected daemon, not to a socket in a directory the user controls,
+    where a fake daemon can show root a made-up order list and "confirm" nothing."""
+    system = tmp_path / "system"
+    system.mkdir()
+    (system / paths.SYSTEM_SOCKET_NAME).touch()
+    monkeypatch.setattr(paths, "SYSTEM_RUNTIME_DIR", system)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setenv(paths.SOCKET_ENV, str(tmp_path / "desktop-user" / "lair" / "etrade.sock"))
+    assert paths.client_socket_path() == system / paths.SYSTEM_SOCKET_NAME
