@@ -8,15 +8,25 @@ emulator. A test that fails here is a hole that is still open.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from emulator.local_system import ROOT
-from tests.service.test_protected_mode import Protected, desktop_preview, protected_system
+from tests.service.test_protected_mode import (
+    Protected,
+    _why_not,
+    desktop_preview,
+    other_users_python,
+    protected_system,
+)
 
-pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")]
+#: A private pid and mount namespace: pids can be handed out on purpose, /proc remounted at will.
+PRIVATE_PIDS = ("unshare", "--pid", "--fork", "--mount", "--mount-proc", "--propagation", "private")
 
 
 def relay_attack(system: Protected) -> tuple[str, str]:
@@ -67,3 +77,24 @@ async def test_root_etradectl_pointed_at_a_fake_socket_does_not_hand_its_token_t
         orders = system.emulator_orders()
         assert not str(outcome.get("list_pending", "")).startswith("OK"), (outcome, pending_id)
         assert orders == [], (outcome, orders, err)
+
+
+def test_a_token_does_not_outlive_its_process_when_proc_is_hidden_from_the_daemon() -> None:
+    """The protected unit's ``ProtectProc=invisible`` hides other users' processes from the daemon:
+    a token must still die with its process, not pass to whichever process gets its pid next."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux) for a private pid namespace")
+    python, python_env = other_users_python()
+    probe = subprocess.run(
+        [*PRIVATE_PIDS, python, "-m", "tests.service.pid_reuse_probe"],
+        env={**os.environ, **python_env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0, probe.stderr
+    outcome = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert outcome["pid_reused"], outcome
+    assert not outcome["start_seen"], outcome  # as under the unit: the daemon cannot see the start time
+    assert not outcome["resolved_after_reuse"], "root's token passed to the next process with its pid"
