@@ -41,7 +41,7 @@ def relay_attack(system: Protected) -> tuple[str, str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    victim: subprocess.Popen[str] | None = None
+    victim: subprocess.Popen[bytes] | None = None
     try:
         assert attacker.stdout is not None
         assert attacker.stdout.readline().strip() == "ready", attacker.stderr
