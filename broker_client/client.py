@@ -224,11 +224,25 @@ class BrokerClient:
 
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
+            self._refuse_unsafe_socket()
             self._channel = grpc.aio.insecure_channel(f"unix:{self.socket_path}", options=CHANNEL_OPTIONS)
             self._session = session_pb2_grpc.SessionStub(self._channel)
             self._market = market_pb2_grpc.MarketStub(self._channel)
             self._accounts = accounts_pb2_grpc.AccountsStub(self._channel)
         return self._channel
+
+    def _refuse_unsafe_socket(self) -> None:
+        """As root, never talk to a socket that someone other than root or its owner could replace."""
+        if os.geteuid() != 0:
+            return
+        reason = paths.root_socket_refusal(self.socket_path)
+        if reason is not None:
+            raise DaemonUnavailable(
+                ErrorCode.DAEMON_PERMISSION_DENIED,
+                f"refusing the socket {self.socket_path} as root: {reason}",
+                hint="as root, use the protected daemon's socket (leave out --socket), or a socket in a directory "
+                "that only root or the daemon's user can write",
+            )
 
     @property
     def session_stub(self) -> session_pb2_grpc.SessionAsyncStub:

@@ -58,9 +58,16 @@ def process_start(pid: int) -> str | None:
 
 
 def process_alive(pid: int, start: str | None) -> bool:
-    """True while the process that had ``start`` when it was seen still runs under that pid."""
+    """True while the process that had ``start`` when it was seen still runs under that pid.
+
+    On Linux an unknown start (``/proc`` hidden from us, ``ProtectProc=invisible``) counts as not
+    alive: "some process has this pid" would let a later process inherit what the first was given.
+    Elsewhere there is no ``/proc`` to read, and only the pid can be checked.
+    """
     if start is not None:
         return process_start(pid) == start
+    if sys.platform.startswith("linux"):
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
