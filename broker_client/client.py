@@ -21,6 +21,7 @@ import errno
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, TypeVar
@@ -108,6 +109,24 @@ def _served_together(socket_path: str, auth_path: str) -> bool:
         return False
     same_dir = os.path.dirname(os.path.realpath(socket_path)) == os.path.dirname(os.path.realpath(auth_path))
     return same_dir and ours.st_uid == auth.st_uid
+
+
+def _listener_behind(path: os.PathLike[str]) -> bool | None:
+    """What a plain connect to ``path`` finds: None, nobody listens (refused); False, a listener
+    whose queue is full (it is not accepting: out of descriptors, say); True, a connection."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.setblocking(False)
+        result = probe.connect_ex(os.fspath(path))
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    if result == 0:
+        return True
+    if result in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINPROGRESS):
+        return False
+    return None
 
 
 class BrokerClient:
@@ -727,8 +746,23 @@ class BrokerClient:
             return DaemonUnavailable(
                 ErrorCode.DAEMON_PERMISSION_DENIED, f"permission denied on the broker daemon's socket {path}"
             )
+        listening = _listener_behind(path)
+        if listening is None:
+            return DaemonUnavailable(
+                ErrorCode.DAEMON_UNAVAILABLE,
+                f"the broker daemon is not answering on {path} (it stopped, or the socket is stale)",
+                hint=hint,
+            )
+        if not listening:
+            return DaemonUnavailable(
+                ErrorCode.DAEMON_UNAVAILABLE,
+                f"the broker daemon on {path} is running but not accepting connections "
+                "(out of file descriptors? other clients may be holding many connections open)",
+                hint="close idle clients, or restart the daemon; its log says how many descriptors it may open",
+            )
         return DaemonUnavailable(
             ErrorCode.DAEMON_UNAVAILABLE,
-            f"the broker daemon is not answering on {path} (it stopped, or the socket is stale)",
+            f"something listens on {path} but does not answer as the broker daemon "
+            "(busy, out of file descriptors, or not an etrade-daemon)",
             hint=hint,
         )
