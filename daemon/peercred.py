@@ -62,16 +62,16 @@ def process_alive(pid: int, start: str | None) -> bool:
 
     On Linux an unknown start (``/proc`` hidden from us, ``ProtectProc=invisible``) counts as not
     alive: "some process has this pid" would let a later process inherit what the first was given.
-    Elsewhere there is no ``/proc`` to read, and only the pid can be checked.
+    macOS has no ``/proc`` to read, and only the pid can be checked there.
     """
     if start is not None:
         return process_start(pid) == start
-    if sys.platform.startswith("linux"):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists; it belongs to someone else
-    return True
+    if sys.platform == "darwin":
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # it exists; it belongs to someone else
+        return True
+    return False
