@@ -179,13 +179,17 @@ class TokenBook:
         self._by_uid: dict[int, dict[str, None]] = {}  # uid -> its tokens, oldest first
         self._sweep: collections.deque[str] = collections.deque()
 
-    def issue(self, peer: peercred.PeerCredentials) -> str:
+    def issue(self, peer: peercred.PeerCredentials, pidfd: int | None = None) -> str:
+        """A token for ``peer``; ``pidfd`` (the book owns it from now on) is the peer's as the kernel
+        took it at connect time, else the book opens one by pid."""
         key = (peer.uid, peer.pid)
         self._sweep_some()
         known = self._by_process.get(key)
         if known is not None:
             grant = self._grants[known]
             if self._clock() - grant.issued < self.ttl / 2 and self._alive(grant):
+                if pidfd is not None:
+                    os.close(pidfd)
                 return known
             self._forget(known)
         mine = self._by_uid.setdefault(peer.uid, {})
@@ -194,7 +198,8 @@ class TokenBook:
         while len(self._grants) >= MAX_TOKENS:
             crowded = max(self._by_uid.values(), key=len)
             self._forget(next(iter(crowded)))
-        pidfd = _open_pidfd(peer.pid)
+        if pidfd is None:
+            pidfd = _open_pidfd(peer.pid)
         # Read only where no pidfd binds the token: under ProtectProc=invisible it is unknown anyway.
         start = peercred.process_start(peer.pid) if pidfd is None else None
         token = secrets.token_urlsafe(32)
@@ -286,7 +291,7 @@ class IdentityServer:
                 return  # a client that does not read its answers holds no more of our descriptors
             self._open_by_uid[peer.uid] += 1
             try:
-                token = self.book.issue(peer)
+                token = self.book.issue(peer, peercred.peer_pidfd(sock))
                 answer = {"token": token, "uid": peer.uid, "pid": peer.pid, "ttl_seconds": self.book.ttl}
                 writer.write((json.dumps(answer) + "\n").encode("ascii"))
                 await writer.drain()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +151,23 @@ def test_a_full_accept_queue_is_told_from_a_stopped_daemon(short_dir: Path) -> N
         conn.close()
     assert path.exists() and _listener_behind(path) is None  # the socket file stays; nobody listens
     assert "it stopped" in BrokerClient(path).unreachable().message
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd (Linux)")
+def test_a_grant_holds_its_process_descriptor_only_while_it_lives() -> None:
+    book = TokenBook()
+    before = open_descriptors()
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        token = book.issue(peercred.PeerCredentials(uid=os.getuid(), gid=os.getgid(), pid=child.pid))
+        assert book.resolve(token) is not None
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(30)
+    assert book.resolve(token) is None  # exited: its pid may go to anyone now
+    assert open_descriptors() == before and len(book) == 0
