@@ -152,6 +152,10 @@ def _unsafe_ancestry(path: Path, allowed: set[int]) -> str | None:
     for index, directory in enumerate(path.parents):
         try:
             info = directory.lstat()
+        except FileNotFoundError:
+            # Nothing to connect to (the client will say so); whoever may create it is checked above.
+            below_ok = False
+            continue
         except OSError as exc:
             return f"cannot inspect {directory}: {exc.strerror}"
         if stat.S_ISLNK(info.st_mode):

@@ -171,3 +171,12 @@ def test_a_grant_holds_its_process_descriptor_only_while_it_lives() -> None:
         child.wait(30)
     assert book.resolve(token) is None  # exited: its pid may go to anyone now
     assert open_descriptors() == before and len(book) == 0
+
+
+def test_a_missing_directory_is_judged_by_who_could_create_it(short_dir: Path) -> None:
+    assert paths.root_socket_refusal(short_dir / "not-yet" / "run" / "b.sock") is None
+    shared = short_dir / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    reason = paths.root_socket_refusal(shared / "not-yet" / "b.sock")
+    assert reason is not None and str(shared) in reason
