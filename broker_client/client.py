@@ -21,6 +21,7 @@ import errno
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, TypeVar
@@ -96,6 +97,38 @@ Resp = TypeVar("Resp")
 Stub = TypeVar("Stub")
 
 
+def _served_together(socket_path: str, auth_path: str) -> bool:
+    """Whether the identity socket is the gRPC socket's sibling: one directory, one owner.
+
+    Otherwise the token the identity socket issues (say, to root) would be sent to whoever serves
+    ``socket_path`` — a link to another daemon's identity socket beside a fake gRPC socket.
+    """
+    try:
+        ours, auth = os.stat(socket_path), os.stat(auth_path)
+    except OSError:
+        return False
+    same_dir = os.path.dirname(os.path.realpath(socket_path)) == os.path.dirname(os.path.realpath(auth_path))
+    return same_dir and ours.st_uid == auth.st_uid
+
+
+def _listener_behind(path: os.PathLike[str]) -> bool | None:
+    """What a plain connect to ``path`` finds: None, nobody listens (refused); False, a listener
+    whose queue is full (it is not accepting: out of descriptors, say); True, a connection."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.setblocking(False)
+        result = probe.connect_ex(os.fspath(path))
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    if result == 0:
+        return True
+    if result in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINPROGRESS):
+        return False
+    return None
+
+
 class BrokerClient:
     """One connection to the daemon. Use as ``async with BrokerClient(...) as broker:``.
 
@@ -157,6 +190,11 @@ class BrokerClient:
         if self._identified_at is not None and now - self._identified_at < self._token_refresh:
             return
         auth_path = str(paths.auth_socket_path(self.socket_path))
+        if not _served_together(str(self.socket_path), auth_path):
+            self._identified_at = now  # a token must never travel to a socket another daemon serves
+            self._token_refresh = IDENTIFY_RETRY
+            self._metadata = self._base_metadata
+            return
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(auth_path), IDENTIFY_TIMEOUT)
         except (OSError, TimeoutError):
@@ -205,11 +243,25 @@ class BrokerClient:
 
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
+            self._refuse_unsafe_socket()
             self._channel = grpc.aio.insecure_channel(f"unix:{self.socket_path}", options=CHANNEL_OPTIONS)
             self._session = session_pb2_grpc.SessionStub(self._channel)
             self._market = market_pb2_grpc.MarketStub(self._channel)
             self._accounts = accounts_pb2_grpc.AccountsStub(self._channel)
         return self._channel
+
+    def _refuse_unsafe_socket(self) -> None:
+        """As root, never talk to a socket that someone other than root or its owner could replace."""
+        if os.geteuid() != 0:
+            return
+        reason = paths.root_socket_refusal(self.socket_path)
+        if reason is not None:
+            raise DaemonUnavailable(
+                ErrorCode.DAEMON_PERMISSION_DENIED,
+                f"refusing the socket {self.socket_path} as root: {reason}",
+                hint="as root, use the protected daemon's socket (leave out --socket), or a socket in a directory "
+                "that only root or the daemon's user can write",
+            )
 
     @property
     def session_stub(self) -> session_pb2_grpc.SessionAsyncStub:
@@ -694,8 +746,23 @@ class BrokerClient:
             return DaemonUnavailable(
                 ErrorCode.DAEMON_PERMISSION_DENIED, f"permission denied on the broker daemon's socket {path}"
             )
+        listening = _listener_behind(path)
+        if listening is None:
+            return DaemonUnavailable(
+                ErrorCode.DAEMON_UNAVAILABLE,
+                f"the broker daemon is not answering on {path} (it stopped, or the socket is stale)",
+                hint=hint,
+            )
+        if not listening:
+            return DaemonUnavailable(
+                ErrorCode.DAEMON_UNAVAILABLE,
+                f"the broker daemon on {path} is running but not accepting connections "
+                "(out of file descriptors? other clients may be holding many connections open)",
+                hint="close idle clients, or restart the daemon; its log says how many descriptors it may open",
+            )
         return DaemonUnavailable(
             ErrorCode.DAEMON_UNAVAILABLE,
-            f"the broker daemon is not answering on {path} (it stopped, or the socket is stale)",
+            f"something listens on {path} but does not answer as the broker daemon "
+            "(busy, out of file descriptors, or not an etrade-daemon)",
             hint=hint,
         )

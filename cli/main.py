@@ -143,6 +143,25 @@ def _hint_for_dash_keys(argv: list[str]) -> None:
         )
 
 
+def _root_safe_arguments(argv: list[str], socket: Path | None) -> list[str]:
+    """``argv`` without its ``--socket`` when root would refuse that socket (then sudo finds the
+    protected daemon's own): the hint must not send the human to a command that fails."""
+    from broker_client import paths
+
+    if socket is None or paths.root_socket_refusal(paths.socket_path(socket)) is None:
+        return argv
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--socket":
+            skip = True
+        elif not arg.startswith("--socket="):
+            kept.append(arg)
+    return kept
+
+
 def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:
     """Run etradectl; ``parser`` defaults to :func:`build_parser` (tests pass one with extra commands)."""
     parser = parser or build_parser()
@@ -167,7 +186,8 @@ def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | Non
         return asyncio.run(_run(handler, ctx, args))
     except BrokerError as exc:
         if exc.code is ErrorCode.OPERATOR_AUTHORITY_REQUIRED:
-            command = shlex.join(["sudo", "etradectl", *(sys.argv[1:] if argv is None else argv)])
+            given = sys.argv[1:] if argv is None else argv
+            command = shlex.join(["sudo", "etradectl", *_root_safe_arguments(given, args.socket)])
             out.error(f"this needs operator authority: run `{command}`", exc.hint)
         else:
             out.error(exc.message, exc.hint)

@@ -22,12 +22,14 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import json
 import logging
 import os
 import secrets
+import select
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -50,6 +52,12 @@ Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 TOKEN_TTL = 12 * 3600.0
 #: More live tokens than this and the oldest are forgotten (their clients shake hands again).
 MAX_TOKENS = 4096
+#: Live tokens per uid: one uid's handshakes evict only that uid's oldest tokens, never another's.
+MAX_TOKENS_PER_UID = 64
+#: Grants checked for liveness per handshake: the book is swept a little at a time, never whole.
+SWEEP_STEP = 4
+#: Handshakes one uid may hold open at once; beyond this its new connections are closed at once.
+MAX_HANDSHAKES_PER_UID = 16
 
 _PACKAGE = "etrade_mcp.broker.v1"
 
@@ -131,25 +139,74 @@ class _Grant:
     identity: Identity
     start: str | None
     issued: float
+    #: A descriptor of the very process the token was issued to (Linux ≥ 5.3); it becomes readable
+    #: when that process exits, so a later process with the same pid cannot inherit the token even
+    #: where ``/proc`` of other users is hidden from the daemon (``ProtectProc=invisible``).
+    pidfd: int | None
+
+
+def _open_pidfd(pid: int) -> int | None:
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    try:
+        fd: int = pidfd_open(pid)
+    except OSError:
+        return None  # gone already, or a kernel without pidfds: the start time decides
+    return fd
+
+
+def _pidfd_exited(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class TokenBook:
-    """Tokens issued by the handshake, each bound to one live process."""
+    """Tokens issued by the handshake, each bound to one live process.
+
+    One process gets one token (asking again returns it until half its life is over); each uid has
+    at most :data:`MAX_TOKENS_PER_UID`, so a flood of handshakes evicts only the flooding uid's own
+    oldest tokens. Dead grants are found a few at a time per handshake and on resolve, never by a
+    sweep of the whole book.
+    """
 
     def __init__(self, *, ttl: float = TOKEN_TTL, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
         self._grants: dict[str, _Grant] = {}
+        self._by_process: dict[tuple[int, int], str] = {}  # (uid, pid) -> its token
+        self._by_uid: dict[int, dict[str, None]] = {}  # uid -> its tokens, oldest first
+        self._sweep: collections.deque[str] = collections.deque()
 
-    def issue(self, peer: peercred.PeerCredentials) -> str:
-        if len(self._grants) >= MAX_TOKENS:
-            self._forget_dead()  # only when full: a sweep reads /proc once per live token
+    def issue(self, peer: peercred.PeerCredentials, pidfd: int | None = None) -> str:
+        """A token for ``peer``; ``pidfd`` (the book owns it from now on) is the peer's as the kernel
+        took it at connect time, else the book opens one by pid."""
+        key = (peer.uid, peer.pid)
+        self._sweep_some()
+        known = self._by_process.get(key)
+        if known is not None:
+            grant = self._grants[known]
+            if self._clock() - grant.issued < self.ttl / 2 and self._alive(grant):
+                if pidfd is not None:
+                    os.close(pidfd)
+                return known
+            self._forget(known)
+        mine = self._by_uid.setdefault(peer.uid, {})
+        while len(mine) >= MAX_TOKENS_PER_UID:
+            self._forget(next(iter(mine)))
         while len(self._grants) >= MAX_TOKENS:
-            self._grants.pop(next(iter(self._grants)))
+            crowded = max(self._by_uid.values(), key=len)
+            self._forget(next(iter(crowded)))
+        if pidfd is None:
+            pidfd = _open_pidfd(peer.pid)
+        # Read only where no pidfd binds the token: under ProtectProc=invisible it is unknown anyway.
+        start = peercred.process_start(peer.pid) if pidfd is None else None
         token = secrets.token_urlsafe(32)
-        self._grants[token] = _Grant(
-            Identity(uid=peer.uid, gid=peer.gid, pid=peer.pid), peercred.process_start(peer.pid), self._clock()
-        )
+        self._grants[token] = _Grant(Identity(uid=peer.uid, gid=peer.gid, pid=peer.pid), start, self._clock(), pidfd)
+        self._by_process[key] = token
+        self._by_uid.setdefault(peer.uid, {})[token] = None
+        self._sweep.append(token)
         return token
 
     def resolve(self, token: str | None) -> Identity | None:
@@ -158,16 +215,51 @@ class TokenBook:
         grant = self._grants.get(token)
         if grant is None:
             return None
-        if self._clock() - grant.issued > self.ttl or not peercred.process_alive(grant.identity.pid, grant.start):
-            self._grants.pop(token, None)
+        if not self._alive(grant):
+            self._forget(token)
             return None
         return grant.identity
 
-    def _forget_dead(self) -> None:
-        now = self._clock()
-        for token, grant in list(self._grants.items()):
-            if now - grant.issued > self.ttl or not peercred.process_alive(grant.identity.pid, grant.start):
-                del self._grants[token]
+    def close(self) -> None:
+        """Forget every token (and close their process descriptors)."""
+        for token in list(self._grants):
+            self._forget(token)
+
+    def __len__(self) -> int:
+        return len(self._grants)
+
+    def _alive(self, grant: _Grant) -> bool:
+        if self._clock() - grant.issued > self.ttl:
+            return False
+        if grant.pidfd is not None:
+            return not _pidfd_exited(grant.pidfd)
+        return peercred.process_alive(grant.identity.pid, grant.start)
+
+    def _sweep_some(self) -> None:
+        for _ in range(min(SWEEP_STEP, len(self._sweep))):
+            token = self._sweep.popleft()
+            grant = self._grants.get(token)
+            if grant is None:
+                continue  # forgotten meanwhile
+            if self._alive(grant):
+                self._sweep.append(token)
+            else:
+                self._forget(token)
+
+    def _forget(self, token: str) -> None:
+        grant = self._grants.pop(token, None)
+        if grant is None:
+            return
+        key = (grant.identity.uid, grant.identity.pid)
+        if self._by_process.get(key) == token:
+            del self._by_process[key]
+        mine = self._by_uid.get(grant.identity.uid)
+        if mine is not None:
+            mine.pop(token, None)
+            if not mine:
+                del self._by_uid[grant.identity.uid]
+        if grant.pidfd is not None:
+            os.close(grant.pidfd)
 
 
 class IdentityServer:
@@ -176,6 +268,7 @@ class IdentityServer:
     def __init__(self, book: TokenBook) -> None:
         self.book = book
         self._server: asyncio.AbstractServer | None = None
+        self._open_by_uid: collections.Counter[int] = collections.Counter()
 
     async def start(self, path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -194,10 +287,18 @@ class IdentityServer:
             except OSError as exc:
                 log.warning("identity: cannot read a caller's credentials: %s", exc)
                 return
-            token = self.book.issue(peer)
-            answer = {"token": token, "uid": peer.uid, "pid": peer.pid, "ttl_seconds": self.book.ttl}
-            writer.write((json.dumps(answer) + "\n").encode("ascii"))
-            await writer.drain()
+            if self._open_by_uid[peer.uid] >= MAX_HANDSHAKES_PER_UID:
+                return  # a client that does not read its answers holds no more of our descriptors
+            self._open_by_uid[peer.uid] += 1
+            try:
+                token = self.book.issue(peer, peercred.peer_pidfd(sock))
+                answer = {"token": token, "uid": peer.uid, "pid": peer.pid, "ttl_seconds": self.book.ttl}
+                writer.write((json.dumps(answer) + "\n").encode("ascii"))
+                await writer.drain()
+            finally:
+                self._open_by_uid[peer.uid] -= 1
+                if self._open_by_uid[peer.uid] <= 0:
+                    del self._open_by_uid[peer.uid]
         except (ConnectionError, OSError):
             pass
         finally:

@@ -77,10 +77,37 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+#: The soft descriptor limit asked for where the hard limit is unlimited (macOS allows no more
+#: than kern.maxfilesperproc, and refuses RLIM_INFINITY for descriptors).
+DESCRIPTORS_WHEN_UNLIMITED = 65536
+
+
+def raise_descriptor_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit.
+
+    Every client connection holds a descriptor; under a service manager's default soft limit (1024
+    under systemd) one local client holding idle connections would leave the operator no way in.
+    """
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = DESCRIPTORS_WHEN_UNLIMITED if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("server: cannot raise the descriptor limit from %d to %d: %s", soft, target, exc)
+    log.info("server: up to %s open descriptors (RLIMIT_NOFILE)", soft)
+
+
 async def run(settings: Settings, config_path: Path, access: Access | None = None) -> None:
     from daemon.app import build_app
     from daemon.server import serve
 
+    raise_descriptor_limit()
     app = await build_app(settings, config_path=config_path)
     try:
         await serve(app, settings.resolved_socket(), access=access)

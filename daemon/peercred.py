@@ -45,6 +45,22 @@ def peer_credentials(sock: socket.socket) -> PeerCredentials:
     raise OSError("this platform cannot tell a unix socket's peer")
 
 
+#: Linux ≥ 6.5 <asm-generic/socket.h>; Python's socket module does not export it.
+_SO_PEERPIDFD = 77
+
+
+def peer_pidfd(sock: socket.socket) -> int | None:
+    """A pidfd of the process that connected, taken by the kernel at connect time, so a pid reused
+    since then cannot be mistaken for it (Linux ≥ 6.5); None where the platform cannot give one.
+    The caller owns (and must close) the descriptor."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None
+    try:
+        return int(sock.getsockopt(socket.SOL_SOCKET, _SO_PEERPIDFD))
+    except OSError:
+        return None
+
+
 def process_start(pid: int) -> str | None:
     """An opaque marker of the process's start (Linux: start time in clock ticks); None if unknown."""
     try:
@@ -58,13 +74,20 @@ def process_start(pid: int) -> str | None:
 
 
 def process_alive(pid: int, start: str | None) -> bool:
-    """True while the process that had ``start`` when it was seen still runs under that pid."""
+    """True while the process that had ``start`` when it was seen still runs under that pid.
+
+    On Linux an unknown start (``/proc`` hidden from us, ``ProtectProc=invisible``) counts as not
+    alive: "some process has this pid" would let a later process inherit what the first was given.
+    macOS has no ``/proc`` to read, and only the pid can be checked there.
+    """
     if start is not None:
         return process_start(pid) == start
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists; it belongs to someone else
-    return True
+    if sys.platform == "darwin":
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # it exists; it belongs to someone else
+        return True
+    return False
