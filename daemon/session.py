@@ -56,8 +56,7 @@ from broker_client.errors import (
 )
 from daemon import secret_store as names
 from daemon.clock import Clock, last_midnight_et, next_midnight_et
-from daemon.secret_store import SecretStore
-from daemon.upstream import (
+from daemon.etrade.upstream import (
     AccessToken,
     ConsumerCredentials,
     EtradeApiError,
@@ -65,6 +64,7 @@ from daemon.upstream import (
     RequestToken,
     Upstream,
 )
+from daemon.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
 

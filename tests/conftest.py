@@ -12,9 +12,9 @@ import pytest
 
 from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
-from daemon.emulator_clock import EmulatorClock
+from daemon.etrade.emulator_clock import EmulatorClock
+from daemon.rpc.server import InstanceLock, start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import InstanceLock, start_server
 from daemon.settings import Settings
 from emulator import Emulator
 from tests.support import read_verifier, short_tmp_dir

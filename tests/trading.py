@@ -13,9 +13,9 @@ from typing import Any
 
 from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
-from daemon.emulator_clock import EmulatorClock
+from daemon.etrade.emulator_clock import EmulatorClock
+from daemon.rpc.server import start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import start_server
 from emulator import Emulator
 from protos.broker.v1 import orders_pb2
 from tests.conftest import RunningDaemon, daemon_settings, login

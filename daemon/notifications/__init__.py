@@ -2,7 +2,7 @@
 
 What lives here:
 
-- :mod:`daemon.notifications.config` — the channels of ``[[notifications.channels]]`` (name, events,
+- :mod:`daemon.settings.notifications` — the channels of ``[[notifications.channels]]`` (name, events,
   trust for codes, type), the event names a channel can ask for, where each channel's URL lives in
   the secret store, and how a URL is masked for display;
 - :mod:`daemon.notifications.messages` — events turned into human text (and a JSON payload);
@@ -22,7 +22,7 @@ Invariants:
   the pending store in-process, and puts it only into notifications for channels the operator
   marked ``trusted_for_codes``; Subscribe streams to clients never carry it.
 - A channel URL or signing secret lives in the secret store only (never config.toml, never a log,
-  never an RPC answer: display uses :func:`~daemon.notifications.config.mask_url`). Logs name a
+  never an RPC answer: display uses :func:`~daemon.settings.notifications.mask_url`). Logs name a
   channel and an error class, never a URL, a body or a code.
 
 May import: the standard library, ``apprise``, ``requests``, and ``daemon.events``, ``daemon.clock``,

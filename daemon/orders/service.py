@@ -47,14 +47,16 @@ from broker_client.errors import (
     UpstreamError,
     make_error,
 )
-from daemon import caller, notify
-from daemon.accounts import AccountsData, check_account_key
+from daemon import caller
+from daemon.accounts.accounts import AccountsData, check_account_key
 from daemon.clock import ET, Clock, iso_et, last_midnight_et
-from daemon.deadline import Deadline
+from daemon.etrade.upstream import EtradeApiError, EtradeHttp
 from daemon.events import EventBus, EventKind
-from daemon.gateway import EtradeGateway
-from daemon.market import MarketData
-from daemon.market_hours import in_regular_session
+from daemon.gateway.deadline import Deadline
+from daemon.gateway.gateway import EtradeGateway
+from daemon.host import notify
+from daemon.market.market import MarketData
+from daemon.market.market_hours import in_regular_session
 from daemon.models import Quote
 from daemon.orders import etrade, placement, risk
 from daemon.orders.audit import FILE_NAME as AUDIT_FILE
@@ -70,7 +72,6 @@ from daemon.orders.tracker import OrderTracker
 from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order, reference_price
 from daemon.session import RefusedAtAuthentication
 from daemon.settings import Settings
-from daemon.upstream import EtradeApiError, EtradeHttp
 
 log = logging.getLogger(__name__)
 

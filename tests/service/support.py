@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from daemon.app import build_app
+from daemon.rpc.server import start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import start_server
 from emulator import Emulator
 from tests.conftest import RunningDaemon, daemon_settings
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import sd_notify
+from daemon.host import sd_notify
 from emulator.local_system import Proc, child_env, start_emulator
 
 pytestmark = pytest.mark.e2e
