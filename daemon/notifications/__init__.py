@@ -2,9 +2,8 @@
 
 What lives here:
 
-- :mod:`daemon.settings.notifications` — the channels of ``[[notifications.channels]]`` (name, events,
-  trust for codes, type), the event names a channel can ask for, where each channel's URL lives in
-  the secret store, and how a URL is masked for display;
+- (the channels' schema — ``[[notifications.channels]]``, event names, where each URL lives in the
+  secret store, URL masking — is :mod:`daemon.settings.notifications`: the settings read it);
 - :mod:`daemon.notifications.messages` — events turned into human text (and a JSON payload);
 - :mod:`daemon.notifications.webhook` — the signed generic webhook (HMAC-SHA256 over
   ``"<timestamp>.<body>"``) and the receiver's verification recipe;
@@ -27,5 +26,7 @@ Invariants:
 
 May import: the standard library, ``apprise``, ``requests``, and ``daemon.events``, ``daemon.clock``,
 ``broker_client.errors``, ``daemon.secret_store``, ``daemon.orders.pending`` and ``daemon.orders.model`` (to
-describe a pending order). No gRPC; ``config`` imports nothing of the daemon (``daemon.settings`` uses it).
+describe a pending order), ``daemon.settings``. No gRPC. Sits above ``daemon.orders`` in the layers
+contract (pyproject ``[tool.importlinter]``), which is why the order service's desktop notifications
+(:mod:`daemon.host.notify`) are not here.
 """

@@ -1,4 +1,8 @@
-"""Thin gRPC servicers: read the request, call domain code in ``daemon/``, convert the answer."""
+"""Thin gRPC servicers: read the request, call domain code through ``BrokerApp``, convert the answer.
+
+May import: ``daemon.app`` and the domain packages below it, ``daemon.rpc.convert``,
+``daemon.rpc.rpc_errors``, ``grpc`` and ``protos``.
+"""
 
 from __future__ import annotations
 
