@@ -12,9 +12,7 @@ from typing import Any
 from broker_client import paths
 from daemon.settings.notifications import parse_channels
 from daemon.settings.schema import Settings
-from daemon.settings.values import (
-    SettingsError,
-)
+from daemon.settings.values import SettingsError
 
 
 def load_settings(
