@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stdio_driver import StdioServer
-from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp
+from daemon.etrade.upstream import ConsumerCredentials, Endpoints, EtradeHttp
 from emulator import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET
 from tests.harness.processes import Proc, child_env, login_with_etradectl, read_verifier, start_daemon, start_emulator
 

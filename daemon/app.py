@@ -10,31 +10,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from broker_client.errors import BrokerError
-from daemon import notify
-from daemon.accounts import AccountsData
-from daemon.alerts import AlertsData
-from daemon.analytics import PortfolioAnalyst
+from daemon.accounts.accounts import AccountsData
+from daemon.accounts.alerts import AlertsData
+from daemon.accounts.analytics import PortfolioAnalyst
+from daemon.accounts.history import HistoryData
+from daemon.accounts.watchlists import WatchlistBook
 from daemon.clock import Clock, SystemClock
-from daemon.deadline import REAL_TIME, TimeSource
-from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
+from daemon.etrade.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock, describe_clock
+from daemon.etrade.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
 from daemon.events import EventBus, EventKind
-from daemon.gateway import EtradeGateway
-from daemon.history import HistoryData
-from daemon.market import MarketData
+from daemon.gateway.deadline import REAL_TIME, TimeSource
+from daemon.gateway.gateway import EtradeGateway
+from daemon.gateway.ratelimit import ModuleRate, RateLimiter
+from daemon.gateway.retry import RetryPolicy
+from daemon.host import notify
+from daemon.market.market import MarketData
+from daemon.market.quote_cache import QuoteTtl
 from daemon.notifications.hub import NotificationHub
 from daemon.orders.pending import PendingOrder
 from daemon.orders.service import OrderService
 from daemon.orders.watcher import FillWatcher, WatchConfig, WatchPort
-from daemon.quote_cache import QuoteTtl
-from daemon.ratelimit import ModuleRate, RateLimiter
-from daemon.retry import RetryPolicy
 from daemon.scheduler import HOST_CLOCK_WATCH_INTERVAL, SessionJobs, new_scheduler, parse_reminder
 from daemon.secret_store import SecretStore, open_secret_store
 from daemon.session import LIVE_STATES, SessionManager, SessionState
 from daemon.session.keeper import Notifier, SessionKeeper
 from daemon.settings import Settings
-from daemon.upstream import ConsumerCredentials, Endpoints, EtradeHttp, Upstream
-from daemon.watchlists import WatchlistBook
 from protos.broker.v1 import API_VERSION
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class BrokerApp:
     embedded_emulator: Emulator | None = field(default=None, repr=False)
     #: Phone, chat, email and webhook channels, fed by the event bus (None: built without it).
     notifications: NotificationHub | None = None
-    # The API version this daemon announces (daemon/version_gate.py, GetStatus); tests vary it.
+    # The API version this daemon announces (daemon/rpc/version_gate.py, GetStatus); tests vary it.
     api_version: str = API_VERSION
 
     @property
@@ -131,7 +131,7 @@ def _consumer_default(settings: Settings) -> ConsumerCredentials | None:
 
 
 async def _emulator_clock(settings: Settings, emulator: Emulator | None) -> Clock:
-    """The emulator environment reasons on the emulator's clock (see daemon/emulator_clock.py)."""
+    """The emulator environment reasons on the emulator's clock (see daemon/etrade/emulator_clock.py)."""
     if emulator is not None:
         return EmulatorClock(emulator.clock)
     assert settings.emulator_url is not None

@@ -1,6 +1,6 @@
 """The kernel's account of who made the current call, for the domain code (no gRPC here).
 
-``daemon/authority.py`` sets :data:`CALLER` for the duration of each gRPC call (and the tasks it
+``daemon/rpc/authority.py`` sets :data:`CALLER` for the duration of each gRPC call (and the tasks it
 starts inherit it); the audit log reads it. None means unknown: a client that did not identify
 itself (possible in single-user mode only), or work the daemon does on its own.
 """

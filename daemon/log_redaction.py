@@ -7,7 +7,7 @@ read by more people and programs than the account owner. A handler filter rewrit
 form as ``account_number_masked`` (``****1234``).
 
 The same masking applies to E*TRADE's error and order-message texts before they leave the daemon
-(``daemon/upstream.py``, ``daemon/orders/etrade.py``), so etradectl and the model see the masked
+(``daemon/etrade/upstream.py``, ``daemon/orders/etrade.py``), so etradectl and the model see the masked
 form too.
 
 Secrets are a different matter: they are never passed to a logger in the first place (tests run

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from broker_client import paths
 from broker_client.errors import BrokerError
-from daemon import protected
+from daemon.host import protected
 from daemon.log_redaction import AccountNumberFilter
 from daemon.settings import ENVIRONMENTS, Settings, load_settings
 
 if TYPE_CHECKING:
-    from daemon.server import Access
+    from daemon.rpc.server import Access
 
 log = logging.getLogger("daemon")
 
@@ -105,7 +105,7 @@ def raise_descriptor_limit() -> None:
 
 async def run(settings: Settings, config_path: Path, access: Access | None = None) -> None:
     from daemon.app import build_app
-    from daemon.server import serve
+    from daemon.rpc.server import serve
 
     raise_descriptor_limit()
     app = await build_app(settings, config_path=config_path)
@@ -147,11 +147,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def main_system(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Protected mode: everything from the service manager's directories (see daemon/protected.py)."""
+    """Protected mode: everything from the service manager's directories (see daemon/host/protected.py)."""
     for name in ("socket", "config", "state_dir"):
         if getattr(args, name) is not None:
             parser.error(f"--system takes its directories from the service manager; drop --{name.replace('_', '-')}")
-    from daemon.server import Access
+    from daemon.rpc.server import Access
 
     dirs = protected.system_dirs()
     flags: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """Domain types of the daemon: what E*TRADE told us, in our own words.
 
 Plain frozen dataclasses; no gRPC, no MCP. Field names equal the field names of the matching
-protobuf messages in ``protos/broker/v1`` so that ``daemon/convert.py`` stays mechanical.
+protobuf messages in ``protos/broker/v1`` so that ``daemon/rpc/convert/`` stays mechanical.
 ``None`` means "E*TRADE did not report it".
 """
 

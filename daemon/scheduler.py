@@ -45,7 +45,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon.clock import ET, Clock, iso_et
-from daemon.emulator_clock import ClockWatch, host_offset
+from daemon.etrade.emulator_clock import ClockWatch, host_offset
 from daemon.session import SessionManager
 from daemon.session.keeper import SessionKeeper
 

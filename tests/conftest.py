@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from broker_client.client import BrokerClient
-from daemon.emulator_clock import EmulatorClock
+from daemon.etrade.emulator_clock import EmulatorClock
 from emulator import Emulator
 from tests.harness.daemons import RunningDaemon, login, running_daemon
 from tests.harness.support import short_tmp_dir

@@ -2,9 +2,8 @@
 
 What lives here:
 
-- :mod:`daemon.notifications.config` — the channels of ``[[notifications.channels]]`` (name, events,
-  trust for codes, type), the event names a channel can ask for, where each channel's URL lives in
-  the secret store, and how a URL is masked for display;
+- (the channels' schema — ``[[notifications.channels]]``, event names, where each URL lives in the
+  secret store, URL masking — is :mod:`daemon.settings.notifications`: the settings read it);
 - :mod:`daemon.notifications.messages` — events turned into human text (and a JSON payload);
 - :mod:`daemon.notifications.webhook` — the signed generic webhook (HMAC-SHA256 over
   ``"<timestamp>.<body>"``) and the receiver's verification recipe;
@@ -22,10 +21,12 @@ Invariants:
   the pending store in-process, and puts it only into notifications for channels the operator
   marked ``trusted_for_codes``; Subscribe streams to clients never carry it.
 - A channel URL or signing secret lives in the secret store only (never config.toml, never a log,
-  never an RPC answer: display uses :func:`~daemon.notifications.config.mask_url`). Logs name a
+  never an RPC answer: display uses :func:`~daemon.settings.notifications.mask_url`). Logs name a
   channel and an error class, never a URL, a body or a code.
 
 May import: the standard library, ``apprise``, ``requests``, and ``daemon.events``, ``daemon.clock``,
 ``broker_client.errors``, ``daemon.secret_store``, ``daemon.orders.pending`` and ``daemon.orders.model`` (to
-describe a pending order). No gRPC; ``config`` imports nothing of the daemon (``daemon.settings`` uses it).
+describe a pending order), ``daemon.settings``. No gRPC. Sits above ``daemon.orders`` in the layers
+contract (pyproject ``[tool.importlinter]``), which is why the order service's desktop notifications
+(:mod:`daemon.host.notify`) are not here.
 """

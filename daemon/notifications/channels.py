@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from daemon.clock import Clock
-from daemon.notifications.config import ChannelConfig, signing_secret, url_secret
 from daemon.notifications.messages import Notification
 from daemon.notifications.webhook import DeliveryError, WebhookSender
 from daemon.secret_store import SecretStore
+from daemon.settings.notifications import ChannelConfig, signing_secret, url_secret
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from daemon.notifications.channels import (
     SenderFactory,
     default_sender,
 )
-from daemon.notifications.config import ChannelConfig, mask_url, signing_secret, url_secret
 from daemon.notifications.messages import KINDS, Notification, PendingLookup, render, sample_notification
 from daemon.secret_store import SecretStore
+from daemon.settings.notifications import ChannelConfig, mask_url, signing_secret, url_secret
 
 log = logging.getLogger(__name__)
 

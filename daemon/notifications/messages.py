@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from daemon.clock import iso_et
 from daemon.events import Event, EventKind
-from daemon.notifications import config as names
+from daemon.settings import notifications as names
 
 if TYPE_CHECKING:
     from daemon.orders.pending import PendingOrder

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from broker_client.errors import ErrorCode, UpstreamError
-from daemon.etrade_json import JSON, as_list, obj, text, whole
+from daemon.etrade.etrade_json import JSON, as_list, obj, text, whole
 from daemon.log_redaction import mask_account_numbers
 from daemon.orders.model import (
     CancelResult,

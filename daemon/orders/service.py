@@ -42,14 +42,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from daemon import notify
-from daemon.accounts import AccountsData
+from daemon.accounts.accounts import AccountsData
 from daemon.audit import FILE_NAME as AUDIT_FILE
 from daemon.audit import HEAD_KEY, AuditEntry, AuditLog, AuditRecorder, Verification
 from daemon.clock import Clock
+from daemon.etrade.upstream import EtradeHttp
 from daemon.events import EventBus
-from daemon.gateway import EtradeGateway
-from daemon.market import MarketData
+from daemon.gateway.gateway import EtradeGateway
+from daemon.host import notify
+from daemon.market.market import MarketData
 from daemon.orders.breaker import HaltState, Problem
 from daemon.orders.desk.config import configs_from
 from daemon.orders.desk.core import DeskCore, InFlight
@@ -67,7 +68,6 @@ from daemon.orders.tracker import FILE_NAME as STATUSES_FILE
 from daemon.orders.tracker import OrderTracker
 from daemon.orders.validation import OrderInput
 from daemon.settings import Settings
-from daemon.upstream import EtradeHttp
 
 log = logging.getLogger(__name__)
 

@@ -33,10 +33,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from daemon.accounts.watchlists import atomic_write_text
 from daemon.clock import Clock
 from daemon.events import EventBus, EventKind
 from daemon.orders.model import Order, decimal_text
-from daemon.watchlists import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from broker_client.errors import ErrorCode, InvalidRequest, PolicyRefused
 from broker_client.symbols import normalize_symbol
-from daemon.accounts import check_account_key
+from daemon.accounts.accounts import check_account_key
 from daemon.models import Quote
 from daemon.orders.model import Action, MarketSession, OrderRequest, PriceType, Term, decimal_text, money_text
 

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 from broker_client.errors import BrokerError, NotFound
 from daemon.clock import ET, Clock
-from daemon.deadline import REAL_TIME, TimeSource
+from daemon.gateway.deadline import REAL_TIME, TimeSource
 from daemon.orders.model import Order
 from daemon.orders.tracker import Known, OrderTracker
 

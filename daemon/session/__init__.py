@@ -10,7 +10,7 @@ renewal, the signed-call path, and the keeper that renews and warns on schedule.
 
 The secret store itself stays at ``daemon.secret_store`` (etradectl imports it by that name).
 
-May import: ``broker_client``, ``daemon.clock``, ``daemon.upstream``, ``daemon.secret_store``,
+May import: ``broker_client``, ``daemon.clock``, ``daemon.etrade``, ``daemon.secret_store``,
 ``daemon.events`` (the keeper's warnings) and the standard library; never ``daemon.orders`` or the
 servicers. Invariant: no token, secret, verifier or confirmation code is ever logged or put in an error.
 """

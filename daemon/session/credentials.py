@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from broker_client.errors import BrokerError
 from daemon import secret_store as names
+from daemon.etrade.upstream import AccessToken
 from daemon.secret_store import SecretStore
-from daemon.upstream import AccessToken
 
 log = logging.getLogger(__name__)
 

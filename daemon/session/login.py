@@ -12,8 +12,8 @@ import logging
 
 from broker_client.errors import ErrorCode, InvalidRequest, SessionError
 from daemon.clock import Clock
+from daemon.etrade.upstream import ConsumerCredentials, OAuthProblem, RequestToken, Upstream
 from daemon.session.state import REQUEST_TOKEN_LIFETIME, VERIFIER, login_refused
-from daemon.upstream import ConsumerCredentials, OAuthProblem, RequestToken, Upstream
 
 log = logging.getLogger(__name__)
 

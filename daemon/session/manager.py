@@ -53,6 +53,13 @@ from broker_client.errors import (
 )
 from daemon import secret_store as names
 from daemon.clock import Clock, last_midnight_et, next_midnight_et
+from daemon.etrade.upstream import (
+    AccessToken,
+    ConsumerCredentials,
+    EtradeApiError,
+    OAuthProblem,
+    Upstream,
+)
 from daemon.secret_store import SecretStore
 from daemon.session.credentials import CredentialVault
 from daemon.session.login import OAuthLogin, check_verifier
@@ -72,13 +79,6 @@ from daemon.session.state import (
     describe,
     retrieve,
     state_error_of,
-)
-from daemon.upstream import (
-    AccessToken,
-    ConsumerCredentials,
-    EtradeApiError,
-    OAuthProblem,
-    Upstream,
 )
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from broker_client.errors import LOGIN_COMMAND, ErrorCode, SessionError
-from daemon.upstream import ConsumerCredentials, OAuthProblem
+from daemon.etrade.upstream import ConsumerCredentials, OAuthProblem
 
 REQUEST_TOKEN_LIFETIME = 5 * 60.0
 #: E*TRADE inactivates an access token after two hours without a request (reference §1.3).

@@ -19,9 +19,9 @@ import pytest
 from broker_client.client import BrokerClient
 from broker_client.errors import BrokerError
 from daemon.app import build_app
-from daemon.emulator_clock import RemoteEmulatorClock
+from daemon.etrade.emulator_clock import RemoteEmulatorClock
+from daemon.rpc.server import start_server
 from daemon.secret_store import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, MemorySecretStore
-from daemon.server import start_server
 from daemon.settings import Settings
 from emulator import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET
 from tests.harness.processes import Proc, child_env, read_verifier, start_emulator

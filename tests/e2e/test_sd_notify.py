@@ -6,7 +6,7 @@ import socket
 import sys
 from pathlib import Path
 
-from daemon import sd_notify
+from daemon.host import sd_notify
 from tests.harness.processes import Proc, child_env, start_emulator
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
 from daemon.clock import Clock
+from daemon.rpc.server import start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import start_server
 from daemon.settings import Settings
 from emulator import Emulator
 from tests.harness.support import read_verifier

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from daemon import notify
+from daemon.host import notify
 
 needs_dbus = pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="dbus-daemon is not installed here")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from broker_client.client import BrokerClient
 from daemon.app import BrokerApp
-from daemon.emulator_clock import EmulatorClock
+from daemon.etrade.emulator_clock import EmulatorClock
 from emulator import Emulator
 from protos.broker.v1 import orders_pb2
 from tests.harness.daemons import RunningDaemon, daemon_settings, login, running_daemon

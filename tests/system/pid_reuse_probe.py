@@ -21,7 +21,7 @@ import sys
 BOOK = """
 import os, sys
 from daemon import peercred
-from daemon.authority import TokenBook
+from daemon.rpc.authority import TokenBook
 book = TokenBook()
 for line in sys.stdin:
     verb, arg = line.split()

@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 
 from broker_client.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY
-from daemon.authority import OPERATOR_RPCS, full_method
+from daemon.rpc.authority import OPERATOR_RPCS, full_method
 from protos.broker.v1 import API_VERSION
 
 

@@ -15,11 +15,11 @@ from collections.abc import Awaitable
 from typing import Any
 
 from broker_client.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
-from daemon.accounts import AccountsData, check_account_key
+from daemon.accounts.accounts import AccountsData, check_account_key
 from daemon.clock import iso_et
 from daemon.events import EventKind
-from daemon.market import MarketData
-from daemon.market_hours import in_regular_session
+from daemon.market.market import MarketData
+from daemon.market.market_hours import in_regular_session
 from daemon.models import Quote
 from daemon.orders import etrade, risk
 from daemon.orders.desk import placement

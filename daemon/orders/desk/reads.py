@@ -12,17 +12,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from broker_client.errors import ErrorCode, InvalidRequest, NotFound
-from daemon.accounts import check_account_key
+from daemon.accounts.accounts import check_account_key
 from daemon.clock import ET, Clock
-from daemon.deadline import Deadline
-from daemon.gateway import EtradeGateway
+from daemon.etrade.upstream import EtradeApiError, EtradeHttp
+from daemon.gateway.deadline import Deadline
+from daemon.gateway.gateway import EtradeGateway
 from daemon.orders import etrade
 from daemon.orders.desk.config import UpstreamConfig
 from daemon.orders.journal import Entry
 from daemon.orders.model import Order
 from daemon.orders.tracker import OrderTracker
 from daemon.session import RefusedAtAuthentication
-from daemon.upstream import EtradeApiError, EtradeHttp
 
 LIST_STATUSES = ("OPEN", "EXECUTED", "CANCELLED", "INDIVIDUAL_FILLS", "CANCEL_REQUESTED", "EXPIRED", "REJECTED")
 DEFAULT_LIST_DAYS = 30

@@ -37,11 +37,12 @@ from broker_client.errors import (
     UpstreamError,
     make_error,
 )
-from daemon.accounts import AccountsData
+from daemon.accounts.accounts import AccountsData
 from daemon.clock import iso_et
+from daemon.etrade.upstream import EtradeApiError
 from daemon.events import EventKind
-from daemon.market import MarketData
-from daemon.market_hours import in_regular_session
+from daemon.market.market import MarketData
+from daemon.market.market_hours import in_regular_session
 from daemon.orders import etrade, risk
 from daemon.orders.desk import placement
 from daemon.orders.desk.config import SendConfig
@@ -55,7 +56,6 @@ from daemon.orders.model import EtradeMessage, decimal_text
 from daemon.orders.pending import PendingKind, PendingOrder, PendingState
 from daemon.orders.validation import reference_price
 from daemon.session import RefusedAtAuthentication
-from daemon.upstream import EtradeApiError
 
 log = logging.getLogger(__name__)
 

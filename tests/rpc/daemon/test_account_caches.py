@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from daemon.ttl_cache import TtlCache
+from daemon.market.ttl_cache import TtlCache
 from emulator import Emulator
 from tests.harness.support import requests_to
 from tests.rpc.daemon.domain_app import logged_in_app

@@ -7,7 +7,7 @@ import pytest
 
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, InvalidRequest, NotFound, PolicyRefused
-from daemon.alerts import inert
+from daemon.accounts.alerts import inert
 from tests.harness.daemons import RunningDaemon
 from tests.harness.support import requests_to
 

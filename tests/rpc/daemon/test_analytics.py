@@ -10,8 +10,8 @@ import pytest
 
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, NotFound
-from daemon import sectors
-from daemon.analytics import analyze
+from daemon.accounts.analytics import analyze
+from daemon.market import sectors
 from daemon.models import Balance, Portfolio, PortfolioTotals, Position
 from emulator import universe
 from emulator.valuation import value_account

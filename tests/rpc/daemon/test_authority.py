@@ -27,13 +27,14 @@ from broker_client import paths
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, PolicyRefused
 from broker_client.metadata_keys import CLIENT_KEY, CODE_KEY
-from daemon import peercred, protected
 from daemon.app import build_app
-from daemon.authority import CLIENT_RPCS, OPERATOR_RPCS, AuthorityGate, TokenBook, full_method
 from daemon.caller import Identity
-from daemon.emulator_clock import EmulatorClock
+from daemon.etrade.emulator_clock import EmulatorClock
+from daemon.host import protected
+from daemon.rpc import peercred
+from daemon.rpc.authority import CLIENT_RPCS, OPERATOR_RPCS, AuthorityGate, TokenBook, full_method
+from daemon.rpc.server import Access, start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import Access, start_server
 from emulator import Emulator
 from protos.broker.v1 import operator_pb2, operator_pb2_grpc
 from tests.harness.daemons import RunningDaemon, daemon_settings, login
@@ -62,7 +63,7 @@ def test_every_rpc_is_classified_exactly_once() -> None:
     methods = generated_methods()
     assert len(methods) > 40, "the scan found too few RPCs"
     unclassified = sorted(set(methods) - set(table))
-    assert unclassified == [], f"add these to CLIENT_RPCS or OPERATOR_RPCS in daemon/authority.py: {unclassified}"
+    assert unclassified == [], f"add these to CLIENT_RPCS or OPERATOR_RPCS in daemon/rpc/authority.py: {unclassified}"
     stale = sorted(set(table) - set(methods))
     assert stale == [], f"no such RPC (renamed or removed?): {stale}"
 

@@ -16,9 +16,9 @@ from keyring.backends import fail
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, InvalidRequest, SessionError
 from daemon.app import BrokerApp, build_app
-from daemon.emulator_clock import EmulatorClock
+from daemon.etrade.emulator_clock import EmulatorClock
+from daemon.rpc.server import start_server
 from daemon.secret_store import SERVICE_NAME, KeyringSecretStore
-from daemon.server import start_server
 from daemon.session import SessionState
 from daemon.settings import Settings
 from emulator import Emulator

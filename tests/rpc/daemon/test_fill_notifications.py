@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from daemon.app import build_watcher
-from daemon.notifications import config as names
-from daemon.notifications.config import ChannelConfig
 from daemon.orders.watcher import FillWatcher, WatchState
+from daemon.settings import notifications as names
+from daemon.settings.notifications import ChannelConfig
 from emulator import Emulator
 from tests.emulator.conftest import login as emulator_login
 from tests.emulator.test_orders import order_body, preview_and_place

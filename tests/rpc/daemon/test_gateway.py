@@ -9,9 +9,9 @@ import random
 import pytest
 
 from broker_client.errors import ErrorCode, NotFound, RateLimited, UpstreamError
-from daemon.deadline import Deadline
-from daemon.retry import RetryPolicy, is_transient
-from daemon.upstream import EtradeApiError
+from daemon.etrade.upstream import EtradeApiError
+from daemon.gateway.deadline import Deadline
+from daemon.gateway.retry import RetryPolicy, is_transient
 from emulator import Emulator
 from tests.harness.support import requests_to
 from tests.rpc.daemon.domain_app import logged_in_app

@@ -11,8 +11,8 @@ import pytest
 
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, InvalidRequest, NotFound
+from daemon.accounts.history import KINDS, Transaction, summarize, transaction_kind
 from daemon.clock import ET
-from daemon.history import KINDS, Transaction, summarize, transaction_kind
 from tests.harness.daemons import RunningDaemon
 from tests.harness.support import requests_to
 from tests.harness.trading import session_emulator, spec, trading_daemon
@@ -210,7 +210,7 @@ def trade(tid: int, kind: str, symbol: str, quantity: float, amount: float, day:
 def test_realised_gains_match_sales_to_purchases_first_in_first_out() -> None:
     from datetime import date
 
-    from daemon.history import period_activity
+    from daemon.accounts.history import period_activity
 
     history = [
         trade(1, "BUY", "AAA", 10, -1000.0, 0),  # 100/share

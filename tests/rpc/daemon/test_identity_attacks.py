@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from broker_client import paths
-from daemon.authority import MAX_TOKENS, IdentityServer, TokenBook
+from daemon.rpc.authority import MAX_TOKENS, IdentityServer, TokenBook
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ import pytest
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, InvalidRequest, SessionError
 from daemon.app import build_app
+from daemon.rpc.server import start_server
 from daemon.secret_store import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, MemorySecretStore
-from daemon.server import start_server
 from emulator import Emulator
 from protos.broker.v1 import session_pb2
 from tests.harness.daemons import RunningDaemon, daemon_settings, login

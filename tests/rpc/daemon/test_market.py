@@ -6,7 +6,7 @@ import pytest
 
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, InvalidRequest, UpstreamError
-from daemon.retry import RetryPolicy
+from daemon.gateway.retry import RetryPolicy
 from tests.harness.daemons import RunningDaemon
 from tests.harness.support import requests_to
 

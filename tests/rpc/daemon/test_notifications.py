@@ -19,13 +19,13 @@ import pytest
 from broker_client.errors import ErrorCode, NotFound, PolicyRefused, UpstreamError
 from daemon.clock import SystemClock
 from daemon.events import EventBus, EventKind
-from daemon.notifications import config as names
-from daemon.notifications.config import ChannelConfig, mask_url, parse_channels
 from daemon.notifications.hub import NotificationHub
 from daemon.notifications.messages import render
 from daemon.notifications.webhook import WebhookSender
 from daemon.secret_store import MemorySecretStore
 from daemon.settings import SettingsError, load_settings
+from daemon.settings import notifications as names
+from daemon.settings.notifications import ChannelConfig, mask_url, parse_channels
 from tests.harness.daemons import RunningDaemon, login
 from tests.harness.notify_receiver import WAIT_SECONDS, Receiver, receiver
 from tests.harness.processes import child_env

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import notify
+from daemon.host import notify
 from tests.harness.dbus_session import NotificationServer, needs_dbus, notification_server, session_bus
 
 pytestmark = pytest.mark.skipif(sys.platform == "darwin", reason="covers the Linux D-Bus path")

@@ -8,7 +8,7 @@ import pytest
 
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, InvalidRequest, SessionError, UpstreamError
-from daemon.retry import RetryPolicy
+from daemon.gateway.retry import RetryPolicy
 from protos.broker.v1 import options_pb2
 from tests.harness.daemons import RunningDaemon
 from tests.harness.support import requests_to

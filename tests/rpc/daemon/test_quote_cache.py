@@ -11,10 +11,10 @@ import pytest
 
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, RateLimited, SessionError, UpstreamError
-from daemon.deadline import Deadline
-from daemon.market import MarketData
-from daemon.quote_cache import GATHER_LIMIT, QuoteTtl
-from daemon.ratelimit import ModuleRate, RateLimiter
+from daemon.gateway.deadline import Deadline
+from daemon.gateway.ratelimit import ModuleRate, RateLimiter
+from daemon.market.market import MarketData
+from daemon.market.quote_cache import GATHER_LIMIT, QuoteTtl
 from emulator import Emulator, universe
 from tests.harness.daemons import RunningDaemon
 from tests.harness.support import read_verifier, requests_to

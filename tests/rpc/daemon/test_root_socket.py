@@ -21,8 +21,8 @@ from broker_client import paths
 from broker_client.client import BrokerClient, _listener_behind
 from broker_client.errors import DaemonUnavailable, ErrorCode
 from cli.main import _root_safe_arguments
-from daemon import peercred
-from daemon.authority import MAX_TOKENS_PER_UID, TokenBook
+from daemon.rpc import peercred
+from daemon.rpc.authority import MAX_TOKENS_PER_UID, TokenBook
 
 pytestmark = pytest.mark.anyio
 

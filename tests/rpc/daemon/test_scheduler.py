@@ -17,7 +17,8 @@ import pytest
 from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
 from daemon.clock import ET, SystemClock
-from daemon.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock
+from daemon.etrade.emulator_clock import ClockWatch, EmulatorClock, RemoteEmulatorClock
+from daemon.rpc.server import start_server
 from daemon.scheduler import (
     CLOCK_WATCH,
     MIDNIGHT,
@@ -30,7 +31,6 @@ from daemon.scheduler import (
     warning_trigger,
 )
 from daemon.secret_store import MemorySecretStore
-from daemon.server import start_server
 from daemon.settings import Settings
 from emulator import Emulator
 from tests.harness.daemons import daemon_settings, login

@@ -15,8 +15,8 @@ import pytest
 from broker_client.client import BrokerClient
 from broker_client.errors import DaemonUnavailable, ErrorCode
 from daemon.app import build_app
+from daemon.rpc.server import StartupError, start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import StartupError, start_server
 from emulator import Emulator
 from tests.harness.daemons import RunningDaemon, daemon_settings
 

@@ -18,9 +18,9 @@ from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, SessionError
 from daemon.app import BrokerApp, build_app
 from daemon.clock import SystemClock
-from daemon.emulator_clock import EmulatorClock
+from daemon.etrade.emulator_clock import EmulatorClock
+from daemon.rpc.server import start_server
 from daemon.secret_store import ACCESS_TOKEN, ACCESS_TOKEN_ISSUED_AT, ACCESS_TOKEN_SECRET, MemorySecretStore
-from daemon.server import start_server
 from daemon.session import SessionState
 from emulator import Emulator
 from protos.broker.v1 import session_pb2

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from broker_client.client import BrokerClient
-from daemon.retry import RetryPolicy
+from daemon.gateway.retry import RetryPolicy
 from tests.harness.daemons import RunningDaemon
 
 pytestmark = pytest.mark.anyio

@@ -12,12 +12,12 @@ import pytest
 
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, InvalidRequest, NotFound
+from daemon.accounts.watchlists import MAX_SYMBOLS, WatchlistBook, check_name, parse_table
 from daemon.app import build_app
 from daemon.events import EventBus, EventKind, Subscription
+from daemon.rpc.server import start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import start_server
 from daemon.settings import load_settings
-from daemon.watchlists import MAX_SYMBOLS, WatchlistBook, check_name, parse_table
 from emulator import Emulator
 from tests.harness.daemons import daemon_settings
 

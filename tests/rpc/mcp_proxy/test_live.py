@@ -19,8 +19,8 @@ from mcp.types import ResourceListChangedNotification, ResourceUpdatedNotificati
 from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
 from daemon.events import EventKind
+from daemon.rpc.server import InstanceLock, start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import InstanceLock, start_server
 from emulator import Emulator
 from mcp_proxy.live import effects_of
 from mcp_proxy.server import DaemonLink, build_server

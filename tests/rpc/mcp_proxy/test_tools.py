@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 
 from broker_client.client import BrokerClient
-from daemon.retry import RetryPolicy
+from daemon.gateway.retry import RetryPolicy
 from mcp_proxy.server import DaemonLink, build_server
 from tests.harness.daemons import RunningDaemon
 

@@ -17,9 +17,9 @@ from mcp.types import ResourceUpdatedNotification, ToolListChangedNotification
 
 from broker_client.client import BrokerClient
 from daemon.app import build_app
-from daemon.emulator_clock import EmulatorClock
+from daemon.etrade.emulator_clock import EmulatorClock
+from daemon.rpc.server import start_server
 from daemon.secret_store import MemorySecretStore
-from daemon.server import start_server
 from emulator import Emulator
 from mcp_proxy.live import LiveUpdates
 from mcp_proxy.server import DaemonLink, build_server

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from daemon.clock import ET
-from daemon.market_hours import in_regular_session
+from daemon.market.market_hours import in_regular_session
 
 
 def at(text: str) -> float:

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from broker_client.errors import ErrorCode, RateLimited
-from daemon.ratelimit import ModuleLimitStats, ModuleRate, RateLimiter
+from daemon.gateway.ratelimit import ModuleLimitStats, ModuleRate, RateLimiter
 from tests.unit.daemon.fake_time import FakeTime
 
 pytestmark = pytest.mark.anyio

@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from daemon.clock import SystemClock
+from daemon.etrade.upstream import Endpoints, EtradeHttp, Upstream
 from daemon.secret_store import ACCESS_TOKEN, MemorySecretStore
 from daemon.session import SessionManager, SessionState
 from daemon.session.credentials import THREAD_NAME
-from daemon.upstream import Endpoints, EtradeHttp, Upstream
 
 pytestmark = pytest.mark.anyio
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from broker_client.errors import BrokerError, ErrorCode
 from broker_client.symbols import normalize_symbol, normalize_symbols
-from daemon.accounts import check_account_key
-from daemon.options import parse_option_symbol
+from daemon.accounts.accounts import check_account_key
+from daemon.accounts.watchlists import check_name
+from daemon.market.options import parse_option_symbol
 from daemon.orders.pending import normalize_code
 from daemon.orders.validation import OrderInput, parse_order, parse_price
-from daemon.watchlists import check_name
 from mcp_proxy.stdio import screen
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
