@@ -1,6 +1,6 @@
 """Orders: the model previews, the human confirms.
 
-Plain domain code, no gRPC or MCP (the servicers in ``daemon/servicers/`` translate):
+Plain domain code, no gRPC or MCP (the servicers in ``daemon/rpc/servicers/`` translate):
 
 - ``model``       the order, E*TRADE's preview and orders, risk findings (exact ``Decimal`` prices);
 - ``validation``  what an order must look like before anything goes upstream, and the static policy

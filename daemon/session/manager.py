@@ -29,7 +29,7 @@ production and sandbox, the emulator's clock in the emulator environment):
 Renewal is single-flight: however many calls find the token INACTIVE, or receive a
 ``token_rejected`` for it, at the same moment, they share one ``renew_access_token`` request and
 proceed with the same immutable token snapshot once it succeeds. A token is never half-updated:
-:class:`~daemon.upstream.AccessToken` is frozen and replaced as a whole.
+:class:`~daemon.etrade.upstream.AccessToken` is frozen and replaced as a whole.
 
 401 handling (never a loop): ``token_rejected`` on a token the daemon believed usable may mean
 "merely idle", so the call waits for one (shared) renewal and is retried once; a second refusal,
