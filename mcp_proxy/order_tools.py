@@ -29,7 +29,7 @@ from mcp_proxy import order_models
 from mcp_proxy.models import message_to_dict
 
 if TYPE_CHECKING:
-    from mcp_proxy.server import DaemonLink
+    from mcp_proxy.daemon_link import DaemonLink
 
 log = logging.getLogger(__name__)
 
