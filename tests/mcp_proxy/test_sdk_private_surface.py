@@ -29,7 +29,7 @@ def _pinned_mcp() -> str:
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     pins = [d for d in pyproject["project"]["dependencies"] if d.startswith("mcp==")]
     assert pins, "pyproject.toml must pin mcp exactly (mcp==X.Y.Z): the proxy uses SDK internals"
-    return pins[0].removeprefix("mcp==")
+    return str(pins[0]).removeprefix("mcp==")
 
 
 def test_the_installed_sdk_is_the_pinned_one() -> None:
