@@ -86,6 +86,7 @@ class Quote(_message.Message):
     """E*TRADE's dateTimeUTC, epoch seconds."""
     last_trade: _builtins.float
     change: _builtins.float
+    """Change from the previous close."""
     change_percent: _builtins.float
     bid: _builtins.float
     bid_size: _builtins.int
@@ -275,6 +276,8 @@ Global___GetQuotesRequest: _TypeAlias = GetQuotesRequest  # noqa: Y015
 
 @_typing.final
 class GetQuotesResponse(_message.Message):
+    """Quotes in the order asked, and the symbols that could not be quoted with the reason."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     QUOTES_FIELD_NUMBER: _builtins.int
