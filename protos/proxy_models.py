@@ -140,8 +140,8 @@ def _docstring(text: str, indent: str) -> str:
     )
 
 
-def render(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> str:
-    """The source of mcp_proxy/wire_models.py."""
+def render(files: Iterable[descriptor_pb2.FileDescriptorProto], models: tuple[tuple[str, str], ...] = MODELS) -> str:
+    """The source of mcp_proxy/wire_models.py (``models``: which classes, see :data:`MODELS`)."""
     messages: dict[
         str, tuple[descriptor_pb2.DescriptorProto, dict[tuple[int, ...], descriptor_pb2.SourceCodeInfo.Location]]
     ] = {}
@@ -155,7 +155,7 @@ def render(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> str:
             messages[f".{PACKAGE}.{message.name}"] = (message, located)
         for enum in file.enum_type:
             enums[f".{PACKAGE}.{enum.name}"] = enum
-    names = {f".{PACKAGE}.{proto}": model for model, proto in MODELS}
+    names = {f".{PACKAGE}.{proto}": model for model, proto in models}
     missing = [proto for proto in names if proto not in messages]
     if missing:
         raise SystemExit(f"error: protos/proxy_models.py maps messages that do not exist: {', '.join(missing)}")
@@ -175,7 +175,7 @@ def render(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> str:
         return _SCALARS[field.type], []
 
     classes: dict[str, tuple[str, list[str]]] = {}
-    for model, proto in MODELS:
+    for model, proto in models:
         message, located = messages[f".{PACKAGE}.{proto}"]
         doc = _comment(located.get(()))
         out = [f"class {model}(BaseModel):\n"]
@@ -215,7 +215,7 @@ def render(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> str:
             visit(dependency)
         ordered.append(model)
 
-    for model, _ in MODELS:
+    for model, _ in models:
         visit(model)
     exports = "".join(f'    "{model}",\n' for model in sorted(ordered))
     body = "\n\n".join(classes[model][0] for model in ordered)
