@@ -87,11 +87,11 @@ def test_comments_become_descriptions(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "description" not in schema["properties"]["price"]
 
 
-def test_a_nested_message_without_a_model_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_nested_message_without_a_model_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"etrade_mcp.broker.v1.Leg \(field legs\) has no model"):
         _render(tmp_path, (("TradeModel", "Trade"),))
 
 
-def test_a_mapped_message_that_does_not_exist_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mapped_message_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"maps messages that do not exist: \.etrade_mcp\.broker\.v1\.Nothing"):
         _render(tmp_path, (("X", "Nothing"),))
