@@ -59,7 +59,9 @@ __all__ = [
 
 
 class Quote(BaseModel):
-    """Optional fields are absent when E*TRADE did not report them for this detail level."""
+    """A quote as E*TRADE reported it. Prices in USD; optional fields are absent (null) when E*TRADE
+    did not report them for this detail level.
+    """
 
     symbol: str
     company_name: str
@@ -246,7 +248,7 @@ class OrderList(BaseModel):
 
 
 class OrderSpec(BaseModel):
-    """An equity order as the model proposes it."""
+    """An equity order as the model proposes it, exactly as it would be sent."""
 
     account_id_key: str
     symbol: str
@@ -276,7 +278,7 @@ class RiskWarning(BaseModel):
 
 
 class OrderPreview(BaseModel):
-    """What E*TRADE's preview said."""
+    """What E*TRADE's preview of the order said."""
 
     preview_ids: list[int]
     estimated_total_amount: str = Field(description='Positive for buys (cost), negative for sells (proceeds), commission included.')
@@ -289,7 +291,9 @@ class OrderPreview(BaseModel):
 
 
 class PendingOrder(BaseModel):
-    """An order (or a cancel) waiting for a human's confirmation. Never carries the code."""
+    """An order (or a cancel) held by the daemon until a human confirms it: nothing was sent yet.
+    Never carries the code.
+    """
 
     pending_id: str = Field(description='Pass this to place_order_confirmed / cancel_order_confirmed.')
     kind: str = Field(description='PLACE or CANCEL.')
@@ -332,7 +336,7 @@ class CancelledOrder(BaseModel):
 
 
 class Fill(BaseModel):
-    """Shares of an order that filled (a partial fill, or the order executed)."""
+    """Shares of an order that filled (a partial fill, or the order executed), as the daemon noticed them."""
 
     account_id_key: str
     order_id: int
@@ -528,7 +532,9 @@ class Allocation(BaseModel):
 
 
 class PeriodActivity(BaseModel):
-    """What happened over a period, from the account's transactions."""
+    """What happened over a period, from the account's transactions. USD. Realised gains match sales
+    to purchases first-in first-out within E*TRADE's three years of history.
+    """
 
     start_date: str
     end_date: str

@@ -46,7 +46,9 @@ Global___AnalyzePortfolioRequest: _TypeAlias = AnalyzePortfolioRequest  # noqa: 
 
 @_typing.final
 class PeriodActivity(_message.Message):
-    """What happened over a period, from the account's transactions."""
+    """What happened over a period, from the account's transactions. USD. Realised gains match sales
+    to purchases first-in first-out within E*TRADE's three years of history.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

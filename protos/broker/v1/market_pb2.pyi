@@ -45,7 +45,9 @@ Global___QuoteDetail: _TypeAlias = QuoteDetail  # noqa: Y015
 
 @_typing.final
 class Quote(_message.Message):
-    """Optional fields are absent when E*TRADE did not report them for this detail level."""
+    """A quote as E*TRADE reported it. Prices in USD; optional fields are absent (null) when E*TRADE
+    did not report them for this detail level.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -27,7 +27,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class OrderSpec(_message.Message):
-    """An equity order as the model proposes it."""
+    """An equity order as the model proposes it, exactly as it would be sent."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -135,7 +135,7 @@ Global___RiskWarning: _TypeAlias = RiskWarning  # noqa: Y015
 
 @_typing.final
 class OrderPreview(_message.Message):
-    """What E*TRADE's preview said."""
+    """What E*TRADE's preview of the order said."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -183,7 +183,9 @@ Global___OrderPreview: _TypeAlias = OrderPreview  # noqa: Y015
 
 @_typing.final
 class PendingOrder(_message.Message):
-    """An order (or a cancel) waiting for a human's confirmation. Never carries the code."""
+    """An order (or a cancel) held by the daemon until a human confirms it: nothing was sent yet.
+    Never carries the code.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -682,7 +684,7 @@ Global___RecentFillsRequest: _TypeAlias = RecentFillsRequest  # noqa: Y015
 
 @_typing.final
 class Fill(_message.Message):
-    """Shares of an order that filled (a partial fill, or the order executed)."""
+    """Shares of an order that filled (a partial fill, or the order executed), as the daemon noticed them."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
