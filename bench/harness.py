@@ -50,6 +50,12 @@ class BenchSystem:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"null")
 
+    def clear_faults(self) -> None:
+        """Remove every injected fault (``DELETE /_emulator/faults``)."""
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator/faults", method="DELETE")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
     def configure_emulator(self, *, latency: str, limits: dict[str, int] | None) -> None:
         self.admin("config", {"latency_ms": latency, "rate_limits": limits})
 
@@ -88,6 +94,7 @@ def bench_system(home: Path, **daemon_settings: str) -> Iterator[BenchSystem]:
     socket = home / "sock" / "broker.sock"
     emulator, url = start_emulator(env)
     daemon: Proc | None = None
+    system: BenchSystem | None = None
     try:
         daemon = start_daemon(env, socket, url)
         system = BenchSystem(home, env, socket, emulator, url, daemon)
@@ -97,6 +104,8 @@ def bench_system(home: Path, **daemon_settings: str) -> Iterator[BenchSystem]:
     finally:
         if daemon is not None:
             daemon.kill()
+        if system is not None and system.daemon is not daemon:
+            system.daemon.kill()  # a benchmark restarted it
         emulator.kill()
 
 

@@ -12,6 +12,8 @@ SCRIPTS = [
     "bench.throughput",
     "bench.upstream_efficiency",
     "bench.proxy_memory",
+    "bench.proxy_bars",
+    "bench.soak",
 ]
 
 

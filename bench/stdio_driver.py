@@ -52,11 +52,12 @@ class StdioServer:
             if reply.get("id") == self._next_id:
                 return reply
 
-    def initialize(self) -> float:
+    def initialize(self, timeout: float = 60.0) -> float:
         """Handshake; returns seconds from spawn to the initialize reply."""
         self.request(
             "initialize",
             {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+            timeout=timeout,
         )
         first_reply = time.perf_counter() - self.spawned_at
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -76,6 +77,8 @@ class StdioServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -2,7 +2,11 @@
 
 ``protos.broker.v1.API_VERSION`` is ``MAJOR.MINOR``. Both sides put theirs in gRPC metadata under
 ``x-etrade-api-version``: the client on every request, the daemon in the initial metadata of every
-response. Rules, the same on both sides:
+response — except when the client's request says, under ``x-etrade-daemon-api-version``, that it
+already knows the daemon's version and names the right one: announcing it again would cost every
+call a separate metadata send (about a tenth of a millisecond) for nothing. A daemon whose version
+differs from the one the client names announces it again, so the client re-checks. Rules, the
+same on both sides:
 
 - same MAJOR, same MINOR: nothing to say;
 - same MAJOR, other MINOR: compatible (MINOR changes are additive), but one side may lack a call

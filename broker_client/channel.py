@@ -39,7 +39,7 @@ from broker_client.errors import (
     VersionMismatch,
     make_error,
 )
-from broker_client.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY
+from broker_client.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY, KNOWN_API_VERSION_KEY
 from protos.broker.v1 import (
     API_VERSION,
     accounts_pb2_grpc,
@@ -105,6 +105,7 @@ class DaemonChannel:
             (CLIENT_KEY, client_name),
             (API_VERSION_KEY, API_VERSION),
         )
+        self._declared = self._base_metadata
         self._metadata: tuple[tuple[str, str], ...] = self._base_metadata
         # When the identity token (see daemon/authority.py) was obtained; None: not yet.
         self._identified_at: float | None = None
@@ -320,20 +321,34 @@ class DaemonChannel:
         return response
 
     def check_version(self, metadata: grpc.aio.Metadata | None) -> None:
-        """Compare the daemon's API version (from an answer's metadata) with ours, once."""
-        if self.daemon_api_version is not None:
-            return
+        """Compare the daemon's API version (from an answer's metadata) with ours, once per version.
+
+        A daemon announces its version until our requests name it (``KNOWN_API_VERSION_KEY``), and
+        again if another daemon with another version answers later.
+        """
         raw = metadata.get(API_VERSION_KEY) if metadata is not None else None
-        if raw is None:  # no answer yet, or a daemon older than the handshake
+        if raw is None:  # the daemon knows we know, no answer yet, or a daemon older than the handshake
             return
         version = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if version == self.daemon_api_version:
+            return
         self.daemon_api_version = version
+        self._name_known_version(None)
         compatibility = api_version.compare(API_VERSION, version)
         if compatibility in (api_version.Compatibility.MAJOR_DIFFERS, api_version.Compatibility.UNREADABLE):
             self._incompatible = api_version.mismatch_error(API_VERSION, version)
             raise self._incompatible
         if compatibility is api_version.Compatibility.MINOR_DIFFERS:
             self._on_version_warning(api_version.minor_warning(API_VERSION, version))
+        self._name_known_version(version)
+
+    def _name_known_version(self, version: str | None) -> None:
+        """From now on every request names ``version`` as the daemon's (None: names none), so the
+        daemon need not repeat it; the identity token, if any, stays."""
+        token = tuple(item for item in self._metadata if item[0] == AUTH_KEY)
+        known = () if version is None else ((KNOWN_API_VERSION_KEY, version),)
+        self._base_metadata = (*self._declared, *known)
+        self._metadata = (*self._base_metadata, *token) if token else self._base_metadata
 
     # --- errors --------------------------------------------------------------------------
 

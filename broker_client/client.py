@@ -126,8 +126,10 @@ class BrokerClient(DaemonChannel):
 
     # --- accounts ------------------------------------------------------------------------
 
-    async def list_accounts(self, *, include_closed: bool = False) -> accounts_pb2.ListAccountsResponse:
-        request = accounts_pb2.ListAccountsRequest(include_closed=include_closed)
+    async def list_accounts(
+        self, *, include_closed: bool = False, fresh: bool = False
+    ) -> accounts_pb2.ListAccountsResponse:
+        request = accounts_pb2.ListAccountsRequest(include_closed=include_closed, fresh=fresh)
         return await self.call(self.accounts_stub.ListAccounts, request)
 
     async def get_balance(self, account_id_key: str) -> accounts_pb2.GetBalanceResponse:

@@ -9,6 +9,8 @@ from __future__ import annotations
 CLIENT_KEY = "x-etrade-client"
 #: ``MAJOR.MINOR`` of the API, sent both ways (see ``broker_client/api_version.py``).
 API_VERSION_KEY = "x-etrade-api-version"
+#: The daemon's API version as the client learned it; the daemon then need not announce it again.
+KNOWN_API_VERSION_KEY = "x-etrade-daemon-api-version"
 #: The caller's identity token from the identity handshake (see ``daemon/authority.py``). A secret
 #: of the calling process: never logged.
 AUTH_KEY = "x-etrade-auth"

@@ -352,7 +352,7 @@ async def check_session(found: Findings, client: BrokerClient, *, offline: bool)
     if offline:
         return ok("session", f"ACTIVE, {ends} (not verified: --offline)")
     try:
-        await client.list_accounts()
+        await client.list_accounts(fresh=True)  # a cached answer would prove nothing
     except SessionError as exc:
         return fail("session", f"E*TRADE refused the session: {exc.message}", exc.hint, exit_codes.SESSION)
     except BrokerError as exc:

@@ -100,13 +100,18 @@ class AccountsData:
 
     # reads -------------------------------------------------------------------------------
 
-    async def accounts(self, *, include_closed: bool = False, deadline: Deadline | None = None) -> list[Account]:
+    async def accounts(
+        self, *, include_closed: bool = False, fresh: bool = False, deadline: Deadline | None = None
+    ) -> list[Account]:
+        """The user's accounts; ``fresh`` asks E*TRADE even when a cached list is still valid."""
         deadline = deadline or Deadline.after(None)
 
         async def load() -> list[Account]:
             return parse_accounts(await self._gateway.get_json("accounts", "/v1/accounts/list", {}, deadline))
 
         await self._gateway.require_session()
+        if fresh:
+            self._accounts.invalidate(lambda key: key == "list")
         accounts = await self._accounts.get("list", load)
         return list(accounts) if include_closed else [a for a in accounts if a.is_open]
 

@@ -6,6 +6,7 @@ converted through zoneinfo, never with a fixed UTC offset, so it stays right acr
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -31,8 +32,12 @@ def to_datetime(epoch_seconds: float) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, tz=UTC)
 
 
+@functools.lru_cache(maxsize=64)
 def next_midnight_et(epoch_seconds: float) -> float:
-    """The first 00:00 America/New_York strictly after the given instant."""
+    """The first 00:00 America/New_York strictly after the given instant.
+
+    Cached: the session asks it on every call about the same few instants (when a token was issued).
+    """
     local = to_datetime(epoch_seconds).astimezone(ET)
     next_day = local.date() + timedelta(days=1)
     # Midnight is never skipped or repeated in New York (DST changes happen at 02:00).

@@ -15,10 +15,12 @@ grpc is still imported on first use only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.caching import CacheHint
 from mcp.types import Tool as MCPTool
@@ -29,9 +31,14 @@ from mcp_proxy import order_models
 from mcp_proxy.models import message_to_dict
 
 if TYPE_CHECKING:
+    from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+
     from mcp_proxy.daemon_link import DaemonLink
 
 log = logging.getLogger(__name__)
+
+#: Seconds between the initialize reply and registering the tools ahead of their first use.
+AHEAD_DELAY = 0.05
 
 #: Tools that change something (a pending order at the daemon, or an order at E*TRADE).
 ORDER_CHANGING = frozenset({"preview_order", "place_order_confirmed", "cancel_order", "cancel_order_confirmed"})
@@ -78,14 +85,60 @@ class TradingAwareServer(MCPServer):
     ``add_tool`` only records the call, and the first ``tools/list``, ``tools/call`` or input-schema
     lookup registers them all, in order. A mistake in a tool's signature therefore surfaces at the
     first ``tools/list`` (every test lists the tools) instead of at start-up.
+
+    Nor need it wait for the first ``tools/list`` or ``tools/call``: once the client's first request
+    (``initialize``, or ``server/discover`` on 2026-07-28 connections) has been answered, the lifespan registers them in the background (the client is busy with its own
+    start-up or waits for its model meanwhile), so a first call does not pay for them. If that
+    fails, the tool that failed stays deferred and the first ``tools/list`` raises as before.
     """
 
     def __init__(self, *args: Any, trading_enabled: Callable[[], Awaitable[bool]], **kwargs: Any) -> None:
         # ttlMs 0: a 2026-07-28 client must ask again rather than trust a list from another mode.
         kwargs.setdefault("cache_hints", {"tools/list": CacheHint(ttl_ms=0, scope="private")})
         self._deferred_tools: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+        self._handshake_answered = anyio.Event()
+        #: Set once the background registration has run (whether or not every tool registered).
+        self.tools_registered_ahead = anyio.Event()
+        kwargs["middleware"] = [self._note_handshake, *(kwargs.get("middleware") or ())]
+        inner = kwargs.get("lifespan")
+        if inner is not None:
+            kwargs["lifespan"] = self._registering_ahead(inner)
         super().__init__(*args, **kwargs)
         self._trading_enabled = trading_enabled
+
+    async def _note_handshake(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        try:
+            return await call_next(ctx)
+        finally:
+            # The first request is the handshake: initialize, or server/discover (2026-07-28).
+            if ctx.request_id is not None:
+                self._handshake_answered.set()
+
+    def _registering_ahead(
+        self, inner: Callable[[Any], AbstractAsyncContextManager[Any]]
+    ) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
+        @asynccontextmanager
+        async def lifespan(server: Any) -> AsyncIterator[Any]:
+            async with inner(server) as state, anyio.create_task_group() as group:
+                group.start_soon(self._register_after_handshake)
+                try:
+                    yield state
+                finally:
+                    group.cancel_scope.cancel()
+
+        return lifespan
+
+    async def _register_after_handshake(self) -> None:
+        await self._handshake_answered.wait()
+        # Let the initialize reply reach the client before this CPU work holds the event loop. The
+        # pause orders work, it guards nothing: were the reply later, it would only be slower.
+        await anyio.sleep(AHEAD_DELAY)
+        try:
+            self._register_deferred_tools()
+        except Exception:  # the first tools/list raises it again, where a client sees it
+            log.warning("tools: registering the tools ahead failed; the first tools/list will say why")
+        finally:
+            self.tools_registered_ahead.set()
 
     def add_tool(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if args:
@@ -93,9 +146,10 @@ class TradingAwareServer(MCPServer):
         self._deferred_tools.append((fn, kwargs))
 
     def _register_deferred_tools(self) -> None:
-        deferred, self._deferred_tools = self._deferred_tools, []
-        for fn, kwargs in deferred:
-            super().add_tool(fn, **kwargs)
+        while self._deferred_tools:
+            fn, kwargs = self._deferred_tools[0]
+            super().add_tool(fn, **kwargs)  # a failing tool stays first in line and fails again
+            del self._deferred_tools[0]
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         # Private, but the SDK offers no public hook: MCPServer hands this method to the low-level

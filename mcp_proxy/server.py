@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
     from mcp_proxy.live import LiveUpdates
+    from protos.broker.v1.market_pb2 import GetQuotesResponse
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,17 @@ async def before_initialize(ctx: ServerRequestContext[Any, Any], call_next: Call
         raise
 
 
+def quote_result(response: GetQuotesResponse, symbol: str) -> models.Quote:
+    """get_stock_quote's result from the daemon's answer for one symbol; no quote is a tool error."""
+    if not response.quotes:
+        problem = response.errors[0] if response.errors else None
+        message = problem.message if problem else f"no quote for {symbol}"
+        raise ToolError(
+            f"{message}. Next step: check the symbol (e.g. AAPL, BRK.B). [{problem.code if problem else 'INVALID_SYMBOL'}]"
+        )
+    return models.Quote.model_validate(models.message_to_dict(response.quotes[0]))
+
+
 def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = None) -> MCPServer:
     """The MCP server, its tools bound to ``link`` (a fresh DaemonLink on the default socket if None).
 
@@ -145,14 +157,7 @@ def build_server(link: DaemonLink | None = None, *, live: LiveUpdates | None = N
     async def get_stock_quote(symbol: SymbolArg) -> models.Quote:
         """Get the latest quote for one stock or ETF: last trade, change, bid/ask with sizes,
         open/high/low, volume and the 52-week range. Use get_multiple_quotes for several symbols."""
-        response = await call_daemon(daemon.client().get_quotes([symbol]))
-        if not response.quotes:
-            problem = response.errors[0] if response.errors else None
-            message = problem.message if problem else f"no quote for {symbol}"
-            raise ToolError(
-                f"{message}. Next step: check the symbol (e.g. AAPL, BRK.B). [{problem.code if problem else 'INVALID_SYMBOL'}]"
-            )
-        return models.Quote.model_validate(models.message_to_dict(response.quotes[0]))
+        return quote_result(await call_daemon(daemon.client().get_quotes([symbol])), symbol)
 
     @server.tool(title="Several quotes", annotations=READ_ONLY)
     async def get_multiple_quotes(

@@ -22,7 +22,9 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServicer):
         context: Ctx[accounts_pb2.ListAccountsRequest, accounts_pb2.ListAccountsResponse],
     ) -> accounts_pb2.ListAccountsResponse:
         accounts = await self.app.accounts.accounts(
-            include_closed=request.include_closed, deadline=Deadline.after(context.time_remaining())
+            include_closed=request.include_closed,
+            fresh=request.fresh,
+            deadline=Deadline.after(context.time_remaining()),
         )
         return accounts_pb2.ListAccountsResponse(accounts=[convert.account(a) for a in accounts])
 

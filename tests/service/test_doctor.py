@@ -16,7 +16,7 @@ from cli import exit_codes
 from daemon.secret_store import ACCESS_TOKEN, ACCESS_TOKEN_ISSUED_AT, ACCESS_TOKEN_SECRET, FileSecretStore
 from emulator.local_system import ROOT, Proc, child_env
 from tests.processes import etradectl, login_with_etradectl, running_system
-from tests.support import admin
+from tests.support import admin, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -130,6 +130,13 @@ def test_a_session_e_trade_no_longer_accepts_is_caught_by_the_live_test(short_di
     # second by default), or it expires the session locally and the live test is never reached.
     with running_system(short_dir, env_extra={"ETRADE_EMULATOR_CLOCK_POLL": "3600"}) as system:
         login_with_etradectl(system.env, system.socket)
+        # Nor may the fill watcher's first look after the login meet E*TRADE's refusal first: let it finish.
+        accounts = admin(system.emulator_url, "accounts")["accounts"]  # asked of the emulator, not the daemon's cache
+        looked = sum(1 for a in accounts if a["accountStatus"] != "CLOSED")
+        wait_until(
+            lambda: admin(system.emulator_url, "stats")["requests_by_route"].get("orders_list", 0) >= looked,
+            "the fill watcher's first look at each account",
+        )
         admin(system.emulator_url, "clock", {"advance_seconds": 86400})  # midnight ET passed at E*TRADE
         code, checks, _ = doctor(system.env, system.socket)
     assert code == exit_codes.SESSION

@@ -12,7 +12,7 @@ from mcp import Client
 from broker_client import api_version
 from broker_client.client import BrokerClient
 from broker_client.errors import ErrorCode, VersionMismatch
-from broker_client.metadata_keys import API_VERSION_KEY
+from broker_client.metadata_keys import API_VERSION_KEY, KNOWN_API_VERSION_KEY
 from emulator import Emulator
 from mcp_proxy.server import DaemonLink, build_server
 from protos.broker.v1 import API_VERSION, session_pb2, session_pb2_grpc
@@ -119,3 +119,32 @@ async def test_etradectl_prints_the_minor_warning_on_stderr_and_carries_on(emula
         )
     assert result.json()["api_version"] == newer  # the command still worked (exit 4: nobody logged in)
     assert result.stderr.startswith(f"warning: the broker daemon speaks API {newer} and this client API {API_VERSION}")
+
+
+async def test_the_daemon_announces_its_version_until_the_client_names_it(daemon: RunningDaemon) -> None:
+    async with grpc.aio.insecure_channel(f"unix:{daemon.socket}") as channel:
+        stub = session_pb2_grpc.SessionStub(channel)
+
+        async def announced(known: str | None) -> object:
+            metadata = [(API_VERSION_KEY, API_VERSION)]
+            if known is not None:
+                metadata.append((KNOWN_API_VERSION_KEY, known))
+            call = stub.GetStatus(session_pb2.GetStatusRequest(), metadata=metadata)
+            await call
+            return (await call.initial_metadata()).get(API_VERSION_KEY)
+
+        assert await announced(None) == API_VERSION
+        assert await announced(API_VERSION) is None  # the client knows: no separate metadata send
+        assert await announced(f"{MAJOR}.{MINOR + 1}") == API_VERSION  # it knew another daemon
+
+
+async def test_the_client_names_the_version_it_learned_and_rechecks_a_new_one(daemon: RunningDaemon) -> None:
+    warnings: list[str] = []
+    async with BrokerClient(daemon.socket, on_version_warning=warnings.append) as client:
+        await client.get_status()
+        await client.get_status()  # answered without the version; still known
+        assert client.daemon_api_version == API_VERSION
+        newer = f"{MAJOR}.{MINOR + 1}"
+        client.check_version(grpc.aio.Metadata((API_VERSION_KEY, newer)))  # a restarted, newer daemon
+        assert client.daemon_api_version == newer
+        assert len(warnings) == 1 and newer in warnings[0]

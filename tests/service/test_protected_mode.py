@@ -33,6 +33,7 @@ from mcp import Client, StdioServerParameters
 
 from cli import exit_codes
 from emulator.local_system import ROOT, Proc, child_env, login_with_etradectl, start_emulator
+from tests.argv_scanner import scanning
 from tests.processes import etradectl
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -258,7 +259,8 @@ def refused_for_authority(result: subprocess.CompletedProcess[str]) -> bool:
 
 
 async def test_a_desktop_user_cannot_trade_and_root_can() -> None:
-    with protected_system() as system:
+    # Another local user reads every process's command line throughout: nothing secret may be there.
+    with scanning() as scanner, protected_system() as system:
         accounts = system.root_ctl("--json", "accounts")
         assert accounts.code == 0, accounts.stderr
         key = next(a["account_id_key"] for a in accounts.json()["accounts"] if a["account_mode"] == "MARGIN")
@@ -330,3 +332,10 @@ async def test_a_desktop_user_cannot_trade_and_root_can() -> None:
         assert previewed and previewed[-1]["caller_uid"] == system.users.desktop_uid
         shown = system.root_ctl("audit", "--limit", "50")
         assert f"uid=0 pid={confirmer_pid}" in shown.stdout
+        stored = json.loads((system.state / "secrets.json").read_text())
+        secrets_seen = [*codes.values(), *(value for value in stored.values() if len(value) >= 8)]
+    # The scan saw the daemon, the proxy and the confirmation, and no code, token or consumer secret.
+    assert scanner.seen_argv("--system") and scanner.seen_argv("mcp_proxy")
+    assert scanner.seen_argv("orders", "confirm", pending_id)
+    assert len(secrets_seen) >= 4 and scanner.passes > 10
+    assert scanner.leaks(secrets_seen) == []
