@@ -1,7 +1,7 @@
 """The daemon's contract and typed client, shared by daemon/, mcp_proxy/ and cli/.
 
 What lives here is what all three processes must agree on: the typed gRPC client
-(:mod:`broker_client.client`), the error vocabulary (:mod:`broker_client.errors`) and its wire form
+(:mod:`broker_client.client`, on its channel core :mod:`broker_client.channel`), the error vocabulary (:mod:`broker_client.errors`) and its wire form
 (:mod:`broker_client.error_wire`), the API version handshake (:mod:`broker_client.api_version`), every
 gRPC metadata key (:mod:`broker_client.metadata_keys`), where the socket, configuration and state live
 (:mod:`broker_client.paths`), the symbol rules (:mod:`broker_client.symbols`) and the protobuf→dict

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from mcp_proxy import models
 from mcp_proxy.analytics_models import WatchlistList
 from mcp_proxy.completions import Completions
-from mcp_proxy.server import DaemonLink
+from mcp_proxy.daemon_link import DaemonLink
 
 JSON = "application/json"
 WATCHLISTS_URI = "market://watchlists"

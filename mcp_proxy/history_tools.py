@@ -15,10 +15,10 @@ from pydantic import Field
 
 from mcp_proxy import history_models
 from mcp_proxy.models import message_to_dict
-from mcp_proxy.server import READ_ONLY, AccountKeyArg, call_daemon
+from mcp_proxy.tool_support import READ_ONLY, AccountKeyArg, call_daemon
 
 if TYPE_CHECKING:
-    from mcp_proxy.server import DaemonLink
+    from mcp_proxy.daemon_link import DaemonLink
 
 DateArg = Annotated[str | None, Field(description="YYYY-MM-DD (US Eastern)", pattern=r"^\d{4}-\d{2}-\d{2}$")]
 Kind = Literal["BUY", "SELL", "SELL_SHORT", "BUY_TO_COVER", "DIVIDEND", "INTEREST", "FEE", "TRANSFER", "OTHER"]

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
     from mcp.server.session import ServerSession
 
-    from mcp_proxy.server import DaemonLink
+    from mcp_proxy.daemon_link import DaemonLink
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from mcp.server import MCPServer
 from pydantic import Field
 
+from mcp_proxy.daemon_link import DaemonLink
 from mcp_proxy.models import message_to_dict
 from mcp_proxy.option_models import (
     LookupMatch,
@@ -15,7 +16,7 @@ from mcp_proxy.option_models import (
     OptionQuote,
     SymbolLookup,
 )
-from mcp_proxy.server import READ_ONLY, DaemonLink, SymbolArg, call_daemon
+from mcp_proxy.tool_support import READ_ONLY, SymbolArg, call_daemon
 
 #: A chain result holds at most this many strikes, a call and a put each (40 contracts): small
 #: enough for a model's context, wide enough to see the strikes around the money.

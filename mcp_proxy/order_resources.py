@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mcp.server import MCPServer
 
     from mcp_proxy.completions import Completions
-    from mcp_proxy.server import DaemonLink
+    from mcp_proxy.daemon_link import DaemonLink
 
 RECENT_LIMIT = 100
 FILLS_LIMIT = 50

@@ -33,7 +33,7 @@ from mcp_proxy.models import message_to_dict
 if TYPE_CHECKING:
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-    from mcp_proxy.server import DaemonLink
+    from mcp_proxy.daemon_link import DaemonLink
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,9 @@ class TradingAwareServer(MCPServer):
             del self._deferred_tools[0]
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        # Private, but the SDK offers no public hook: MCPServer hands this method to the low-level
+        # server as its input-schema lookup. `mcp` is pinned exactly for it, and
+        # tests/mcp_proxy/test_sdk_private_surface.py fails first when an update changes it.
         self._register_deferred_tools()
         return super()._tool_input_schema(name)
 

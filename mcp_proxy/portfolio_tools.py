@@ -10,8 +10,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from mcp_proxy.analytics_models import PortfolioAnalysis, WatchlistList
+from mcp_proxy.daemon_link import DaemonLink
 from mcp_proxy.models import message_to_dict
-from mcp_proxy.server import READ_ONLY, AccountKeyArg, DaemonLink, call_daemon, tool_errors
+from mcp_proxy.tool_support import READ_ONLY, AccountKeyArg, call_daemon, tool_errors
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 

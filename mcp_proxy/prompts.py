@@ -24,7 +24,7 @@ from pydantic import Field
 
 from mcp_proxy.account_resources import account_keys, watchlist_names
 from mcp_proxy.completions import Completions, fixed
-from mcp_proxy.server import DaemonLink
+from mcp_proxy.daemon_link import DaemonLink
 
 # The risk disclaimer of the implementation plan (section 14), verbatim in substance.
 DISCLAIMER = """\

@@ -7,7 +7,7 @@ reminder. Reading it never fails for session reasons; when the daemon is down th
 so and what to run.
 
 Register more resources with :func:`register_resources` (called from ``build_server``). Like the
-tools, resources reach the daemon through the shared :class:`~mcp_proxy.server.DaemonLink`, which
+tools, resources reach the daemon through the shared :class:`~mcp_proxy.daemon_link.DaemonLink`, which
 imports grpc on first use only: the proxy's start-up stays at the SDK's floor.
 """
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
-    from mcp_proxy.server import DaemonLink
+    from mcp_proxy.daemon_link import DaemonLink
 
 SESSION_STATUS_URI = "etrade://session/status"
 JSON_MIME = "application/json"

@@ -10,29 +10,25 @@ as a bare MCP server and its first tool call does not pay for the import.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, ToolAnnotations
+from mcp.types import INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field, ValidationError
 
 from broker_client import VERSION
 from mcp_proxy import models
+from mcp_proxy.daemon_link import DaemonLink
 from mcp_proxy.order_tools import TradingAwareServer, register_order_tools, trading_probe
 from mcp_proxy.resources import register_resources
+from mcp_proxy.tool_support import READ_ONLY, AccountKeyArg, SymbolArg, call_daemon, tool_error, tool_errors
 
 if TYPE_CHECKING:
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
-    from broker_client.client import BrokerClient
-    from broker_client.errors import BrokerError
     from mcp_proxy.live import LiveUpdates
     from protos.broker.v1.market_pb2 import GetQuotesResponse
 
@@ -53,99 +49,8 @@ Orders: preview_order prepares an order and returns a pending_id; it never place
 human can approve it, with a one-time code they see in `etradectl orders pending`; they confirm there
 or tell you the code for place_order_confirmed. Never invent or guess a code."""
 
-SymbolArg = Annotated[
-    str,
-    Field(
-        description="Ticker symbol, e.g. AAPL or BRK.B (case does not matter)",
-        min_length=1,
-        max_length=10,
-    ),
-]
-AccountKeyArg = Annotated[
-    str,
-    Field(description="An account_id_key from list_accounts", min_length=1, max_length=64),
-]
-
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
-
-
-#: How long the background handshake may take before the first request stops waiting for it
-#: (the request then makes its own call, with its own deadline and error).
-CONNECT_TIMEOUT = 5.0
-#: Requests that never need the daemon, so never wait for the connection.
-WITHOUT_DAEMON = frozenset({"initialize", "ping"})
-
-
-class DaemonLink:
-    """The proxy's one connection to the daemon.
-
-    :meth:`connect` imports the client (grpc and the generated code: ~100 ms) on a worker thread,
-    opens the channel and runs the API version handshake. The lifespan starts it once
-    ``initialize`` has been answered, so the handshake never waits for it; :meth:`middleware`
-    makes every other request wait until it is done (it starts it if nothing has yet), so that
-    :meth:`client` never imports on the event loop's time in the proxy.
-    """
-
-    def __init__(self, socket_path: str | os.PathLike[str] | None = None) -> None:
-        self.socket_path = socket_path
-        self._client: BrokerClient | None = None
-        self._connected = False
-        self._connecting: anyio.Lock | None = None
-
-    def is_connected(self) -> bool:
-        """Whether :meth:`connect` has run (whatever its outcome)."""
-        return self._connected
-
-    async def connect(self) -> None:
-        """Import, connect and shake hands, once; failures are left for the real calls to report."""
-        if self._connected:
-            return
-        if self._connecting is None:
-            self._connecting = anyio.Lock()
-        async with self._connecting:
-            if self.is_connected():  # another request connected while this one waited
-                return
-            try:
-                # On a worker thread, so the loop keeps serving; client() then finds it imported.
-                await anyio.to_thread.run_sync(_import_client)
-                from broker_client.errors import BrokerError
-
-                try:
-                    await self.client().get_status(timeout=CONNECT_TIMEOUT)
-                except BrokerError as exc:
-                    log.info("daemon: not connected yet (%s); the first call will say why", exc.code.value)
-            finally:
-                self._connected = True
-
-    async def middleware(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        """Server middleware: requests that may reach the daemon wait for :meth:`connect`."""
-        before_handshake = ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.session.client_params is None
-        if ctx.request_id is not None and ctx.method not in WITHOUT_DAEMON and not before_handshake:
-            await self.connect()
-        return await call_next(ctx)
-
-    async def connect_after_handshake(self, answered: anyio.Event) -> None:
-        """Connect in the background once the client's first request (``initialize``) is answered."""
-        await answered.wait()
-        await self.connect()
-
-    def client(self) -> BrokerClient:
-        if self._client is None:
-            from broker_client.client import BrokerClient
-
-            self._client = BrokerClient(self.socket_path, client_name=f"etrade-mcp/{VERSION}")
-        return self._client
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-
-
-def _import_client() -> type[BrokerClient]:
-    from broker_client.client import BrokerClient
-
-    return BrokerClient
+# DaemonLink and the tool helpers are re-exported: callers build the server from this module.
+__all__ = ["DaemonLink", "build_server", "call_daemon", "tool_error", "tool_errors"]
 
 
 class ProxyServer(TradingAwareServer):
@@ -215,28 +120,6 @@ async def before_initialize(ctx: ServerRequestContext[Any, Any], call_next: Call
                 },
             ) from None
         raise
-
-
-def tool_error(exc: BrokerError) -> ToolError:
-    """A tool error the model can act on: what happened, then the next step, with the stable code."""
-    return ToolError(f"{exc.message}. Next step: {exc.hint}. [{exc.code.value}]")
-
-
-@contextmanager
-def tool_errors() -> Iterator[None]:
-    """Turn the daemon's typed errors raised inside the block into tool errors (streams included)."""
-    from broker_client.errors import BrokerError
-
-    try:
-        yield
-    except BrokerError as exc:
-        raise tool_error(exc) from None
-
-
-async def call_daemon(coro: Awaitable[Any]) -> Any:
-    """Await one daemon call; its errors become tool errors."""
-    with tool_errors():
-        return await coro
 
 
 def quote_result(response: GetQuotesResponse, symbol: str) -> models.Quote:

@@ -1,0 +1,1 @@
+"""Namespace of the broker API versions (``v1``); imports nothing."""

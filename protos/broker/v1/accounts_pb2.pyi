@@ -112,6 +112,8 @@ Global___ListAccountsResponse: _TypeAlias = ListAccountsResponse  # noqa: Y015
 
 @_typing.final
 class Balance(_message.Message):
+    """Balances in USD."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCOUNT_ID_KEY_FIELD_NUMBER: _builtins.int
@@ -230,6 +232,8 @@ Global___GetBalanceResponse: _TypeAlias = GetBalanceResponse  # noqa: Y015
 
 @_typing.final
 class Position(_message.Message):
+    """One position; quantity is negative for short positions. Money in USD."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     POSITION_ID_FIELD_NUMBER: _builtins.int
@@ -405,6 +409,8 @@ Global___GetPortfolioResponse: _TypeAlias = GetPortfolioResponse  # noqa: Y015
 
 @_typing.final
 class Lot(_message.Message):
+    """A tax lot. term: SHORT (held one year or less) or LONG."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     POSITION_ID_FIELD_NUMBER: _builtins.int

@@ -46,7 +46,9 @@ Global___AnalyzePortfolioRequest: _TypeAlias = AnalyzePortfolioRequest  # noqa: 
 
 @_typing.final
 class PeriodActivity(_message.Message):
-    """What happened over a period, from the account's transactions."""
+    """What happened over a period, from the account's transactions. USD. Realised gains match sales
+    to purchases first-in first-out within E*TRADE's three years of history.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -79,7 +81,9 @@ class PeriodActivity(_message.Message):
     realized_gain: _builtins.float
     """Proceeds minus cost, purchases matched first-in first-out; split by holding period (> 1 year: long)."""
     realized_short_term: _builtins.float
+    """From lots held one year or less."""
     realized_long_term: _builtins.float
+    """From lots held more than one year."""
     unmatched_sales: _builtins.int
     """Sales whose purchases are older than E*TRADE's three years of history: no known cost."""
     complete: _builtins.bool
@@ -166,6 +170,7 @@ class Holding(_message.Message):
     """Signed market value over the total account value."""
     cost_basis: _builtins.float
     total_gain: _builtins.float
+    """Unrealised gain: market value minus cost basis."""
     total_gain_percent: _builtins.float
     days_gain: _builtins.float
     def __init__(
@@ -202,6 +207,7 @@ class Allocation(_message.Message):
     label: _builtins.str
     market_value: _builtins.float
     weight_percent: _builtins.float
+    """Of the total account value; the rows (with Cash) add up to 100."""
     positions: _builtins.int
     def __init__(
         self,
@@ -221,6 +227,8 @@ Global___Allocation: _TypeAlias = Allocation  # noqa: Y015
 
 @_typing.final
 class PortfolioAnalysis(_message.Message):
+    """Allocation, unrealised P&L, concentration, cash and the day's change of one account."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCOUNT_ID_KEY_FIELD_NUMBER: _builtins.int
@@ -258,6 +266,7 @@ class PortfolioAnalysis(_message.Message):
     account_id_key: _builtins.str
     as_of_unix_ms: _builtins.int
     total_account_value: _builtins.float
+    """E*TRADE's total: cash plus net market value."""
     cash_balance: _builtins.float
     cash_percent: _builtins.float
     long_market_value: _builtins.float
@@ -267,6 +276,7 @@ class PortfolioAnalysis(_message.Message):
     """Long value plus the absolute value of shorts."""
     position_count: _builtins.int
     sector_source: _builtins.str
+    """Where the sector data comes from (not E*TRADE)."""
     sector_coverage_percent: _builtins.float
     """Share of gross exposure whose sector the table knows."""
     total_cost: _builtins.float
@@ -283,9 +293,11 @@ class PortfolioAnalysis(_message.Message):
     largest_position_percent: _builtins.float
     """Of gross exposure."""
     top_five_percent: _builtins.float
+    """The five largest positions' share of gross exposure."""
     herfindahl_index: _builtins.float
     """Sum of squared gross-exposure weights: 1 for one position, 1/N for N equal ones."""
     effective_positions: _builtins.float
+    """1 / Herfindahl index."""
     days_gain: _builtins.float
     days_gain_percent: _builtins.float
     """Of the account value at the previous close."""

@@ -20,6 +20,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class Transaction(_message.Message):
+    """One entry of an account's history. Money in USD."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TRANSACTION_ID_FIELD_NUMBER: _builtins.int
@@ -37,8 +39,10 @@ class Transaction(_message.Message):
     FEE_FIELD_NUMBER: _builtins.int
     SETTLEMENT_DATE_UNIX_MS_FIELD_NUMBER: _builtins.int
     transaction_id: _builtins.str
+    """Pass to get_transaction_details."""
     account_id_key: _builtins.str
     transaction_date_unix_ms: _builtins.int
+    """Trade or booking date, epoch ms."""
     post_date_unix_ms: _builtins.int
     amount: _builtins.float
     """Signed cash effect in USD: negative for purchases, fees and money out."""
@@ -83,6 +87,8 @@ Global___Transaction: _TypeAlias = Transaction  # noqa: Y015
 
 @_typing.final
 class TransactionSummary(_message.Message):
+    """Sums over the transactions returned (not over what was left out). USD, positive numbers except net_transfers (in minus out)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DIVIDENDS_FIELD_NUMBER: _builtins.int
@@ -164,6 +170,8 @@ Global___ListTransactionsRequest: _TypeAlias = ListTransactionsRequest  # noqa: 
 
 @_typing.final
 class ListTransactionsResponse(_message.Message):
+    """Transactions newest first. When truncated is true, more matched than were returned: narrow the dates or the kinds, or raise limit."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCOUNT_ID_KEY_FIELD_NUMBER: _builtins.int
@@ -233,7 +241,9 @@ class GetTransactionResponse(_message.Message):
     ORDER_NUMBER_FIELD_NUMBER: _builtins.int
     MEMO_FIELD_NUMBER: _builtins.int
     category: _builtins.str
+    """E*TRADE's category of the transaction."""
     order_number: _builtins.str
+    """The order that produced a trade, if any."""
     memo: _builtins.str
     @_builtins.property
     def transaction(self) -> Global___Transaction: ...

@@ -45,7 +45,9 @@ Global___QuoteDetail: _TypeAlias = QuoteDetail  # noqa: Y015
 
 @_typing.final
 class Quote(_message.Message):
-    """Optional fields are absent when E*TRADE did not report them for this detail level."""
+    """A quote as E*TRADE reported it. Prices in USD; optional fields are absent (null) when E*TRADE
+    did not report them for this detail level.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -86,6 +88,7 @@ class Quote(_message.Message):
     """E*TRADE's dateTimeUTC, epoch seconds."""
     last_trade: _builtins.float
     change: _builtins.float
+    """Change from the previous close."""
     change_percent: _builtins.float
     bid: _builtins.float
     bid_size: _builtins.int
@@ -275,6 +278,8 @@ Global___GetQuotesRequest: _TypeAlias = GetQuotesRequest  # noqa: Y015
 
 @_typing.final
 class GetQuotesResponse(_message.Message):
+    """Quotes in the order asked, and the symbols that could not be quoted with the reason."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     QUOTES_FIELD_NUMBER: _builtins.int

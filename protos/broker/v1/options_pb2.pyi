@@ -94,6 +94,8 @@ Global___OptionExpiration: _TypeAlias = OptionExpiration  # noqa: Y015
 
 @_typing.final
 class GetOptionExpirationsResponse(_message.Message):
+    """An underlying's option expiration dates, nearest first."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SYMBOL_FIELD_NUMBER: _builtins.int
@@ -156,6 +158,8 @@ Global___GetOptionChainRequest: _TypeAlias = GetOptionChainRequest  # noqa: Y015
 
 @_typing.final
 class OptionContract(_message.Message):
+    """One option contract. Prices are per share (one contract covers 100 shares); null when absent."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SYMBOL_FIELD_NUMBER: _builtins.int
@@ -196,13 +200,16 @@ class OptionContract(_message.Message):
     ask_size: _builtins.int
     last: _builtins.float
     net_change: _builtins.float
+    """Change of the last price since the previous close."""
     volume: _builtins.int
     open_interest: _builtins.int
     in_the_money: _builtins.bool
     delta: _builtins.float
     gamma: _builtins.float
     theta: _builtins.float
+    """Value lost per calendar day."""
     vega: _builtins.float
+    """Value change per volatility point."""
     rho: _builtins.float
     implied_volatility: _builtins.float
     """Implied volatility as a fraction (0.25 = 25 %)."""
@@ -330,6 +337,8 @@ Global___OptionChainRow: _TypeAlias = OptionChainRow  # noqa: Y015
 
 @_typing.final
 class GetOptionChainResponse(_message.Message):
+    """One expiration of an option chain: rows of strikes (ascending) with the call and/or put."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SYMBOL_FIELD_NUMBER: _builtins.int
@@ -395,6 +404,8 @@ Global___GetOptionQuoteRequest: _TypeAlias = GetOptionQuoteRequest  # noqa: Y015
 
 @_typing.final
 class GetOptionQuoteResponse(_message.Message):
+    """The quote of one option contract."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CONTRACT_FIELD_NUMBER: _builtins.int

@@ -27,7 +27,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class OrderSpec(_message.Message):
-    """An equity order as the model proposes it."""
+    """An equity order as the model proposes it, exactly as it would be sent."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -135,7 +135,7 @@ Global___RiskWarning: _TypeAlias = RiskWarning  # noqa: Y015
 
 @_typing.final
 class OrderPreview(_message.Message):
-    """What E*TRADE's preview said."""
+    """What E*TRADE's preview of the order said."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -158,7 +158,9 @@ class OrderPreview(_message.Message):
     @_builtins.property
     def preview_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
     @_builtins.property
-    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___EtradeMessage]: ...
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___EtradeMessage]:
+        """E*TRADE's messages about the order; relay them."""
+
     def __init__(
         self,
         *,
@@ -181,7 +183,9 @@ Global___OrderPreview: _TypeAlias = OrderPreview  # noqa: Y015
 
 @_typing.final
 class PendingOrder(_message.Message):
-    """An order (or a cancel) waiting for a human's confirmation. Never carries the code."""
+    """An order (or a cancel) held by the daemon until a human confirms it: nothing was sent yet.
+    Never carries the code.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -204,6 +208,7 @@ class PendingOrder(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     CONFIRM_INSTRUCTIONS_FIELD_NUMBER: _builtins.int
     pending_id: _builtins.str
+    """Pass this to place_order_confirmed / cancel_order_confirmed."""
     kind: _builtins.str
     """PLACE or CANCEL."""
     state: _builtins.str
@@ -212,6 +217,7 @@ class PendingOrder(_message.Message):
     estimated_value: _builtins.str
     """Our estimate: quantity x (limit, stop or live price), and the live price used."""
     reference_price: _builtins.str
+    """The live price the order was checked against."""
     symbol_description: _builtins.str
     created_at_unix_ms: _builtins.int
     expires_at_unix_ms: _builtins.int
@@ -219,6 +225,7 @@ class PendingOrder(_message.Message):
     digest: _builtins.str
     """SHA-256 of the exact order and preview the confirmation is bound to."""
     attempts_left: _builtins.int
+    """Wrong codes left before the pending order is voided."""
     summary: _builtins.str
     """One line, e.g. "BUY 10 KO LIMIT at 61.5 GOOD_FOR_DAY"."""
     confirm_instructions: _builtins.str
@@ -228,13 +235,17 @@ class PendingOrder(_message.Message):
         """kind PLACE: the order and E*TRADE's preview of it."""
 
     @_builtins.property
-    def preview(self) -> Global___OrderPreview: ...
+    def preview(self) -> Global___OrderPreview:
+        """kind PLACE: E*TRADE's estimates and messages."""
+
     @_builtins.property
     def cancel_target(self) -> Global___Order:
         """kind CANCEL: the order it would cancel."""
 
     @_builtins.property
-    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___RiskWarning]: ...
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___RiskWarning]:
+        """Risk warnings to show the human before they confirm."""
+
     def __init__(
         self,
         *,
@@ -297,6 +308,7 @@ class Order(_message.Message):
     symbol: _builtins.str
     symbol_description: _builtins.str
     action: _builtins.str
+    """BUY, SELL, BUY_TO_COVER or SELL_SHORT."""
     ordered_quantity: _builtins.str
     filled_quantity: _builtins.str
     price_type: _builtins.str
@@ -309,6 +321,7 @@ class Order(_message.Message):
     """OPEN, EXECUTED, CANCELLED, CANCEL_REQUESTED, EXPIRED, REJECTED, ..."""
     placed_at_unix_ms: _builtins.int
     executed_at_unix_ms: _builtins.int
+    """0 until it executed."""
     average_execution_price: _builtins.str
     order_value: _builtins.str
     estimated_commission: _builtins.str
@@ -386,6 +399,8 @@ Global___ListOrdersRequest: _TypeAlias = ListOrdersRequest  # noqa: Y015
 
 @_typing.final
 class ListOrdersResponse(_message.Message):
+    """Orders of one account, newest first."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDERS_FIELD_NUMBER: _builtins.int
@@ -510,6 +525,8 @@ Global___PlaceConfirmedRequest: _TypeAlias = PlaceConfirmedRequest  # noqa: Y015
 
 @_typing.final
 class PlaceConfirmedResponse(_message.Message):
+    """The order is at E*TRADE."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDER_ID_FIELD_NUMBER: _builtins.int
@@ -608,6 +625,8 @@ Global___CancelConfirmedRequest: _TypeAlias = CancelConfirmedRequest  # noqa: Y0
 
 @_typing.final
 class CancelConfirmedResponse(_message.Message):
+    """E*TRADE accepted the cancel request (the order shows CANCEL_REQUESTED, then CANCELLED)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDER_ID_FIELD_NUMBER: _builtins.int
@@ -665,7 +684,7 @@ Global___RecentFillsRequest: _TypeAlias = RecentFillsRequest  # noqa: Y015
 
 @_typing.final
 class Fill(_message.Message):
-    """Shares of an order that filled (a partial fill, or the order executed)."""
+    """Shares of an order that filled (a partial fill, or the order executed), as the daemon noticed them."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -722,6 +741,8 @@ Global___Fill: _TypeAlias = Fill  # noqa: Y015
 
 @_typing.final
 class RecentFillsResponse(_message.Message):
+    """Fills the daemon noticed, newest first, and what its fill watcher is doing."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     FILLS_FIELD_NUMBER: _builtins.int

@@ -58,6 +58,8 @@ Global___ListWatchlistsRequest: _TypeAlias = ListWatchlistsRequest  # noqa: Y015
 
 @_typing.final
 class ListWatchlistsResponse(_message.Message):
+    """The watchlists configured in the daemon (config.toml [watchlists])."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     WATCHLISTS_FIELD_NUMBER: _builtins.int

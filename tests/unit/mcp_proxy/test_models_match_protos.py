@@ -1,5 +1,6 @@
-"""The proxy's output models are written by hand (loading protobuf descriptors would cost the proxy
-~35 ms of start-up); this test keeps them from drifting away from the wire contract."""
+"""The proxy's output models are generated from the .proto files at `make protos` time (loading protobuf
+descriptors at run time would cost the proxy ~35 ms of start-up); this test checks the mapping the
+tools rely on against the descriptors."""
 
 from __future__ import annotations
 
