@@ -20,7 +20,7 @@ import sys
 
 BOOK = """
 import os, sys
-from daemon import peercred
+from daemon.rpc import peercred
 from daemon.rpc.authority import TokenBook
 book = TokenBook()
 for line in sys.stdin:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from broker_client import paths
-from broker_client.client import BrokerClient, _listener_behind
+from broker_client.channel import _listener_behind
+from broker_client.client import BrokerClient
 from broker_client.errors import DaemonUnavailable, ErrorCode
 from cli.main import _root_safe_arguments
 from daemon.rpc import peercred
