@@ -1,25 +1,14 @@
-"""Order domain objects → protobuf messages (orders.proto, operator.proto). No gRPC here.
-
-The confirmation code never passes through this module except in :func:`pending_with_code`, which
-only the Operator servicer calls.
-"""
+"""Order domain objects → orders.proto messages. No gRPC here; never a confirmation code."""
 
 from __future__ import annotations
 
-import json
-
-from daemon.audit import AuditEntry
 from daemon.clock import iso_et
-from daemon.orders.journal import Entry
 from daemon.orders.model import EtradeMessage, EtradePreview, Order, OrderRequest, decimal_text
-from daemon.orders.pending import PendingKind, PendingOrder, PendingStore, format_code
-from daemon.orders.service import CancelledOrder, PlacedOrder, TradingState, confirm_instructions
+from daemon.orders.pending import PendingKind, PendingOrder, PendingStore
+from daemon.orders.service import CancelledOrder, PlacedOrder, confirm_instructions
 from daemon.orders.tracker import Fill
-from protos.broker.v1 import operator_pb2, orders_pb2
-
-
-def _ms(seconds: float | None) -> int:
-    return 0 if seconds is None else int(seconds * 1000)
+from daemon.rpc.convert.common import ms
+from protos.broker.v1 import orders_pb2
 
 
 def order_spec(order: OrderRequest) -> orders_pb2.OrderSpec:
@@ -119,8 +108,8 @@ def pending(p: PendingOrder, store: PendingStore) -> orders_pb2.PendingOrder:
         estimated_value=p.estimated_value,
         reference_price=p.reference_price,
         symbol_description=p.symbol_description,
-        created_at_unix_ms=_ms(p.created_at),
-        expires_at_unix_ms=_ms(p.expires_at),
+        created_at_unix_ms=ms(p.created_at),
+        expires_at_unix_ms=ms(p.expires_at),
         expires_at_et=iso_et(p.expires_at),
         digest=p.digest,
         attempts_left=max(0, store.max_attempts - p.wrong_attempts),
@@ -134,13 +123,6 @@ def pending(p: PendingOrder, store: PendingStore) -> orders_pb2.PendingOrder:
     if p.cancel is not None:
         message.cancel_target.CopyFrom(order(p.cancel.order))
     return message
-
-
-def pending_with_code(p: PendingOrder, store: PendingStore) -> operator_pb2.PendingWithCode:
-    """For the Operator service only: the human's view, code included."""
-    return operator_pb2.PendingWithCode(
-        pending=pending(p, store), confirmation_code=format_code(p.code) if p.code else ""
-    )
 
 
 def placed(result: PlacedOrder, store: PendingStore) -> orders_pb2.PlaceConfirmedResponse:
@@ -160,57 +142,4 @@ def cancelled(result: CancelledOrder, store: PendingStore) -> orders_pb2.CancelC
         messages=messages(result.messages),
         journal_entry=result.journal_entry,
         pending=pending(result.pending, store),
-    )
-
-
-def trading_state(state: TradingState, threshold: int) -> operator_pb2.TradingState:
-    return operator_pb2.TradingState(
-        read_only=state.read_only,
-        halted=state.halt.halted,
-        halt_reason=state.halt.reason,
-        halted_at_unix_ms=_ms(state.halt.since) if state.halt.since else 0,
-        halted_by=state.halt.by,
-        pending=state.pending,
-        journal_attention=state.attention,
-        breaker_recent=state.breaker_recent,
-        breaker_threshold=threshold,
-    )
-
-
-def audit_entry(e: AuditEntry) -> operator_pb2.AuditEntry:
-    return operator_pb2.AuditEntry(
-        seq=e.seq,
-        at_unix_ms=e.at_ms,
-        event=e.event,
-        data_json=json.dumps(e.data, sort_keys=True),
-        prev_hash=e.prev,
-        hash=e.hash,
-    )
-
-
-def journal_entry(e: Entry) -> operator_pb2.JournalEntry:
-    return operator_pb2.JournalEntry(
-        id=e.id,
-        kind=e.kind.value,
-        state=e.state.value,
-        account_id_key=e.account_id_key,
-        client_order_id=e.client_order_id,
-        symbol=e.symbol,
-        action=e.action,
-        quantity=e.quantity,
-        price_type=e.price_type,
-        limit_price=e.limit_price,
-        stop_price=e.stop_price,
-        order_term=e.order_term,
-        market_session=e.market_session,
-        order_id=e.order_id or 0,
-        created_at_unix_ms=_ms(e.created_at),
-        resolved_at_unix_ms=_ms(e.resolved_at),
-        detail=e.detail,
-        candidate_order_ids=list(e.candidate_ids),
-        reconciled=e.reconciled,
-        acknowledged=e.acknowledged,
-        needs_attention=e.needs_attention,
-        pending_id=e.pending_id,
-        estimated_value=e.estimated_value,
     )
