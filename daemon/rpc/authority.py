@@ -34,19 +34,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 
-from broker_client.error_wire import STATUS_BY_KIND, error_metadata
 from broker_client.errors import BrokerError, ErrorCode, PolicyRefused
 from broker_client.metadata_keys import AUTH_KEY
 from daemon.caller import CALLER, Identity
 from daemon.rpc import peercred
+from daemon.rpc.handlers import Handler, abort_with, rewrap
 
 log = logging.getLogger(__name__)
 
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 #: A token outlives no process, and no process keeps one longer than this (clients refresh at half).
 TOKEN_TTL = 12 * 3600.0
@@ -366,9 +365,7 @@ def wrap_handler(handler: Handler, identity: Identity | None, refusal: BrokerErr
 
     async def refuse(context: grpc.aio.ServicerContext[Any, Any]) -> None:
         if refusal is not None:
-            await context.abort(
-                STATUS_BY_KIND[refusal.code.kind], refusal.message, trailing_metadata=error_metadata(refusal)
-            )
+            await abort_with(context, refusal)
 
     def unary(behavior: Any) -> Any:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -393,18 +390,4 @@ def wrap_handler(handler: Handler, identity: Identity | None, refusal: BrokerErr
             return generator
         return unary(behavior)
 
-    kinds = {
-        "unary_unary": (grpc.unary_unary_rpc_method_handler, unary),
-        "unary_stream": (grpc.unary_stream_rpc_method_handler, streaming),
-        "stream_unary": (grpc.stream_unary_rpc_method_handler, unary),
-        "stream_stream": (grpc.stream_stream_rpc_method_handler, streaming),
-    }
-    for attribute, (factory, wrap) in kinds.items():
-        behavior = getattr(handler, attribute)
-        if behavior is not None:
-            return factory(
-                wrap(behavior),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-    return handler
+    return rewrap(handler, unary, streaming)

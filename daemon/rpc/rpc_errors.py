@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import grpc
 
-from broker_client.error_wire import STATUS_BY_KIND, error_metadata
 from broker_client.errors import BrokerError, ErrorCode, InternalError
+from daemon.rpc.handlers import abort_with
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ def translate_errors(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
         except Exception:
             log.exception("%s failed unexpectedly", method.__name__)
             error = InternalError(ErrorCode.INTERNAL, "the daemon hit an internal error; its log has the details")
-        await context.abort(STATUS_BY_KIND[error.code.kind], error.message, trailing_metadata=error_metadata(error))
-        raise AssertionError("context.abort returned")  # abort always raises
+        await abort_with(context, error)
 
     return wrapper
 
@@ -62,6 +61,6 @@ def translate_stream_errors(method: StreamHandler[Req, Resp]) -> StreamHandler[R
         except Exception:
             log.exception("%s failed unexpectedly", method.__name__)
             error = InternalError(ErrorCode.INTERNAL, "the daemon hit an internal error; its log has the details")
-        await context.abort(STATUS_BY_KIND[error.code.kind], error.message, trailing_metadata=error_metadata(error))
+        await abort_with(context, error)
 
     return wrapper

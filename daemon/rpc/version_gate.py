@@ -16,18 +16,16 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 
 from broker_client import api_version
-from broker_client.error_wire import STATUS_BY_KIND, error_metadata
 from broker_client.errors import BrokerError
 from broker_client.metadata_keys import API_VERSION_KEY, KNOWN_API_VERSION_KEY
+from daemon.rpc.handlers import Handler, abort_with, rewrap
 
 log = logging.getLogger(__name__)
-
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 def _declared_versions(details: grpc.HandlerCallDetails) -> tuple[str | None, str | None]:
@@ -99,9 +97,7 @@ class VersionGate(grpc.aio.ServerInterceptor):
         async def prologue(context: grpc.aio.ServicerContext[Any, Any]) -> None:
             await context.send_initial_metadata(metadata)
             if refusal is not None:
-                await context.abort(
-                    STATUS_BY_KIND[refusal.code.kind], refusal.message, trailing_metadata=error_metadata(refusal)
-                )
+                await abort_with(context, refusal)
 
         def unary(behavior: Any) -> Any:
             async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -121,18 +117,4 @@ class VersionGate(grpc.aio.ServerInterceptor):
                 return generator
             return unary(behavior)  # a coroutine that writes with context.write()
 
-        kinds = {
-            "unary_unary": (grpc.unary_unary_rpc_method_handler, unary),
-            "unary_stream": (grpc.unary_stream_rpc_method_handler, streaming),
-            "stream_unary": (grpc.stream_unary_rpc_method_handler, unary),
-            "stream_stream": (grpc.stream_stream_rpc_method_handler, streaming),
-        }
-        for attribute, (factory, wrap) in kinds.items():
-            behavior = getattr(handler, attribute)
-            if behavior is not None:
-                return factory(
-                    wrap(behavior),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-        return handler
+        return rewrap(handler, unary, streaming)
