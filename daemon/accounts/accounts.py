@@ -26,6 +26,23 @@ from daemon.models import Account, Balance, Lot, Portfolio, Position, PositionDe
 _ACCOUNT_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 # E*TRADE's answers for a key that is not the user's or not a key at all (reference §2.1).
 _UNKNOWN_ACCOUNT_CODES = {100, 102, 253, 7001}
+
+
+async def get_account_json(
+    gateway: EtradeGateway, key: str, suffix: str, params: dict[str, str], deadline: Deadline
+) -> dict[str, object] | None:
+    """GET ``/v1/accounts/{key}{suffix}`` (the Accounts module's limits); an account E*TRADE does not
+    know becomes UNKNOWN_ACCOUNT."""
+    path = f"/v1/accounts/{urllib.parse.quote(key, safe='')}{suffix}"
+    try:
+        return await gateway.get_json("accounts", path, params, deadline)
+    except EtradeApiError as exc:
+        # Code 100 with HTTP 500 is E*TRADE's "service not available", not an unknown account.
+        if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
+            raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
+        raise
+
+
 PORTFOLIO_PAGE_SIZE = 50
 MAX_PORTFOLIO_PAGES = 200
 
@@ -118,14 +135,7 @@ class AccountsData:
     async def _get_account_json(
         self, key: str, suffix: str, params: dict[str, str], deadline: Deadline
     ) -> dict[str, object] | None:
-        path = f"/v1/accounts/{urllib.parse.quote(key, safe='')}{suffix}"
-        try:
-            return await self._gateway.get_json("accounts", path, params, deadline)
-        except EtradeApiError as exc:
-            # Code 100 with HTTP 500 is E*TRADE's "service not available", not an unknown account.
-            if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
-                raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
-            raise
+        return await get_account_json(self._gateway, key, suffix, params, deadline)
 
     async def balance(self, raw_key: str, *, deadline: Deadline | None = None) -> Balance:
         key = check_account_key(raw_key)

@@ -14,14 +14,13 @@ sums exactly the transactions returned.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from broker_client.errors import ErrorCode, InvalidRequest, NotFound
-from daemon.accounts.accounts import AccountsData, check_account_key
+from daemon.accounts.accounts import AccountsData, check_account_key, get_account_json
 from daemon.clock import ET, Clock
 from daemon.etrade.etrade_json import JSON, as_list, num, obj, text, whole
 from daemon.etrade.upstream import EtradeApiError
@@ -38,8 +37,6 @@ MAX_LIMIT = MAX_PAGES * PAGE_SIZE
 DEFAULT_DAYS = 30
 #: E*TRADE refuses start dates older than this (error 2003).
 HISTORY_DAYS = 3 * 365
-# E*TRADE's answers for a key that is not the user's or not a key at all (reference §2.1).
-_UNKNOWN_ACCOUNT_CODES = {100, 102, 253, 7001}
 _TRANSACTION_ID = re.compile(r"^\d{1,24}$")
 
 KINDS = ("BUY", "SELL", "SELL_SHORT", "BUY_TO_COVER", "DIVIDEND", "INTEREST", "FEE", "TRANSFER", "OTHER")
@@ -319,14 +316,7 @@ class HistoryData:
         return period_activity(fetched.transactions, start, end, history_complete=not fetched.more_upstream)
 
     async def _get(self, key: str, suffix: str, params: dict[str, str], deadline: Deadline) -> JSON | None:
-        path = f"/v1/accounts/{urllib.parse.quote(key, safe='')}{suffix}"
-        try:
-            return await self._gateway.get_json("accounts", path, params, deadline)
-        except EtradeApiError as exc:
-            # Code 100 with HTTP 500 is E*TRADE's "service not available", not an unknown account.
-            if exc.etrade_code in _UNKNOWN_ACCOUNT_CODES and exc.http_status < 500:
-                raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"E*TRADE does not know the account {key!r}") from None
-            raise
+        return await get_account_json(self._gateway, key, suffix, params, deadline)
 
     async def _load_range(self, key: str, start: date, end: date, deadline: Deadline) -> _Range:
         params = {
