@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket as socketlib
 import stat
@@ -125,10 +126,8 @@ def pidfds() -> int:
     """This process's open pidfds (how the identity book binds each token to its process)."""
     count = 0
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        with contextlib.suppress(OSError):  # the descriptor listdir itself used, closed meanwhile
             count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[pidfd]"
-        except OSError:
-            pass  # the descriptor listdir itself used, closed meanwhile
     return count
 
 
