@@ -186,7 +186,7 @@ class NotificationHub:
     def _tell_held(self, worker: ChannelWorker, held: Held) -> None:
         worker.offer(Job(pending_summary(held, self._lookup)))
 
-    def tell_ended_windows(self) -> int:
+    def _tell_ended_windows(self) -> int:
         """Send the summary of every channel whose window has ended; how many were sent."""
         now = self._clock.now()
         told = 0
@@ -206,7 +206,7 @@ class NotificationHub:
                 continue
             await asyncio.sleep(min(self._recheck, max(0.0, due - self._clock.now())))
             try:
-                self.tell_ended_windows()
+                self._tell_ended_windows()
             except Exception:
                 log.exception("notifications: could not tell the held pending orders")
 
