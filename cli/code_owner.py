@@ -56,6 +56,17 @@ def code_roots(daemon: Path) -> list[Path]:
 
 def unsafe_code(daemon: Path, *, limit: int = 5) -> list[str]:
     """Why non-root users could change the code the service user would run; empty when they cannot."""
+    return unsafe_trees(code_roots(daemon), limit=limit)
+
+
+def unsafe_trees(roots: Iterable[Path], *, limit: int = 5) -> list[str]:
+    """Why non-root users could change a file under ``roots`` or swap a folder on the way to one.
+
+    Bytecode caches are code: every ``__pycache__`` folder and ``.pyc`` file is checked like the
+    sources, since Python runs a cached ``.pyc`` whose header matches its source without reading
+    the source. (The service also reads no cache in these trees, see the system unit's
+    PYTHONPYCACHEPREFIX; this check covers a daemon started any other way.)
+    """
     problems: list[str] = []
 
     def note(problem: str | None) -> bool:
@@ -63,14 +74,14 @@ def unsafe_code(daemon: Path, *, limit: int = 5) -> list[str]:
             problems.append(problem)
         return len(problems) >= limit
 
-    for root in code_roots(daemon):
+    for root in roots:
         for parent in [*reversed(root.parents), root]:  # a writable parent lets the tree be swapped
             if note(_writable_by_others(parent)):
                 return problems
         if not root.is_dir():
             continue
         for folder, dirs, files in os.walk(root):
-            dirs[:] = [d for d in dirs if d not in (".git", "__pycache__")]
+            dirs[:] = [d for d in dirs if d != ".git"]
             for name in [*dirs, *files]:
                 if note(_writable_by_others(Path(folder) / name)):
                     return problems

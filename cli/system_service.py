@@ -73,6 +73,9 @@ class SystemDirs:
     state: Path
     runtime: Path
     config: Path
+    #: The service's own bytecode cache (PYTHONPYCACHEPREFIX): Python then reads no ``__pycache__``
+    #: in the code's tree, where a bytecode file someone else planted would run as the service user.
+    cache: Path
     log: Path | None = None
 
     @property
@@ -85,12 +88,18 @@ class SystemDirs:
 
 
 # broker_client/paths.py, which the daemon's protected mode also uses, is the one source of these paths.
-LINUX_DIRS = SystemDirs(paths.LINUX_SYSTEM_STATE_DIR, paths.LINUX_SYSTEM_RUNTIME_DIR, paths.LINUX_SYSTEM_CONFIG_DIR)
+LINUX_DIRS = SystemDirs(
+    paths.LINUX_SYSTEM_STATE_DIR,
+    paths.LINUX_SYSTEM_RUNTIME_DIR,
+    paths.LINUX_SYSTEM_CONFIG_DIR,
+    Path("/var/cache/etrade-mcp"),  # systemd's CacheDirectory=etrade-mcp
+)
 _MACOS_BASE = paths.MACOS_SYSTEM_RUNTIME_DIR.parent
 MACOS_DIRS = SystemDirs(
     _MACOS_BASE / "state",
     paths.MACOS_SYSTEM_RUNTIME_DIR,
     _MACOS_BASE / "config",
+    Path("/Library/Caches/etrade-mcp"),
     Path("/Library/Logs/etrade-mcp/daemon.log"),
 )
 
@@ -138,6 +147,7 @@ def render_system_unit(
             "USER": systemd_quote(user),
             "GROUP": systemd_quote(group),
             "PROTECT_HOME": "read-only" if under_home else "yes",
+            "CACHE_DIRECTORY": systemd_quote(str(LINUX_DIRS.cache), command_line=False),
         },
     )
 
@@ -156,6 +166,7 @@ def render_system_plist(daemon: Path, *, user: str, group: str, template_dir: Pa
         "STATE_DIRECTORY": str(dirs.state),
         "RUNTIME_DIRECTORY": str(dirs.runtime),
         "CONFIGURATION_DIRECTORY": str(dirs.config),
+        "CACHE_DIRECTORY": str(dirs.cache),
         "LOG_FILE": str(dirs.log),
     }
     fill_template(raw.decode("utf-8"), values)
@@ -323,6 +334,7 @@ class SystemInstall:
             wanted += [
                 (self.dirs.state, 0o700, self.user, self.group),
                 (self.dirs.runtime, 0o750, self.user, self.group),
+                (self.dirs.cache, 0o700, self.user, self.group),
             ]
             if self.dirs.log is not None:
                 wanted.append((self.dirs.log.parent, 0o750, self.user, self.group))
@@ -384,7 +396,10 @@ class SystemInstall:
         plan = SystemPlan(steps)
         if purge:
             plan.steps.append(RemoveTree(self.path(self.dirs.state)))
-            plan.notes.append(f"--purge: {self.dirs.state} (tokens, journal, audit log) is deleted")
+            plan.steps.append(RemoveTree(self.path(self.dirs.cache)))
+            plan.notes.append(
+                f"--purge: {self.dirs.state} (tokens, journal, audit log) and {self.dirs.cache} (bytecode) are deleted"
+            )
         else:
             plan.notes.append(
                 f"kept: {self.dirs.state} (tokens, journal, audit log), {self.dirs.config_file}, the user "

@@ -26,7 +26,7 @@ from daemon.gateway.retry import RetryPolicy
 from daemon.host import notify
 from daemon.market.market import MarketData
 from daemon.market.quote_cache import QuoteTtl
-from daemon.notifications.hub import NotificationHub
+from daemon.notifications.hub import RECHECK_SECONDS, NotificationHub
 from daemon.orders.pending import PendingOrder
 from daemon.orders.service import OrderService
 from daemon.orders.watcher import FillWatcher, WatchConfig, WatchPort
@@ -249,7 +249,15 @@ async def build_app(
             return None
 
     notifications = NotificationHub(
-        settings.notification_channels, events=events, store=store, clock=clock, pending_lookup=waiting_order
+        settings.notification_channels,
+        events=events,
+        store=store,
+        clock=clock,
+        pending_lookup=waiting_order,
+        pending_limit=settings.notify_pending_limit,
+        pending_window=settings.notify_pending_window_seconds,
+        # The emulator's clock moves when a test or the demo moves it: follow it as the scheduler does.
+        recheck_seconds=settings.emulator_clock_poll if settings.environment == "emulator" else RECHECK_SECONDS,
     )
     await notifications.start()  # before the orders start: entries a previous run left in flight are told
     await orders.start()

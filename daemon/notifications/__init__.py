@@ -9,6 +9,8 @@ What lives here:
   ``"<timestamp>.<body>"``) and the receiver's verification recipe;
 - :mod:`daemon.notifications.channels` — one worker thread per channel with a bounded queue, the
   apprise and webhook senders, delivery health;
+- :mod:`daemon.notifications.throttle` — the per-channel cap on "order pending" notifications
+  (a model previewing in a loop), with one summary of the held ones per window;
 - :mod:`daemon.notifications.hub` — :class:`~daemon.notifications.hub.NotificationHub`: subscribes
   to the bus, renders, hands each notification to the channels that want it.
 
@@ -17,6 +19,8 @@ Invariants:
 - Nothing here delays the daemon's other work: the hub only renders and enqueues on the event loop
   (never blocking; a full queue drops and counts), and every delivery runs on its channel's own
   thread — never the loop's default executor, which the session jobs and the orders share.
+- A channel hears at most ``notify_pending_limit`` pending orders per window, then one summary of
+  the rest (no code in it); no other event is capped, and no held pending order goes untold.
 - Confirmation codes never travel on the event bus. The hub reads a new pending order's code from
   the pending store in-process, and puts it only into notifications for channels the operator
   marked ``trusted_for_codes``; Subscribe streams to clients never carry it.

@@ -4,6 +4,12 @@ It runs one task on the event loop that only reads its subscription, renders and
 blocking); every delivery happens on its channel's worker thread (:mod:`daemon.notifications.channels`).
 The hub's subscription is in-process: a pending order's code is read from the pending store here and
 never published on the bus, so no client's Subscribe stream can carry it.
+
+"Order pending" notifications are capped per channel (:mod:`daemon.notifications.throttle`): a model
+previewing in a loop reaches the human at most ``pending_limit`` times per ``pending_window`` seconds,
+then once more with a summary of the rest. Every other event goes through uncapped. A timer task
+tells the summary when a window ends; it re-reads the daemon's clock at least every
+``recheck_seconds``, since that clock can jump (sleep and resume, a moved emulator clock).
 """
 
 from __future__ import annotations
@@ -26,8 +32,17 @@ from daemon.notifications.channels import (
     SenderFactory,
     default_sender,
 )
-from daemon.notifications.messages import KINDS, Notification, PendingLookup, render, sample_notification
+from daemon.notifications.messages import (
+    KINDS,
+    Notification,
+    PendingLookup,
+    pending_summary,
+    render,
+    sample_notification,
+)
+from daemon.notifications.throttle import Held, PendingCap
 from daemon.secret_store import SecretStore
+from daemon.settings import notifications as names
 from daemon.settings.notifications import ChannelConfig, mask_url, signing_secret, url_secret
 
 log = logging.getLogger(__name__)
@@ -36,6 +51,8 @@ log = logging.getLogger(__name__)
 TEST_TIMEOUT_SECONDS = 30.0
 #: Orders whose last told status the hub remembers, to tell each status once.
 REMEMBERED_ORDERS = 1000
+#: The longest the summary timer trusts a computed delay before reading the daemon's clock again.
+RECHECK_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,9 @@ class NotificationHub:
         pending_lookup: PendingLookup,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         sender_factory: SenderFactory = default_sender,
+        pending_limit: int = 5,
+        pending_window: float = 600.0,
+        recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
         self._events = events
         self._store = store
@@ -71,6 +91,10 @@ class NotificationHub:
         self._configs = {c.name: c for c in channels}
         self._workers: dict[str, ChannelWorker] = {}
         self._task: asyncio.Task[None] | None = None
+        self._caps = {name: PendingCap(pending_limit, pending_window) for name in self._configs}
+        self._recheck = recheck_seconds
+        self._holding = asyncio.Event()  # set when a cap holds orders: the timer has a summary to tell
+        self._timer: asyncio.Task[None] | None = None
         # order id -> the last status told, oldest first
         self._told: OrderedDict[str, str] = OrderedDict()
 
@@ -86,13 +110,15 @@ class NotificationHub:
                 config, store=self._store, clock=self._clock, queue_size=self._queue_size, sender_factory=self._factory
             )
         self._task = asyncio.create_task(self._follow(), name="notifications")
+        self._timer = asyncio.create_task(self._summarise(), name="notification-summaries")
         await asyncio.sleep(0)  # subscribed before start() returns: no event published after it is missed
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for task in (self._task, self._timer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._task = self._timer = None
         for worker in self._workers.values():
             worker.stop()
 
@@ -129,12 +155,60 @@ class NotificationHub:
         return False
 
     def dispatch(self, notification: Notification) -> int:
-        """Queue ``notification`` for every channel that wants it; how many took it. Never blocks."""
+        """Queue ``notification`` for every channel that wants it (pending orders within each channel's
+        cap); how many took it. Never blocks."""
+        pending_id = notification.data.get("pending_id", "") if notification.event == names.ORDER_PENDING else ""
         taken = 0
         for worker in self._workers.values():
-            if worker.config.wants(notification.event) and worker.offer(Job(notification)):
+            if not worker.config.wants(notification.event):
+                continue
+            if pending_id:
+                cap = self._caps[worker.config.name]
+                was_holding = cap.next_due() is not None
+                send, summary = cap.admit(self._clock.now(), pending_id)
+                if summary is not None:
+                    self._tell_held(worker, summary)
+                if not send:
+                    if not was_holding:
+                        log.warning(
+                            "notifications: channel %s: more than %d pending orders within %.0f s; "
+                            "the rest are told in one summary when the window ends",
+                            worker.config.name,
+                            cap.limit,
+                            cap.window,
+                        )
+                    self._holding.set()
+                    continue
+            if worker.offer(Job(notification)):
                 taken += 1
         return taken
+
+    def _tell_held(self, worker: ChannelWorker, held: Held) -> None:
+        worker.offer(Job(pending_summary(held, self._lookup)))
+
+    def _tell_ended_windows(self) -> int:
+        """Send the summary of every channel whose window has ended; how many were sent."""
+        now = self._clock.now()
+        told = 0
+        for worker in self._workers.values():
+            held = self._caps[worker.config.name].due(now)
+            if held is not None:
+                self._tell_held(worker, held)
+                told += 1
+        return told
+
+    async def _summarise(self) -> None:
+        while True:
+            due = min((d for cap in self._caps.values() if (d := cap.next_due()) is not None), default=None)
+            if due is None:
+                self._holding.clear()  # no await since next_due(): nothing was held in between
+                await self._holding.wait()
+                continue
+            await asyncio.sleep(min(self._recheck, max(0.0, due - self._clock.now())))
+            try:
+                self._tell_ended_windows()
+            except Exception:
+                log.exception("notifications: could not tell the held pending orders")
 
     def health(self) -> list[ChannelHealth]:
         return [worker.health() for worker in self._workers.values()]

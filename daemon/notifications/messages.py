@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from daemon.clock import iso_et
 from daemon.events import Event, EventKind
+from daemon.notifications.throttle import Held
 from daemon.settings import notifications as names
 
 if TYPE_CHECKING:
@@ -105,6 +106,25 @@ def _pending(event: Event, lookup: PendingLookup) -> Notification | None:
         data,
         code=format_code(pending.code) if pending.code else "",
         code_hint=f"Review it: etradectl orders pending (confirm with etradectl orders confirm {pending.id})",
+    )
+
+
+def pending_summary(held: Held, lookup: PendingLookup) -> Notification:
+    """The one notification for the pending orders a channel's cap held back (never with a code)."""
+    from daemon.orders.pending import PendingState
+
+    known = [lookup(pending_id) for pending_id in held.pending_ids]
+    waiting = sum(1 for p in known if p is not None and p.state is PendingState.PENDING)
+    waiting += held.count - len(held.pending_ids)  # not remembered: assumed still waiting
+    orders = "order is" if waiting == 1 else "orders are"
+    lines = [f"{waiting} more {orders} pending approval; see `etradectl orders pending`"]
+    if waiting < held.count:
+        lines.append(f"({held.count} previewed since {iso_et(held.since)} were not notified one by one)")
+    return Notification(
+        names.ORDER_PENDING,
+        f"E*TRADE: {waiting} more {'order waits' if waiting == 1 else 'orders wait'} for your approval",
+        "\n".join(lines),
+        {"held": str(held.count), "still_pending": str(waiting), "since": iso_et(held.since)},
     )
 
 

@@ -177,11 +177,14 @@ async def start_server(
             os.chmod(path, access.socket_mode)
     except BaseException:
         identity.close()
+        book.close()
         lock.release()
         raise
-    # Whoever releases the lock stops serving: the identity socket goes with it.
+    # Whoever releases the lock stops serving: the identity socket goes with it, then the tokens and
+    # the pidfds that bind them (a daemon stopped in-process, as in tests, would otherwise keep them).
     lock.on_release(identity.close)
     lock.on_release(lambda: _unlink(auth_path))
+    lock.on_release(book.close)
     return server, lock
 
 

@@ -376,6 +376,20 @@ class Settings:
         "their URLs live in the secret store (`etradectl notify store NAME`), never here",
     )
 
+    notify_pending_limit: int = setting(
+        5,
+        env="ETRADE_NOTIFY_PENDING_LIMIT",
+        parse=parse_positive_int,
+        doc='per notification channel, at most this many "order pending" notifications per window; '
+        "the rest are told in one summary when the window ends (other events are never capped)",
+    )
+    notify_pending_window_seconds: float = setting(
+        600.0,
+        env="ETRADE_NOTIFY_PENDING_WINDOW_SECONDS",
+        parse=parse_seconds,
+        doc="the window of `notify_pending_limit`, opened by the first pending order notified",
+    )
+
     def resolved_socket(self) -> Path:
         return paths.socket_path(self.socket)
 

@@ -8,10 +8,12 @@ users and groups under unique names, removed afterwards, with ``--root`` relocat
 from __future__ import annotations
 
 import grp
+import importlib.util
 import json
 import os
 import plistlib
 import pwd
+import py_compile
 import secrets
 import shutil
 import stat
@@ -82,6 +84,69 @@ def test_the_system_unit_runs_the_daemon_as_its_user_with_systemds_directories_a
     assert settings["WantedBy"] == ["multi-user.target"]
 
 
+def test_the_service_reads_bytecode_only_from_its_own_cache(tmp_path: Path) -> None:
+    """A .pyc planted in a __pycache__ beside a module runs instead of the module, unless Python's
+    cache prefix points elsewhere; both service definitions point it at the service's own folder."""
+    settings = unit_settings(render_system_unit(DAEMON, user="svc", group="clients"))
+    environment = dict(line.split("=", 1) for line in settings["Environment"])
+    assert environment["PYTHONPYCACHEPREFIX"] == str(LINUX_DIRS.cache)
+    assert settings["CacheDirectory"] == [LINUX_DIRS.cache.name] and settings["CacheDirectoryMode"] == ["0700"]
+    assert LINUX_DIRS.cache.parent == Path("/var/cache")  # where systemd puts CacheDirectory=
+    document = plistlib.loads(render_system_plist(DAEMON, user="_etrade", group="etrade"))
+    assert document["EnvironmentVariables"]["PYTHONPYCACHEPREFIX"] == str(MACOS_DIRS.cache)
+
+    code = tmp_path / "code"
+    code.mkdir()
+    module = code / "victim.py"
+    module.write_text('print("planted")\n')
+    py_compile.compile(str(module), cfile=importlib.util.cache_from_source(str(module)))
+    written = module.stat()
+    module.write_text('print("source!")\n')  # same size and time: the planted .pyc still matches
+    os.utime(module, ns=(written.st_atime_ns, written.st_mtime_ns))
+
+    def run(**env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        result = subprocess.run(
+            [sys.executable, "-c", "import victim"],
+            cwd=code,
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert run() == "planted"  # the threat: whoever writes __pycache__ chooses what runs
+    # The service's environment, its cache folder relocated (as --root does for every file).
+    relocated = tmp_path / environment["PYTHONPYCACHEPREFIX"].lstrip("/")
+    assert run(PYTHONPYCACHEPREFIX=str(relocated)) == "source!"
+
+
+@needs_root
+@pytest.mark.parametrize("planted", ["__pycache__", "__pycache__/mod.cpython-311.pyc"])
+@pytest.mark.parametrize("how", ["group-writable", "owned by another user"])
+def test_a_bytecode_cache_others_can_write_makes_the_code_unsafe(tmp_path: Path, planted: str, how: str) -> None:
+    from cli.code_owner import unsafe_trees
+
+    tmp_path.chmod(0o755)
+    package = tmp_path / "pkg"
+    (package / "__pycache__").mkdir(parents=True, mode=0o755)
+    (package / "mod.py").write_text("x = 1\n")
+    (package / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"")
+    for path in [package, *package.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    assert unsafe_trees([package]) == []  # the rest of the tree is root's alone
+
+    target = package / planted
+    if how == "group-writable":
+        target.chmod(target.stat().st_mode | 0o020)
+    else:
+        os.chown(target, 65534, 65534)
+    problems = unsafe_trees([package])
+    assert len(problems) == 1 and problems[0].startswith(f"{target} is ")
+
+
 def test_code_under_a_home_folder_keeps_home_readable_for_the_service() -> None:
     settings = unit_settings(render_system_unit(Path("/home/me/venv/bin/etrade-daemon"), user="u", group="g"))
     assert settings["ProtectHome"] == ["read-only"]
@@ -112,6 +177,7 @@ def test_the_launch_daemon_plist_parses_and_runs_as_the_service_user() -> None:
     assert document["EnvironmentVariables"]["STATE_DIRECTORY"] == str(MACOS_DIRS.state)
     assert document["EnvironmentVariables"]["RUNTIME_DIRECTORY"] == str(MACOS_DIRS.runtime)
     assert document["EnvironmentVariables"]["CONFIGURATION_DIRECTORY"] == str(MACOS_DIRS.config)
+    assert document["EnvironmentVariables"]["PYTHONPYCACHEPREFIX"] == str(MACOS_DIRS.cache)
     assert document["Umask"] == 0o077
 
 

@@ -501,3 +501,59 @@ async def test_an_email_channel_reaches_a_local_smtp_receiver() -> None:
         await hub.close()
         smtp.stop()
     assert b"Subject: E*TRADE: circuit breaker tripped" in message and b"etradectl resume" in message
+
+
+# -- a model previewing in a loop -------------------------------------------------------------------
+
+
+async def test_a_preview_loop_reaches_a_channel_at_most_the_limit_per_window_then_once_summed_up(
+    short_dir: Path,
+) -> None:
+    from datetime import timedelta
+
+    channels = (ChannelConfig("phone", trusted_for_codes=True),)
+    with receiver() as rx, session_emulator() as emulator:
+        async with trading_daemon(
+            emulator,
+            short_dir,
+            notification_channels=channels,
+            notify_pending_limit=2,
+            notify_pending_window_seconds=120.0,  # shorter than a pending order's life (300 s)
+            emulator_clock_poll=0.05,
+        ) as trader:
+            await trader.operator.store_channel_secret("phone", rx.url("json", "phone"))
+            events = trader.app.events
+
+            async def preview(quantity: int) -> str:
+                order = spec(trader.account_key(), "KO", quantity, price_type="LIMIT", limit_price="90")
+                return (await trader.model.preview_order(order)).pending.pending_id
+
+            def fill(order_id: str) -> None:
+                # Never capped, and queued behind every notification before it: when it arrives, the
+                # ones before it have arrived too.
+                events.publish(EventKind.ORDER_STATUS_CHANGED, "acct", order_id=order_id, status="EXECUTED")
+
+            async def titles_until(order_id: str) -> list[str]:
+                titles: list[str] = []
+                while not titles or titles[-1] != f"E*TRADE: Order {order_id} filled":
+                    titles.append(json.loads((await arrival(rx)).body)["title"])
+                return titles
+
+            ids = [await preview(quantity) for quantity in range(1, 6)]
+            await trader.operator.reject_pending(ids[3])  # one of the held orders no longer waits
+            fill("41")
+            before_the_window_ends = await titles_until("41")
+
+            emulator.clock.advance(timedelta(seconds=121))  # the hub's timer notices the window ended
+            summary = json.loads((await arrival(rx)).body)
+
+            await preview(6)  # a new window: told one by one again
+            fill("42")
+            after = await titles_until("42")
+    assert before_the_window_ends == [*["E*TRADE: an order waits for your approval"] * 2, "E*TRADE: Order 41 filled"]
+    assert summary["title"] == "E*TRADE: 2 more orders wait for your approval"
+    assert "2 more orders are pending approval; see `etradectl orders pending`" in summary["message"]
+    assert "(3 previewed since 2026-03-10T11:00:00-04:00 were not notified one by one)" in summary["message"]
+    assert "Code:" not in summary["message"]
+    assert after == ["E*TRADE: an order waits for your approval", "E*TRADE: Order 42 filled"]
+    assert rx.drain() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket as socketlib
 import stat
@@ -119,3 +120,29 @@ async def test_an_over_long_socket_path_is_refused_clearly(emulator: Emulator, s
     finally:
         await app.close()
     assert "bytes" in caught.value.message
+
+
+def pidfds() -> int:
+    """This process's open pidfds (how the identity book binds each token to its process)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the descriptor listdir itself used, closed meanwhile
+            count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[pidfd]"
+    return count
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="tokens are bound by pidfds on Linux only")
+async def test_a_stopped_daemon_closes_the_pidfds_of_its_identity_tokens(emulator: Emulator, short_dir: Path) -> None:
+    before = pidfds()
+    app = await build_app(daemon_settings(emulator), store=MemorySecretStore())
+    server, lock = await start_server(app, short_dir / "run" / "broker.sock")
+    try:
+        async with BrokerClient(short_dir / "run" / "broker.sock") as client:
+            await client.get_status()  # the handshake: a token bound to this process by a pidfd
+        serving = pidfds()
+    finally:
+        await server.stop(None)
+        await app.close()
+        lock.release()
+    assert serving > before
+    assert pidfds() == before
