@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncGenerator, Callable
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import grpc
 
@@ -41,20 +41,22 @@ from broker_client.errors import (
     make_error,
 )
 from broker_client.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY, KNOWN_API_VERSION_KEY
-from protos.broker.v1 import (
-    API_VERSION,
-    accounts_pb2_grpc,
-    alerts_pb2_grpc,
-    analytics_pb2_grpc,
-    events_pb2_grpc,
-    history_pb2_grpc,
-    market_pb2_grpc,
-    operator_pb2_grpc,
-    options_pb2_grpc,
-    orders_pb2_grpc,
-    session_pb2_grpc,
-    watchlists_pb2_grpc,
-)
+from protos.broker.v1 import API_VERSION
+
+if TYPE_CHECKING:
+    from protos.broker.v1 import (
+        accounts_pb2_grpc,
+        alerts_pb2_grpc,
+        analytics_pb2_grpc,
+        events_pb2_grpc,
+        history_pb2_grpc,
+        market_pb2_grpc,
+        operator_pb2_grpc,
+        options_pb2_grpc,
+        orders_pb2_grpc,
+        session_pb2_grpc,
+        watchlists_pb2_grpc,
+    )
 
 DEFAULT_TIMEOUT = 30.0
 # An analysis pages through the whole portfolio; give it longer than a single call.
@@ -148,9 +150,6 @@ class DaemonChannel:
         self.daemon_api_version: str | None = None
         self._incompatible: VersionMismatch | None = None
         self._channel: grpc.aio.Channel | None = None
-        self._session: session_pb2_grpc.SessionAsyncStub | None = None
-        self._market: market_pb2_grpc.MarketAsyncStub | None = None
-        self._accounts: accounts_pb2_grpc.AccountsAsyncStub | None = None
         self._stubs: dict[Callable[[Any], Any], Any] = {}
         self._closing: set[asyncio.Future[None]] = set()  # dropped channels still closing
 
@@ -234,9 +233,6 @@ class DaemonChannel:
         if self._channel is None:
             self._refuse_unsafe_socket()
             self._channel = grpc.aio.insecure_channel(f"unix:{self.socket_path}", options=CHANNEL_OPTIONS)
-            self._session = session_pb2_grpc.SessionStub(self._channel)
-            self._market = market_pb2_grpc.MarketStub(self._channel)
-            self._accounts = accounts_pb2_grpc.AccountsStub(self._channel)
         return self._channel
 
     def _refuse_unsafe_socket(self) -> None:
@@ -252,26 +248,30 @@ class DaemonChannel:
                 "that only root or the daemon's user can write",
             )
 
+    # Each service's generated *_pb2_grpc module is imported when its stub is first needed: the
+    # modules carry servicer and server-side code the client never runs (about 0.1 MiB each), and
+    # a proxy whose conversation never reads options or alerts need not hold theirs.
+
     @property
     def session_stub(self) -> session_pb2_grpc.SessionAsyncStub:
-        self._open()
-        assert self._session is not None
-        return self._session
+        from protos.broker.v1.session_pb2_grpc import SessionStub
+
+        return self._stub(SessionStub)
 
     @property
     def market_stub(self) -> market_pb2_grpc.MarketAsyncStub:
-        self._open()
-        assert self._market is not None
-        return self._market
+        from protos.broker.v1.market_pb2_grpc import MarketStub
+
+        return self._stub(MarketStub)
 
     @property
     def accounts_stub(self) -> accounts_pb2_grpc.AccountsAsyncStub:
-        self._open()
-        assert self._accounts is not None
-        return self._accounts
+        from protos.broker.v1.accounts_pb2_grpc import AccountsStub
+
+        return self._stub(AccountsStub)
 
     def _stub(self, factory: Callable[[grpc.aio.Channel], Stub]) -> Stub:
-        """The stub of a service added after the first three, made once per channel."""
+        """The stub ``factory`` makes on the current channel, made once per channel."""
         channel = self._open()
         if factory not in self._stubs:
             self._stubs[factory] = factory(channel)
@@ -280,19 +280,27 @@ class DaemonChannel:
 
     @property
     def watchlists_stub(self) -> watchlists_pb2_grpc.WatchlistsAsyncStub:
-        return self._stub(watchlists_pb2_grpc.WatchlistsStub)
+        from protos.broker.v1.watchlists_pb2_grpc import WatchlistsStub
+
+        return self._stub(WatchlistsStub)
 
     @property
     def analytics_stub(self) -> analytics_pb2_grpc.AnalyticsAsyncStub:
-        return self._stub(analytics_pb2_grpc.AnalyticsStub)
+        from protos.broker.v1.analytics_pb2_grpc import AnalyticsStub
+
+        return self._stub(AnalyticsStub)
 
     @property
     def events_stub(self) -> events_pb2_grpc.EventsAsyncStub:
-        return self._stub(events_pb2_grpc.EventsStub)
+        from protos.broker.v1.events_pb2_grpc import EventsStub
+
+        return self._stub(EventsStub)
 
     @property
     def options_stub(self) -> options_pb2_grpc.OptionsAsyncStub:
-        return self._stub(options_pb2_grpc.OptionsStub)
+        from protos.broker.v1.options_pb2_grpc import OptionsStub
+
+        return self._stub(OptionsStub)
 
     async def stream(self, method: Callable[..., Any], request: Any, *, timeout: float | None) -> AsyncGenerator[Any]:
         """Iterate a server-streaming call (``timeout`` None: no deadline); raise BrokerError subclasses."""
@@ -315,19 +323,27 @@ class DaemonChannel:
 
     @property
     def history_stub(self) -> history_pb2_grpc.HistoryAsyncStub:
-        return self._stub(history_pb2_grpc.HistoryStub)
+        from protos.broker.v1.history_pb2_grpc import HistoryStub
+
+        return self._stub(HistoryStub)
 
     @property
     def alerts_stub(self) -> alerts_pb2_grpc.AlertsAsyncStub:
-        return self._stub(alerts_pb2_grpc.AlertsStub)
+        from protos.broker.v1.alerts_pb2_grpc import AlertsStub
+
+        return self._stub(AlertsStub)
 
     @property
     def orders_stub(self) -> orders_pb2_grpc.OrdersAsyncStub:
-        return self._stub(orders_pb2_grpc.OrdersStub)
+        from protos.broker.v1.orders_pb2_grpc import OrdersStub
+
+        return self._stub(OrdersStub)
 
     @property
     def operator_stub(self) -> operator_pb2_grpc.OperatorAsyncStub:
-        return self._stub(operator_pb2_grpc.OperatorStub)
+        from protos.broker.v1.operator_pb2_grpc import OperatorStub
+
+        return self._stub(OperatorStub)
 
     async def call(
         self,

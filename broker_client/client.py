@@ -11,6 +11,7 @@ rauth, APScheduler or keyring (a test and ``lint-imports`` check).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING
 
 from broker_client.channel import (
     ANALYSIS_TIMEOUT,
@@ -29,13 +30,15 @@ from protos.broker.v1 import (
     history_pb2,
     market_pb2,
     notifications_pb2,
-    notifications_pb2_grpc,
     operator_pb2,
     options_pb2,
     orders_pb2,
     session_pb2,
     watchlists_pb2,
 )
+
+if TYPE_CHECKING:
+    from protos.broker.v1 import notifications_pb2_grpc
 
 __all__ = [
     "ANALYSIS_TIMEOUT",
@@ -236,7 +239,9 @@ class BrokerClient(DaemonChannel):
     # --- notification channels (etradectl only) -------------------------------------------
     @property
     def notifications_stub(self) -> notifications_pb2_grpc.NotificationsAsyncStub:
-        return self._stub(notifications_pb2_grpc.NotificationsStub)
+        from protos.broker.v1.notifications_pb2_grpc import NotificationsStub
+
+        return self._stub(NotificationsStub)
 
     async def list_channels(self) -> notifications_pb2.ListChannelsResponse:
         return await self.call(self.notifications_stub.ListChannels, notifications_pb2.ListChannelsRequest())

@@ -23,3 +23,20 @@ def test_importing_the_proxy_pulls_in_nothing_heavy() -> None:
 def test_the_shared_client_pulls_in_nothing_heavy() -> None:
     loaded = modules_after("import broker_client.client, broker_client.errors, broker_client.wire")
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+def test_the_client_imports_a_service_stub_module_on_first_use() -> None:
+    # Each *_pb2_grpc module costs the proxy ~0.1 MiB of code it never runs (servicers, server glue).
+    probe = """
+import asyncio, os, tempfile
+from broker_client.client import BrokerClient
+
+async def main():
+    with tempfile.TemporaryDirectory() as home:
+        async with BrokerClient(os.path.join(home, "broker.sock")) as client:
+            client.market_stub
+
+asyncio.run(main())
+"""
+    stubs = {m for m in modules_after(probe) if m.endswith("_pb2_grpc")}
+    assert stubs == {"protos.broker.v1.market_pb2_grpc"}
