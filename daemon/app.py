@@ -151,9 +151,13 @@ async def build_app(
     store: SecretStore | None = None,
     notifier: Notifier | None = None,
     config_path: Path | None = None,
+    time_source: TimeSource = REAL_TIME,
 ) -> BrokerApp:
     """Wire the domain objects for ``settings``. Tests may pass the clock (e.g. the emulator's), the
     secret store and a notifier; otherwise they come from the settings. Jobs start with ``start_jobs``.
+
+    ``time_source`` is the monotonic time the rate limiter and the retry back-off wait on (tests
+    share a fake one with the emulator's rate-limit windows).
 
     ``config_path`` is the config file whose ``[watchlists]`` table the daemon keeps; None keeps
     watchlists in memory only (tests that must not touch a real config file).
@@ -214,7 +218,7 @@ async def build_app(
         events.publish(EventKind.SESSION_STATE_CHANGED, new.value, previous=old.value, reason=reason)
 
     session.add_state_listener(publish_session_state)  # the proxy re-offers its tools on each change
-    gateway = build_gateway(settings, session, upstream.http)
+    gateway = build_gateway(settings, session, upstream.http, time_source=time_source)
     market = MarketData(
         gateway,
         clock,
@@ -287,8 +291,11 @@ async def build_app(
     )
 
 
-def build_gateway(settings: Settings, session: SessionManager, http: EtradeHttp) -> EtradeGateway:
-    """The rate limiter (per E*TRADE module, under the overall ceiling) and the retry policy."""
+def build_gateway(
+    settings: Settings, session: SessionManager, http: EtradeHttp, *, time_source: TimeSource = REAL_TIME
+) -> EtradeGateway:
+    """The rate limiter (per E*TRADE module, under the overall ceiling; it starts empty, see
+    ``daemon/gateway/ratelimit.py``) and the retry policy."""
     limiter = RateLimiter(
         {
             "market": ModuleRate(settings.market_requests_per_second, settings.market_burst),
@@ -296,9 +303,14 @@ def build_gateway(settings: Settings, session: SessionManager, http: EtradeHttp)
             "orders": ModuleRate(settings.orders_requests_per_second, settings.orders_burst),
         },
         requests_per_minute=settings.requests_per_minute,
+        time_source=time_source,
     )
     return EtradeGateway(
-        session, http, limiter, RetryPolicy(retries=settings.upstream_retries, base_delay=settings.retry_backoff)
+        session,
+        http,
+        limiter,
+        RetryPolicy(retries=settings.upstream_retries, base_delay=settings.retry_backoff),
+        time_source=time_source,
     )
 
 

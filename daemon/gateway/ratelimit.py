@@ -17,6 +17,20 @@ holds every caller of the module back for ``refusal_pause`` (1 s: E*TRADE's limi
 second); the rate then recovers linearly to the configured one over ``recovery_seconds``. Defaults sit a little under E*TRADE's numbers so the hourly limits hold
 too (3.5/s × 3,600 s = 12,600 < 14,000).
 
+**Every bucket starts empty**, as if the daemon's predecessor had spent it the instant before this
+one started. E*TRADE counts per consumer key, not per process: a daemon restarted by systemd, after
+a crash or by ``etradectl service restart`` shares the key with the one that just exited, which may
+have used the module's whole second. Starting full would send a second burst into that second.
+Starting empty needs nothing written anywhere, so it also holds after SIGKILL or a power cut: in
+its first ``t`` seconds a bucket grants at most ``rate × t`` requests (never more than ``burst``
+at once), and an allowance that refills at E*TRADE's rate and holds one second's requests (as
+emulator/limits.py models it) has refilled at least that much since the predecessor's last
+request, whatever that request was — as long as ``rate`` and ``burst`` stay within E*TRADE's
+numbers. The overall bucket starts empty too; a module's own slot is the longer wait. The cost is paid
+only by requests in the first ``burst / rate`` seconds after start: the first request to a module
+waits at most ``1 / rate`` seconds (0.29 s for market at 3.5/s, 0.56 s for accounts and orders at
+1.8/s), once; a bucket left alone for ``burst / rate`` seconds is full, as before.
+
 Pure asyncio, no gRPC; the time source is injectable so tests wait on a fake clock.
 """
 
@@ -71,7 +85,8 @@ class _Bucket:
         self.name = name
         self.rate = rate
         self.recovery_seconds = recovery_seconds
-        self.tokens = rate.burst
+        # Empty, not full: a predecessor sharing the consumer key may have just spent this second.
+        self.tokens = 0.0
         self.stamp = now
         # Slow-down state: the fraction of the rate right after the last refusal, and when.
         self.slow_fraction = 1.0

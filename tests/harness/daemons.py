@@ -17,6 +17,7 @@ from pathlib import Path
 from broker_client.client import BrokerClient
 from daemon.app import BrokerApp, build_app
 from daemon.clock import Clock
+from daemon.gateway.deadline import REAL_TIME, TimeSource
 from daemon.rpc.server import start_server
 from daemon.secret_store import MemorySecretStore
 from daemon.settings import Settings
@@ -56,11 +57,13 @@ async def running_daemon(
     settings: Settings | None = None,
     clock: Clock | None = None,
     prepare: Callable[[BrokerApp], BrokerApp] | None = None,
+    time_source: TimeSource = REAL_TIME,
 ) -> AsyncIterator[RunningDaemon]:
     """A daemon serving ``socket`` until the block ends; ``prepare`` may replace the built app (e.g. its
-    announced API version) before it serves. Its timers are not started: tests drive the jobs."""
+    announced API version) before it serves. Its timers are not started: tests drive the jobs.
+    ``time_source``: what its rate limiter waits on (see ``build_app``)."""
     store = MemorySecretStore()
-    app = await build_app(settings or daemon_settings(emulator), clock=clock, store=store)
+    app = await build_app(settings or daemon_settings(emulator), clock=clock, store=store, time_source=time_source)
     if prepare is not None:
         app = prepare(app)
     server, lock = await start_server(app, socket)

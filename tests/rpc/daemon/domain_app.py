@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from daemon.app import BrokerApp, build_app
+from daemon.gateway.deadline import REAL_TIME, TimeSource
 from daemon.secret_store import MemorySecretStore
 from emulator import Emulator
 from tests.harness.daemons import daemon_settings
@@ -43,12 +44,20 @@ class EmulatorClock:
 
 
 @asynccontextmanager
-async def logged_in_app(emulator: Emulator, *, at: datetime = IN_SESSION, **overrides: Any) -> AsyncIterator[BrokerApp]:
-    """The daemon's domain objects on ``emulator`` (frozen at ``at``), logged in for real."""
+async def logged_in_app(
+    emulator: Emulator, *, at: datetime = IN_SESSION, time_source: TimeSource = REAL_TIME, **overrides: Any
+) -> AsyncIterator[BrokerApp]:
+    """The daemon's domain objects on ``emulator`` (frozen at ``at``), logged in for real;
+    ``time_source``: what its rate limiter waits on (a new limiter starts empty)."""
     emulator.clock.set(at)
     emulator.clock.freeze()
     values = {**NO_LIMITS, **overrides}
-    app = await build_app(daemon_settings(emulator, **values), clock=EmulatorClock(emulator), store=MemorySecretStore())
+    app = await build_app(
+        daemon_settings(emulator, **values),
+        clock=EmulatorClock(emulator),
+        store=MemorySecretStore(),
+        time_source=time_source,
+    )
     try:
         url, _ = await app.session.begin_login()
         await app.session.complete_login(read_verifier(url))

@@ -15,6 +15,7 @@ from daemon.gateway.retry import RetryPolicy, is_transient
 from emulator import Emulator
 from tests.harness.support import requests_to
 from tests.rpc.daemon.domain_app import logged_in_app
+from tests.unit.daemon.fake_time import FakeTime
 
 pytestmark = pytest.mark.anyio
 
@@ -100,9 +101,11 @@ async def test_the_rate_limit_page_slows_the_module_down_and_the_read_is_retried
 
 
 async def test_the_daemon_limiter_refuses_before_anything_is_sent(emulator: Emulator) -> None:
+    time = FakeTime()
     async with logged_in_app(
-        emulator, market_requests_per_second=0.2, market_burst=1.0, requests_per_minute=600
+        emulator, time_source=time, market_requests_per_second=0.2, market_burst=1.0, requests_per_minute=600
     ) as app:
+        time.now += 60  # the limiter starts empty; a minute later its one slot is free
         await app.gateway.get_json("market", QUOTE, {}, Deadline.after(10))
         with pytest.raises(RateLimited) as caught:
             await app.gateway.get_json("market", QUOTE, {}, Deadline.after(2))

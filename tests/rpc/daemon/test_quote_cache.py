@@ -21,6 +21,9 @@ from tests.harness.support import read_verifier, requests_to
 from tests.rpc.daemon.domain_app import MARKET_CLOSED, logged_in_app
 from tests.unit.daemon.fake_time import FakeTime
 
+#: How long the limiter has run before a test's requests: its buckets, which start empty, are full.
+UPTIME_SECONDS = 60.0
+
 pytestmark = pytest.mark.anyio
 
 
@@ -165,9 +168,11 @@ async def test_symbols_nobody_asked_for_lately_are_not_refreshed(emulator: Emula
 
 
 async def test_a_caller_whose_deadline_ends_before_the_next_slot_is_refused(emulator: Emulator) -> None:
+    time = FakeTime()
     async with logged_in_app(
-        emulator, market_requests_per_second=0.5, market_burst=1.0, requests_per_minute=600
+        emulator, time_source=time, market_requests_per_second=0.5, market_burst=1.0, requests_per_minute=600
     ) as app:
+        time.now += UPTIME_SECONDS
         await app.market.quotes(["AAPL"])  # takes the only slot; the next is 2 s away
         with pytest.raises(RateLimited) as caught:
             await app.market.quotes(["MSFT"], deadline=Deadline.after(1.0))
@@ -192,8 +197,8 @@ async def test_nothing_is_served_from_memory_after_logout_and_a_new_login_starts
 
 
 async def test_rate_limited_reaches_a_grpc_client_with_retry_after(broker: BrokerClient, daemon: RunningDaemon) -> None:
+    # A new limiter starts empty: its first slot is 100 s away.
     daemon.app.gateway.limiter = RateLimiter({"market": ModuleRate(0.01, burst=1)}, requests_per_minute=600)
-    await broker.get_quotes(["AAPL"])
     with pytest.raises(RateLimited) as caught:
         await broker.get_quotes(["MSFT"])
     assert caught.value.code is ErrorCode.RATE_LIMITED
@@ -237,10 +242,13 @@ async def test_a_steady_stream_of_misses_waits_at_most_the_gather_limit(emulator
 
 
 async def test_a_caller_whose_deadline_allows_waits_for_the_next_slot(emulator: Emulator) -> None:
-    async with logged_in_app(emulator, market_requests_per_second=2.0, market_burst=1.0) as app:
+    time = FakeTime()
+    async with logged_in_app(emulator, time_source=time, market_requests_per_second=2.0, market_burst=1.0) as app:
+        time.now += UPTIME_SECONDS
         await app.market.quotes(["AAPL"])  # takes the only slot; the next is 0.5 s away
         batch = await app.market.quotes(["MSFT"], deadline=Deadline.after(10))
         assert [q.symbol for q in batch.quotes] == ["MSFT"]
         market = next(s for s in app.gateway.limiter.stats() if s.module == "market")
         assert (market.granted, market.waits, market.rejections) == (2, 1, 0)
+        assert time.sleeps == [pytest.approx(0.5)]
         assert quote_calls(emulator) == 2

@@ -1,5 +1,5 @@
-"""The rate limiter on a fake monotonic clock: waiting within a budget, refusing beyond it, the
-overall ceiling, and slowing down after E*TRADE's own refusal. No real time passes."""
+"""The rate limiter on a fake monotonic clock: its empty start, waiting within a budget, refusing
+beyond it, the overall ceiling, and slowing down after E*TRADE's own refusal. No real time passes."""
 
 from __future__ import annotations
 
@@ -14,12 +14,54 @@ from tests.unit.daemon.fake_time import FakeTime
 pytestmark = pytest.mark.anyio
 
 
+#: Longer than any bucket here takes to fill from empty (burst / rate).
+SETTLE_SECONDS = 60.0
+
+
 def limiter(time: FakeTime, *, per_minute: int = 6000, **rates: ModuleRate) -> RateLimiter:
-    return RateLimiter(rates or {"market": ModuleRate(2.0, burst=2)}, requests_per_minute=per_minute, time_source=time)
+    """A limiter that has been running long enough for every bucket to be full."""
+    lim = RateLimiter(rates or {"market": ModuleRate(2.0, burst=2)}, requests_per_minute=per_minute, time_source=time)
+    time.now += SETTLE_SECONDS
+    return lim
 
 
 def by_module(lim: RateLimiter) -> dict[str, ModuleLimitStats]:
     return {s.module: s for s in lim.stats()}
+
+
+async def test_a_new_limiter_starts_empty_as_if_its_predecessor_had_just_spent_every_bucket() -> None:
+    """A restarted daemon shares the consumer key with the one that just exited, which may have used
+    the whole second: the first request waits one slot, and a full burst is there only after
+    burst / rate seconds."""
+    time = FakeTime(start=500.0)
+    lim = RateLimiter(
+        {"market": ModuleRate(4.0, burst=4), "accounts": ModuleRate(2.0, burst=2)},
+        requests_per_minute=600,
+        time_source=time,
+    )
+    assert lim.estimated_wait("market") == pytest.approx(0.25)
+    assert lim.estimated_wait("accounts") == pytest.approx(0.5)
+    with pytest.raises(RateLimited) as caught:
+        await lim.acquire("market", max_wait=0)
+    assert caught.value.retry_after == pytest.approx(0.3)  # shown rounded up to a tenth
+    # The overall ceiling starts empty too (10/s here), but a module's own slot is further away.
+    assert lim.estimated_wait("oauth") == pytest.approx(0.1)
+    for _ in range(4):
+        await lim.acquire("market", max_wait=1.0)
+    # Four requests took a second, at 4/s: never more than E*TRADE's allowance refills meanwhile.
+    assert time.sleeps == [pytest.approx(0.25), pytest.approx(0.25), pytest.approx(0.25), pytest.approx(0.25)]
+    assert time.now == pytest.approx(501.0)
+
+
+async def test_a_limiter_left_alone_for_burst_over_rate_seconds_is_full() -> None:
+    time = FakeTime()
+    lim = RateLimiter({"accounts": ModuleRate(2.0, burst=2)}, requests_per_minute=600, time_source=time)
+    time.now += 1.0  # burst / rate
+    assert lim.estimated_wait("accounts") == 0.0
+    await lim.acquire("accounts", max_wait=0)
+    await lim.acquire("accounts", max_wait=0)
+    assert time.sleeps == []
+    assert lim.estimated_wait("accounts") == pytest.approx(0.5)
 
 
 async def test_the_burst_goes_through_without_waiting() -> None:
@@ -122,6 +164,7 @@ async def test_an_upstream_refusal_pauses_the_module_and_halves_its_rate() -> No
     lim = RateLimiter(
         {"market": ModuleRate(4.0, burst=2)}, requests_per_minute=6000, recovery_seconds=1e9, time_source=time
     )
+    time.now += SETTLE_SECONDS
     lim.upstream_refused("market")
     market = by_module(lim)["market"]
     assert market.current_rate_per_second == pytest.approx(2.0)
