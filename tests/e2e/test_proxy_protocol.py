@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,122 @@ def test_stdin_redirected_from_a_file_is_served_to_its_end(short_dir: Path) -> N
     assert answers[1]["result"]["serverInfo"]["name"] == "etrade"
     assert b"stdin: answered -32700" in done.stderr  # the line after it was read and judged
     assert b"Traceback" not in done.stderr
+
+
+def test_stdout_redirected_to_a_file_gets_every_answer_whole(short_dir: Path) -> None:
+    """A regular file cannot be polled either: answers, large ones included, are written to it directly."""
+    import subprocess
+    import sys
+
+    from tests.harness.processes import ROOT
+
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},  # tens of kB: many pipe-sized pieces
+    ]
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    out = short_dir / "answers.jsonl"
+    with (
+        out.open("wb") as stdout,
+        subprocess.Popen(
+            [sys.executable, "-m", "mcp_proxy"],
+            stdin=subprocess.PIPE,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
+        ) as proc,
+    ):
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.write(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+        proc.stdin.flush()
+        # Bounded wait for the last answer to be in the file (at EOF the server would stop
+        # without finishing what is in flight), then end the conversation.
+        for _ in range(3000):
+            if b'"id":2,' in out.read_bytes() or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+        stderr = proc.stderr.read()
+    answers = {json.loads(line)["id"]: json.loads(line) for line in out.read_bytes().splitlines()}
+    assert answers[1]["result"]["serverInfo"]["name"] == "etrade"
+    assert len(out.read_bytes()) > 20_000 and {"get_stock_quote", "list_accounts"} <= {
+        tool["name"] for tool in answers[2]["result"]["tools"]
+    }
+    assert b"Traceback" not in stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ends_the_proxy_while_its_client_reads_nothing(short_dir: Path, signum: signal.Signals) -> None:
+    """Answers to a client that stopped reading fill the pipe; the proxy waits for it to drain
+    without blocking its loop, so a signal still ends it (a write blocked in a thread would not end)."""
+    import fcntl
+    import select
+    import subprocess
+    import sys
+    import termios
+
+    from tests.harness.processes import ROOT
+
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with subprocess.Popen(
+        [sys.executable, "-m", "mcp_proxy"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        capacity = fcntl.fcntl(proc.stdout.fileno(), 1032)  # F_GETPIPE_SZ
+        start = [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        ]
+        listing = [{"jsonrpc": "2.0", "id": 10 + n, "method": "tools/list"} for n in range(8)]
+        proc.stdin.write(b"".join(json.dumps(line).encode() + b"\n" for line in start + listing))
+        proc.stdin.flush()
+        unread = 0
+        for _ in range(3000):  # bounded wait for the pipe to be full
+            unread = int.from_bytes(fcntl.ioctl(proc.stdout.fileno(), termios.FIONREAD, b"\0" * 4), sys.byteorder)
+            if unread > capacity - select.PIPE_BUF:  # pieces of PIPE_BUF: the rest cannot take one
+                break
+            time.sleep(0.01)
+        assert unread > capacity - select.PIPE_BUF, f"the answers never filled the pipe ({unread} of {capacity} bytes)"
+        proc.send_signal(signum)
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("the proxy did not end on the signal while its stdout was full") from None
+        assert code == 128 + signum
+        assert b"Traceback" not in proc.stderr.read()
+
+
+def test_stray_output_on_fd_1_never_reaches_the_wire(short_dir: Path) -> None:
+    """While serving, fd 1 is stderr: a library's print cannot corrupt the protocol."""
+    import subprocess
+    import sys
+
+    from tests.harness.processes import ROOT
+
+    program = (
+        "import os\n"
+        "from mcp_proxy.stdio import claimed_stdio\n"
+        "with claimed_stdio() as (wire_in, wire_out):\n"
+        "    print('stray print', flush=True)\n"
+        "    os.write(1, b'stray write\\n')\n"
+        "    os.write(wire_out, b'{}\\n')\n"
+        "    assert os.read(0, 10) == b''  # fd 0 reads the null device; the wire is wire_in\n"
+        "    assert os.read(wire_in, 10) == b'request'\n"
+        "print('after', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], input=b"request", capture_output=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"{}\nafter\n"  # fd 1 is the wire again afterwards
+    assert b"stray print" in done.stderr and b"stray write" in done.stderr
 
 
 def test_a_blank_line_is_neither_answered_nor_logged(proxy: StdioProxy) -> None:

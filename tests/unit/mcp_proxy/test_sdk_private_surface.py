@@ -7,6 +7,7 @@ directly:
   :class:`~mcp_proxy.order_tools.TradingAwareServer` overrides it to register its deferred tools first.
 - ``MCPServer._tool_manager.get_tool(name)``: ``ProxyServer.call_tool`` answers an unknown tool with -32602.
 - ``MCPServer._lowlevel_server``: stdio serving, 2025-11-25 subscriptions and the paginated resources list.
+- ``mcp.shared._context_streams.create_context_streams``: the streams mcp_proxy.stdio hands that server.
 """
 
 from __future__ import annotations
@@ -64,3 +65,21 @@ def test_the_tool_manager_finds_registered_tools_by_name() -> None:
     server._lowlevel_server.get_tool_input_schema("list_accounts")  # registers the deferred tools
     assert server._tool_manager.get_tool("list_accounts") is not None
     assert server._tool_manager.get_tool("no_such_tool") is None
+
+
+def test_the_context_streams_the_stdio_transport_builds_on() -> None:
+    """mcp_proxy.stdio hands the low-level server the SDK's context streams, as the SDK's transports do."""
+    import anyio
+    from mcp.shared._context_streams import ContextReceiveStream, ContextSendStream, create_context_streams
+
+    send, receive = create_context_streams[int](1)
+    assert isinstance(send, ContextSendStream) and isinstance(receive, ContextReceiveStream)
+
+    async def round_trip() -> int:
+        async with send, receive:
+            await send.send(7)
+            item = await receive.receive()
+            assert receive.last_context is not None  # the dispatcher runs each request in it
+            return item
+
+    assert anyio.run(round_trip) == 7
