@@ -144,7 +144,7 @@ def preview() -> EtradePreview:
 
 
 def store(clock: FakeClock) -> PendingStore:
-    return PendingStore(clock, ttl_seconds=300, max_attempts=3)
+    return PendingStore(clock, ttl_seconds=300, max_attempts=3, max_waiting=20)
 
 
 def test_codes_are_random_bound_and_single_use() -> None:
