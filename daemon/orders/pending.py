@@ -211,13 +211,14 @@ class PendingStore:
         waiting = [p for p in self.active() if p.kind is kind]
         reserved = self._reserved[kind]
         if len(waiting) + reserved >= self.max_waiting:
-            noun = "orders" if kind is PendingKind.PLACE else "cancels"
+            one = len(waiting) == 1
+            noun = ("order" if kind is PendingKind.PLACE else "cancel") + ("" if one else "s")
             making = f" (and {reserved} more being previewed)" if reserved else ""
             expiry = f"; the oldest expires at {iso_et(waiting[0].expires_at)}" if waiting else ""
             raise PolicyRefused(
                 ErrorCode.TOO_MANY_PENDING,
-                f"{len(waiting)} {noun} already wait for a human's approval{making}, and at most "
-                f"{self.max_waiting} may wait at once (ETRADE_MAX_PENDING_ORDERS){expiry}",
+                f"{len(waiting)} {noun} already {'waits' if one else 'wait'} for a human's approval{making}, "
+                f"and at most {self.max_waiting} may wait at once (ETRADE_MAX_PENDING_ORDERS){expiry}",
             )
         self._reserved[kind] += 1
         try:
