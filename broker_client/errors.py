@@ -99,6 +99,7 @@ class ErrorCode(enum.StrEnum):
     CONFIRMATION_EXPIRED = "CONFIRMATION_EXPIRED"
     CONFIRMATION_USED = "CONFIRMATION_USED"
     CONFIRMATION_VOIDED = "CONFIRMATION_VOIDED"
+    TOO_MANY_PENDING = "TOO_MANY_PENDING"
     ORDER_VALUE_LIMIT = "ORDER_VALUE_LIMIT"
     PRICE_OUT_OF_BAND = "PRICE_OUT_OF_BAND"
     ACCOUNT_NOT_ALLOWED = "ACCOUNT_NOT_ALLOWED"
@@ -246,6 +247,12 @@ _SPECS: dict[ErrorCode, CodeSpec] = {
     ),
     ErrorCode.CONFIRMATION_VOIDED: CodeSpec(
         Kind.POLICY, "the pending order was voided (too many wrong codes, or rejected); preview the order again"
+    ),
+    ErrorCode.TOO_MANY_PENDING: CodeSpec(
+        Kind.POLICY,
+        "nothing was sent: the human must first deal with what already waits for approval. Ask them to "
+        "review it with `etradectl orders pending`, confirm what they want (`etradectl orders confirm ID`) and "
+        "reject the rest (`etradectl orders reject ID`), or wait until those expire; then try again",
     ),
     ErrorCode.ORDER_VALUE_LIMIT: CodeSpec(
         Kind.POLICY, "make the order smaller, or raise ETRADE_MAX_ORDER_VALUE and restart the daemon"

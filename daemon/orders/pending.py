@@ -11,21 +11,26 @@ persisted, logged, put in an exception, or returned to the proxy.
 Claiming is synchronous (no ``await`` between the check and the state change), so on the event
 loop exactly one of any number of concurrent confirmations wins.
 
-Pending orders live in memory: a daemon restart voids them all, which is the safe direction.
+Pending orders live in memory: a daemon restart voids them all, which is the safe direction. Memory
+stays bounded: at most ``max_waiting`` places and ``max_waiting`` cancels wait at once (:meth:`PendingStore.slot`
+refuses more before E*TRADE is asked), and finished ones are kept for :data:`KEEP_FINISHED_SECONDS`
+but never more than :data:`KEEP_FINISHED_MAX` of them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from broker_client.errors import ErrorCode, NotFound, PolicyRefused
-from daemon.clock import Clock
+from daemon.clock import Clock, iso_et
 from daemon.orders.model import EtradePreview, Order, OrderRequest, RiskFinding
 
 #: 31 symbols without look-alikes (no 0/O, 1/I/L): 8 of them are about 40 bits.
@@ -33,6 +38,9 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 #: Finished pending orders are remembered this long, so a late confirm hears "already used".
 KEEP_FINISHED_SECONDS = 3600.0
+#: ... but at most this many (the oldest are forgotten first). The cap on waiting orders bounds how many
+#: wait, not how fast they finish: with a short confirmation lifetime they expire as fast as they come.
+KEEP_FINISHED_MAX = 500
 
 
 class PendingKind(enum.StrEnum):
@@ -126,14 +134,22 @@ class PendingOrder:
 
 
 class PendingStore:
-    """Every pending confirmation of this daemon process."""
+    """Every pending confirmation of this daemon process.
 
-    def __init__(self, clock: Clock, *, ttl_seconds: float, max_attempts: int) -> None:
+    Invariant: a new pending order of a kind is created only inside a :meth:`slot` of that kind, so no
+    more than ``max_waiting`` of each kind wait at once — except when :meth:`release` gives back a
+    human's approval, which is never refused.
+    """
+
+    def __init__(self, clock: Clock, *, ttl_seconds: float, max_attempts: int, max_waiting: int) -> None:
         self._clock = clock
         self.ttl_seconds = ttl_seconds
         self.max_attempts = max_attempts
+        self.max_waiting = max_waiting
         self._key = secrets.token_bytes(32)  # per process: codes die with the daemon
         self._pending: dict[str, PendingOrder] = {}
+        #: Slots taken by previews still being made (E*TRADE is being asked), per kind.
+        self._reserved: Counter[PendingKind] = Counter()
 
     def _mac(self, digest: str, code: str) -> bytes:
         return hmac.new(self._key, f"{digest}:{code}".encode(), hashlib.sha256).digest()
@@ -183,6 +199,33 @@ class PendingStore:
         self._pending[pending.id] = pending
         return pending
 
+    @contextlib.contextmanager
+    def slot(self, kind: PendingKind) -> Iterator[None]:
+        """Room for one more pending ``kind`` while its preview is made, or PolicyRefused (TOO_MANY_PENDING).
+
+        Checked and taken without an ``await``, so concurrent previews cannot all pass the check before
+        any of them has created its entry; the slot is given back when the block ends, by which time
+        the entry (if any) counts itself. Places and cancels are counted apart: a flood of previews must
+        never stop the human from cancelling an order at E*TRADE.
+        """
+        waiting = [p for p in self.active() if p.kind is kind]
+        reserved = self._reserved[kind]
+        if len(waiting) + reserved >= self.max_waiting:
+            one = len(waiting) == 1
+            noun = ("order" if kind is PendingKind.PLACE else "cancel") + ("" if one else "s")
+            making = f" (and {reserved} more being previewed)" if reserved else ""
+            expiry = f"; the oldest expires at {iso_et(waiting[0].expires_at)}" if waiting else ""
+            raise PolicyRefused(
+                ErrorCode.TOO_MANY_PENDING,
+                f"{len(waiting)} {noun} already {'waits' if one else 'wait'} for a human's approval{making}, "
+                f"and at most {self.max_waiting} may wait at once (ETRADE_MAX_PENDING_ORDERS){expiry}",
+            )
+        self._reserved[kind] += 1
+        try:
+            yield
+        finally:
+            self._reserved[kind] -= 1
+
     def get(self, pending_id: str) -> PendingOrder:
         """A pending order by id (any state); NotFound if unknown or long finished."""
         found = self._pending.get((pending_id or "").strip())
@@ -209,7 +252,7 @@ class PendingStore:
         pending.code = ""  # nobody needs to see it any more
 
     def sweep(self) -> None:
-        """Expire what is due; forget what finished long ago."""
+        """Expire what is due; forget what finished long ago, and the oldest finished beyond the most kept."""
         now = self._clock.now()
         for pending in list(self._pending.values()):
             self._expire(pending)
@@ -217,6 +260,12 @@ class PendingStore:
                 del self._pending[pending.id]
             elif pending.held_code and now >= pending.expires_at:
                 pending.held_code = ""  # it can no longer be released
+        # A confirmed request whose approval is held may still be released: it is never forgotten early.
+        finished = [p for p in self._pending.values() if p.finished_at is not None and not p.held_code]
+        if len(finished) > KEEP_FINISHED_MAX:
+            finished.sort(key=lambda p: p.finished_at or 0.0)
+            for pending in finished[: len(finished) - KEEP_FINISHED_MAX]:
+                del self._pending[pending.id]
 
     def _require_pending(self, pending: PendingOrder) -> None:
         self._expire(pending)
@@ -324,7 +373,7 @@ class PendingStore:
         """A confirmed request that E*TRADE did not receive waits for its confirmation again.
 
         Same code, same digest, same expiry: the human's approval still stands, and it can still be
-        used only once. None when there is nothing to release (unknown, not CONFIRMED, or expired).
+        used only once — so it waits again even when that puts its kind one over ``max_waiting``. None when there is nothing to release (unknown, not CONFIRMED, or expired).
         """
         pending = self._pending.get(pending_id)
         if pending is None or pending.state is not PendingState.CONFIRMED or not pending.held_code:

@@ -104,6 +104,7 @@ class OrderService:
             clock,
             ttl_seconds=configs.core.confirmation_ttl_seconds,
             max_attempts=configs.core.confirmation_attempts,
+            max_waiting=configs.core.max_pending_orders,
         )
         # Every order's last-known status (persisted): the one place ORDER_STATUS_CHANGED is published,
         # whoever saw the change (a client's listing, the fill watcher, a placement, a reconciliation).

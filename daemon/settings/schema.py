@@ -288,6 +288,15 @@ class Settings:
         parse=parse_positive_int,
         doc="wrong confirmation codes that void a pending order",
     )
+    max_pending_orders: int = setting(
+        20,
+        env="ETRADE_MAX_PENDING_ORDERS",
+        parse=parse_positive_int,
+        doc="most orders that may wait for the human's approval at once (and, separately, most cancels); "
+        "a preview beyond it is refused before E*TRADE is asked. 20 holds a rebalancing basket and still "
+        "fits one screen of `etradectl orders pending`; more than ETRADE_MAX_DAILY_ORDERS could never "
+        "all be placed the same day anyway",
+    )
     max_position_percent: float = setting(
         25.0,
         env="ETRADE_MAX_POSITION_PERCENT",

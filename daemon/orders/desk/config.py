@@ -20,6 +20,8 @@ class CoreConfig:
 
     confirmation_ttl_seconds: float
     confirmation_attempts: int
+    #: Most pending places (and, apart, cancels) waiting at once.
+    max_pending_orders: int
     tracker_keep_seconds: float
 
 
@@ -78,6 +80,7 @@ def configs_from(settings: Settings) -> DeskConfigs:
         core=CoreConfig(
             confirmation_ttl_seconds=settings.confirmation_ttl_seconds,
             confirmation_attempts=settings.confirmation_attempts,
+            max_pending_orders=settings.max_pending_orders,
             tracker_keep_seconds=(settings.fill_watch_lookback_days + 2) * 86_400,
         ),
         trading=TradingConfig(

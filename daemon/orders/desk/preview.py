@@ -1,6 +1,8 @@
 """The preview desk: an order (or a cancel) becomes a pending confirmation that a human must approve.
 
-Invariants: every preview is validated and risk-checked before E*TRADE is asked, and E*TRADE is
+Invariants: nothing is asked of E*TRADE while as many pending requests of the kind wait as the cap
+allows (ETRADE_MAX_PENDING_ORDERS; checked right after the trading gate, the slot held until the
+pending entry exists); every preview is validated and risk-checked before E*TRADE is asked, and E*TRADE is
 asked before a human is asked; a pending request is audited before it can be confirmed (if the
 audit fails it is discarded); the code is shown in a desktop notification only when the operator
 chose so, and never logged.
@@ -82,6 +84,10 @@ class PreviewDesk:
 
     async def _preview(self, raw: OrderInput, client: str) -> PendingOrder:
         self._gate.gate()
+        with self._core.pending.slot(PendingKind.PLACE):
+            return await self._preview_in_slot(raw, client)
+
+    async def _preview_in_slot(self, raw: OrderInput, client: str) -> PendingOrder:
         policy = self._gate.policy
         order = parse_order(
             raw,
@@ -182,6 +188,10 @@ class PreviewDesk:
 
         async def work() -> PendingOrder:
             self._gate.gate()
+            with self._core.pending.slot(PendingKind.CANCEL):
+                return await in_slot()
+
+        async def in_slot() -> PendingOrder:
             key = check_account_key(account_id_key)
             allowed = self._gate.policy.limits.allowed_accounts
             if key not in allowed and allowed:

@@ -33,6 +33,10 @@ NOT_COUNTED = {
     ErrorCode.OPERATOR_ONLY,
     ErrorCode.OUTCOME_UNRESOLVED,  # the journal's state, not the caller's doing
     ErrorCode.REQUEST_NOT_RECEIVED,  # E*TRADE refused the token, not the request
+    # The human's backlog, not a probe: a model working through a basket longer than the cap would
+    # otherwise halt trading, and with it the human's confirmations of the orders that wait. A model
+    # looping on it costs nothing: nothing reaches E*TRADE and nothing is stored.
+    ErrorCode.TOO_MANY_PENDING,
 }
 
 

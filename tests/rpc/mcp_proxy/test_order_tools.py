@@ -191,6 +191,33 @@ async def test_bad_order_arguments_are_clear_tool_errors(trader: Trader) -> None
 
 
 @ERAS
+async def test_a_preview_past_the_cap_is_a_tool_error_naming_the_humans_next_step(
+    session_emu: Emulator, short_dir: Path, mode: str
+) -> None:
+    async with trading_daemon(session_emu, short_dir, max_pending_orders=1) as trader:
+        client, link = await connect(trader, mode)
+        order = {
+            "account_id_key": trader.account_key(),
+            "symbol": "KO",
+            "order_action": "BUY",
+            "quantity": 1,
+            "price_type": "MARKET",
+        }
+        async with client as mcp:
+            first = await mcp.call_tool("preview_order", order)
+            second = await mcp.call_tool("preview_order", {**order, "symbol": "PEP"})
+        await link.close()
+    assert not first.is_error, text_of(first)
+    assert second.is_error
+    text = text_of(second)
+    assert "[TOO_MANY_PENDING]" in text and "1 order already waits" in text
+    next_step = text.split("Next step:", 1)[1]
+    assert "etradectl orders pending" in next_step and "etradectl orders reject ID" in next_step
+    assert "expire" in next_step
+    assert requests_to(session_emu, "order_preview") == 1
+
+
+@ERAS
 async def test_twenty_concurrent_place_order_confirmed_calls_place_one_order(trader: Trader, mode: str) -> None:
     import anyio
 

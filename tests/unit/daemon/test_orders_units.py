@@ -27,7 +27,14 @@ from daemon.orders.model import (
     Term,
     decimal_text,
 )
-from daemon.orders.pending import PendingKind, PendingState, PendingStore, digest_of, normalize_code
+from daemon.orders.pending import (
+    KEEP_FINISHED_MAX,
+    PendingKind,
+    PendingState,
+    PendingStore,
+    digest_of,
+    normalize_code,
+)
 from daemon.orders.validation import OrderInput, OrderPolicy, PolicyLimits, parse_order, parse_price
 
 KEY = "nOTJWWvt5R0WzLQnOZdNOp"
@@ -144,7 +151,7 @@ def preview() -> EtradePreview:
 
 
 def store(clock: FakeClock) -> PendingStore:
-    return PendingStore(clock, ttl_seconds=300, max_attempts=3)
+    return PendingStore(clock, ttl_seconds=300, max_attempts=3, max_waiting=20)
 
 
 def test_codes_are_random_bound_and_single_use() -> None:
@@ -200,6 +207,43 @@ def test_expiry_and_voiding() -> None:
     pending_store.sweep()
     with pytest.raises(NotFound):
         pending_store.get(guessed.id)  # long finished: forgotten
+
+
+def test_finished_pending_orders_are_kept_in_bounded_number_but_a_held_approval_is_never_dropped() -> None:
+    clock = FakeClock()
+    pending_store = store(clock)
+    order = parse_order(order_input(), max_quantity=100)
+    held = pending_store.create(PendingKind.PLACE, KEY, order=order, preview=preview())
+    pending_store.claim_with_code(held.id, held.code, PendingKind.PLACE)  # its send's outcome is not known yet
+    finished = []
+    for _ in range(KEEP_FINISHED_MAX + 50):
+        clock.value += 0.1  # well within the hour they are kept for
+        finished.append(pending_store.reject(pending_store.create(PendingKind.PLACE, KEY, order=order).id).id)
+    pending_store.sweep()
+    for forgotten in finished[:50]:  # the oldest go first
+        with pytest.raises(NotFound):
+            pending_store.get(forgotten)
+    assert all(pending_store.get(kept).state is PendingState.REJECTED for kept in finished[50:])
+    assert pending_store.release(held.id) is not None  # the approval can still be given back
+
+
+def test_a_slot_is_refused_at_the_cap_per_kind_and_given_back_when_the_block_ends() -> None:
+    clock = FakeClock()
+    pending_store = PendingStore(clock, ttl_seconds=300, max_attempts=3, max_waiting=2)
+    order = parse_order(order_input(), max_quantity=100)
+    with pending_store.slot(PendingKind.PLACE):
+        pending_store.create(PendingKind.PLACE, KEY, order=order)
+    with pending_store.slot(PendingKind.PLACE):  # taken, E*TRADE being asked: counts before it exists
+        with pytest.raises(PolicyRefused) as refused, pending_store.slot(PendingKind.PLACE):
+            pass
+        assert refused.value.code is ErrorCode.TOO_MANY_PENDING
+        assert "1 order already waits" in refused.value.message and "1 more being previewed" in refused.value.message
+        with pending_store.slot(PendingKind.CANCEL):  # cancels are counted apart
+            pending_store.create(PendingKind.CANCEL, KEY)
+    with pending_store.slot(PendingKind.PLACE):  # the failed preview gave its slot back
+        pass
+    clock.value += 300
+    assert pending_store.active() == []
 
 
 def pending_store_error(pending_store: PendingStore, pending_id: str, code: str) -> ErrorCode:
