@@ -4,9 +4,9 @@ gRPC's own ``server.stop(grace)`` cancels the handlers still running when the gr
 the client sees a bare status with none of our error codes. :class:`CallTracker` is an interceptor
 that knows which handlers are running; :meth:`CallTracker.drain` waits for them (bounded by the
 grace) and cuts the rest itself, so each one ends with DAEMON_UNAVAILABLE and a message saying the
-daemon stopped during the call. The client turns that into what the caller should do
-(``broker_client/channel.py``): ask again, or, for a call that may have sent an order or a cancel,
-check the outcome before doing anything else.
+daemon stopped during the call. The daemon does not know which calls send orders; the client does,
+and turns that into what its caller should do (``broker_client/unfinished.py``): ask again, or, for
+a call that may have sent an order or a cancel, check the outcome before anything else.
 
 Invariants: a cut is not a bug, so it is logged as one line at INFO with the method's name, never
 with a traceback; :meth:`CallTracker.drain` returns once every tracked handler has ended or ``cut``
@@ -24,22 +24,13 @@ from typing import Any
 
 import grpc
 
-from broker_client.errors import DaemonUnavailable, ErrorCode
+from broker_client.unfinished import stopped_during_call
 from daemon.rpc.handlers import Handler, abort_with, rewrap
 
 log = logging.getLogger(__name__)
 
 #: How long handlers that were cut get to send their status before the server's own stop.
 CUT_SECONDS = 1.0
-
-
-def stopped_during_call() -> DaemonUnavailable:
-    """What a call still running when the daemon stops is told (the client decides what it means)."""
-    return DaemonUnavailable(
-        ErrorCode.DAEMON_UNAVAILABLE,
-        "the broker daemon stopped (shut down or restarting) before this call finished",
-        hint="ask again in a moment; if the daemon does not come back, `etradectl status` says why",
-    )
 
 
 class CallTracker(grpc.aio.ServerInterceptor):
