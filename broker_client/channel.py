@@ -463,7 +463,9 @@ class DaemonChannel:
             return unfinished(sends_order=sends_order)
         if status == grpc.StatusCode.DEADLINE_EXCEEDED:
             if sends_order:
-                return send_outcome_unknown(f"the broker daemon did not answer within {deadline or self.timeout:g} s")
+                return send_outcome_unknown(
+                    f"the broker daemon did not answer within {deadline or self.timeout:g} s", daemon_stopped=False
+                )
             return DaemonUnavailable(
                 ErrorCode.DAEMON_TIMEOUT, f"the broker daemon did not answer within {deadline or self.timeout:g} s"
             )

@@ -32,12 +32,14 @@ def stopped_during_call() -> DaemonUnavailable:
     return DaemonUnavailable(ErrorCode.DAEMON_UNAVAILABLE, STOPPED_DURING_CALL, hint=ASK_AGAIN)
 
 
-def send_outcome_unknown(why: str) -> UpstreamError:
-    """A call that may have sent an order or a cancel, unanswered because ``why`` (a clause)."""
+def send_outcome_unknown(why: str, *, daemon_stopped: bool = True) -> UpstreamError:
+    """A call that may have sent an order or a cancel, unanswered because ``why`` (a clause).
+    ``daemon_stopped`` False: the daemon still runs (the caller ran out of time), so the code's own
+    hint applies — the daemon is already checking."""
     return UpstreamError(
         ErrorCode.ORDER_OUTCOME_UNKNOWN,
         f"{why}, so the order or cancel request may or may not have been sent to E*TRADE",
-        hint=CHECK_THE_OUTCOME,
+        hint=CHECK_THE_OUTCOME if daemon_stopped else None,
     )
 
 
