@@ -36,11 +36,12 @@ from broker_client.errors import (
     BrokerError,
     DaemonUnavailable,
     ErrorCode,
-    UpstreamError,
+    Kind,
     VersionMismatch,
     make_error,
 )
 from broker_client.metadata_keys import API_VERSION_KEY, AUTH_KEY, CLIENT_KEY, CODE_KEY, KNOWN_API_VERSION_KEY
+from broker_client.unfinished import send_outcome_unknown, unfinished
 from protos.broker.v1 import API_VERSION
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ ANALYSIS_TIMEOUT = 120.0
 SEND_TIMEOUT = 120.0
 # The identity handshake is one local round trip; a daemon that does not answer it quickly is stuck.
 IDENTIFY_TIMEOUT = 5.0
+# No call outlives this (each has its deadline): a dropped channel's calls in flight get as long.
+MAX_CALL_SECONDS = max(DEFAULT_TIMEOUT, ANALYSIS_TIMEOUT, SEND_TIMEOUT)
 # Without a token (no identity socket), look again after this long: the daemon may have restarted.
 IDENTIFY_RETRY = 60.0
 
@@ -152,6 +155,7 @@ class DaemonChannel:
         self._channel: grpc.aio.Channel | None = None
         self._stubs: dict[Callable[[Any], Any], Any] = {}
         self._closing: set[asyncio.Future[None]] = set()  # dropped channels still closing
+        self._dropped: set[grpc.aio.Channel] = set()  # ... and the channels themselves
 
     async def __aenter__(self) -> Self:
         return self
@@ -160,6 +164,8 @@ class DaemonChannel:
         await self.close()
 
     async def close(self) -> None:
+        for dropped in list(self._dropped):
+            await dropped.close()  # no grace: the calls still running on it end now
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
             self._closing.clear()
@@ -219,15 +225,25 @@ class DaemonChannel:
         """Forget a channel that failed to connect, so the next call connects at once.
 
         A failed channel waits out its reconnect backoff before trying again, and meanwhile fails
-        every call; a fresh channel tries on its first call. Only a channel in TRANSIENT_FAILURE
-        is dropped: no call can be in flight on it, so closing it cancels nothing.
+        every call; a fresh channel tries on its first call. Only a channel in TRANSIENT_FAILURE is
+        dropped, but calls may still be in flight on it: a daemon that is stopping lets the calls
+        it is serving finish on their connection while refusing new ones. Those calls keep their
+        connection until they end (each has its deadline); :meth:`close` cuts them short.
         """
         channel = self._channel
         if channel is None or channel.get_state() is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
             return
         self._channel = None
         self._stubs.clear()
-        self._closing.add(asyncio.ensure_future(channel.close()))
+        self._dropped.add(channel)
+        closing = asyncio.ensure_future(channel.close(grace=MAX_CALL_SECONDS))
+        self._closing.add(closing)
+
+        def closed(_: asyncio.Future[None]) -> None:
+            self._closing.discard(closing)
+            self._dropped.discard(channel)
+
+        closing.add_done_callback(closed)
 
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
@@ -307,6 +323,7 @@ class DaemonChannel:
         if self._incompatible is not None:
             raise self._incompatible
         await self._identify()
+        sent = self._connected()
         call = method(request, timeout=timeout, metadata=self._metadata)
         try:
             self.check_version(await call.initial_metadata())
@@ -314,7 +331,7 @@ class DaemonChannel:
                 yield message
         except grpc.aio.AioRpcError as exc:
             self._forget_identity(exc)  # a daemon that forgot our token: the next call identifies again
-            error = self._translate(exc, timeout)
+            error = self._translate(exc, timeout, sent=sent)
             if error.code is not ErrorCode.API_VERSION_MISMATCH:
                 self.check_version(exc.initial_metadata())
             raise error from None
@@ -362,6 +379,11 @@ class DaemonChannel:
             raise self._incompatible
         deadline = timeout or (max(self.timeout, SEND_TIMEOUT) if sends_order else self.timeout)
         await self._identify()
+        if sends_order:
+            # Only a request that left on a live connection can have been sent on to E*TRADE: when no
+            # daemon listens, say so now, while it is certain that nothing was sent.
+            await self._connect(min(deadline, IDENTIFY_TIMEOUT))
+        sent = sends_order or self._connected()
         try:
             try:
                 call = method(request, timeout=deadline, metadata=self._metadata)
@@ -375,18 +397,34 @@ class DaemonChannel:
                 call = method(request, timeout=deadline, metadata=self._metadata)
                 response = await call
         except grpc.aio.AioRpcError as exc:
-            if sends_order and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise UpstreamError(
-                    ErrorCode.ORDER_OUTCOME_UNKNOWN,
-                    f"the broker daemon did not answer within {deadline:g} s, so the request may or may not "
-                    "have been sent to E*TRADE",
-                ) from None
-            error = self._translate(exc, deadline)
+            error = self._translate(exc, deadline, sent=sent, sends_order=sends_order)
             if error.code is not ErrorCode.API_VERSION_MISMATCH:
                 self.check_version(exc.initial_metadata())
             raise error from None
         self.check_version(await call.initial_metadata())
         return response
+
+    def _connected(self) -> bool:
+        """Whether the channel has a live connection now: a call started on it reaches the daemon."""
+        return self._channel is not None and self._channel.get_state() is grpc.ChannelConnectivity.READY
+
+    async def _connect(self, timeout: float) -> None:
+        """Have a live connection, trying once (bounded by ``timeout``); else raise :meth:`unreachable`."""
+        self._drop_failed_channel()  # a channel still in its reconnect backoff would not even try
+        channel = self._open()
+        state = channel.get_state(try_to_connect=True)
+        try:
+            async with asyncio.timeout(timeout):
+                while state is not grpc.ChannelConnectivity.READY:
+                    if state in (grpc.ChannelConnectivity.TRANSIENT_FAILURE, grpc.ChannelConnectivity.SHUTDOWN):
+                        break
+                    await channel.wait_for_state_change(state)
+                    state = channel.get_state(try_to_connect=True)
+        except TimeoutError:
+            pass
+        if state is not grpc.ChannelConnectivity.READY:
+            self._drop_failed_channel()
+            raise self.unreachable()
 
     def check_version(self, metadata: grpc.aio.Metadata | None) -> None:
         """Compare the daemon's API version (from an answer's metadata) with ours, once per version.
@@ -420,15 +458,30 @@ class DaemonChannel:
 
     # --- errors --------------------------------------------------------------------------
 
-    def _translate(self, exc: grpc.aio.AioRpcError, deadline: float | None = None) -> BrokerError:
+    def _translate(
+        self, exc: grpc.aio.AioRpcError, deadline: float | None = None, *, sent: bool = False, sends_order: bool = False
+    ) -> BrokerError:
+        """The error for a failed call. ``sent``: it started on a live connection, so the daemon
+        may have begun it; ``sends_order``: it may send an order or a cancel (see
+        :mod:`broker_client.unfinished`: then a call the daemon did not finish has an unknown outcome)."""
         rebuilt = error_from_metadata(dict(exc.trailing_metadata() or ()), exc.details())
         if rebuilt is not None:
+            if sends_order and rebuilt.code.kind is Kind.UNAVAILABLE:  # the daemon stopped during the send
+                return unfinished(sends_order=True)
             return rebuilt
         status = exc.code()
         if status == grpc.StatusCode.UNAVAILABLE:
             self._drop_failed_channel()
-            return self.unreachable()
+            return unfinished(sends_order=sends_order) if sent else self.unreachable()
+        if status == grpc.StatusCode.CANCELLED:
+            # Not our cancel (that raises CancelledError, not an error with a status): the daemon
+            # ended the call as it stopped, before or while its handler ran.
+            return unfinished(sends_order=sends_order)
         if status == grpc.StatusCode.DEADLINE_EXCEEDED:
+            if sends_order:
+                return send_outcome_unknown(
+                    f"the broker daemon did not answer within {deadline or self.timeout:g} s", daemon_stopped=False
+                )
             return DaemonUnavailable(
                 ErrorCode.DAEMON_TIMEOUT, f"the broker daemon did not answer within {deadline or self.timeout:g} s"
             )
@@ -442,6 +495,8 @@ class DaemonChannel:
                 ErrorCode.API_VERSION_MISMATCH,
                 "the broker daemon does not offer this call (it is older than this client)",
             )
+        if sends_order:
+            return send_outcome_unknown(f"the broker daemon's answer was lost ({status.name})")
         return make_error(ErrorCode.INTERNAL, f"the broker daemon failed: {status.name}")
 
     def unreachable(self) -> DaemonUnavailable:

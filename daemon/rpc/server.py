@@ -30,10 +30,13 @@ from broker_client.paths import MAX_SOCKET_PATH, auth_socket_path
 from daemon.app import BrokerApp
 from daemon.host import sd_notify
 from daemon.rpc.authority import AuthorityGate, IdentityServer, TokenBook
+from daemon.rpc.drain import CUT_SECONDS, CallTracker
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "daemon.lock"
+#: Seconds the calls in flight get to finish when the daemon stops (SIGTERM, SIGINT).
+STOP_GRACE = 2.0
 
 
 class StartupError(InvalidRequest):
@@ -145,9 +148,12 @@ class Access:
 
 
 async def start_server(
-    app: BrokerApp, socket_path: Path, access: Access | None = None
+    app: BrokerApp, socket_path: Path, access: Access | None = None, *, tracker: CallTracker | None = None
 ) -> tuple[grpc.aio.Server, InstanceLock]:
-    """Bind the servicers on ``socket_path`` and the identity socket beside it, under the instance lock."""
+    """Bind the servicers on ``socket_path`` and the identity socket beside it, under the instance lock.
+
+    ``tracker`` sees every call, so that :func:`serve` can drain them when it stops.
+    """
     from daemon.rpc.health import ServiceRecorder, add_health
     from daemon.rpc.servicers import add_servicers
     from daemon.rpc.version_gate import VersionGate
@@ -160,7 +166,7 @@ async def start_server(
     identity = IdentityServer(book)
     try:
         gate = AuthorityGate(book, protected=access.protected)
-        server = grpc.aio.server(interceptors=[VersionGate(app.api_version), gate])
+        server = grpc.aio.server(interceptors=[VersionGate(app.api_version), gate, tracker or CallTracker()])
         recorder = ServiceRecorder(server)
         add_servicers(cast(grpc.aio.Server, recorder), app)
         add_health(server, recorder.names, lambda: app.session.state is SessionState.ACTIVE)
@@ -197,7 +203,8 @@ async def serve(
     app: BrokerApp, socket_path: Path, *, ready: asyncio.Event | None = None, access: Access | None = None
 ) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully and remove the socket."""
-    server, lock = await start_server(app, socket_path, access)
+    tracker = CallTracker()
+    server, lock = await start_server(app, socket_path, access, tracker=tracker)
     app.start_jobs()  # only once this daemon owns the socket: a refused second daemon touches nothing
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -217,7 +224,11 @@ async def serve(
         # period must not kill the process with the default action and leave the socket behind.
         # End the event streams first: they never finish on their own and would hold the grace period.
         app.events.close()
-        await server.stop(grace=2.0)
+        # gRPC stops taking calls at once; the tracker waits out the grace for those in flight and
+        # ends the rest with our own status, before gRPC's stop would cancel them with a bare one.
+        stopping = asyncio.ensure_future(server.stop(grace=STOP_GRACE + CUT_SECONDS))
+        await tracker.drain(STOP_GRACE)
+        await stopping
         _unlink(socket_path)
         await app.close()
         lock.release()
