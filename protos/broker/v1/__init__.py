@@ -5,4 +5,4 @@ MINOR. Bump MINOR for additive changes (new RPCs, fields); MAJOR only for breaki
 with a new ``v2`` package.
 """
 
-API_VERSION = "1.5"
+API_VERSION = "1.6"
