@@ -43,10 +43,21 @@ def trading_system(home: Path) -> Iterator[System]:
 
 
 def stop(system: System, how: signal.Signals) -> None:
-    """SIGTERM (graceful, 2 s grace) or SIGKILL (nothing), then wait for the daemon to be gone."""
+    """SIGTERM (graceful, 2 s grace: returns at once, see :func:`release_and_wait`) or SIGKILL (gone on return)."""
     if how is signal.SIGKILL:
         system.daemon.kill()
     else:
+        system.daemon.popen.send_signal(signal.SIGTERM)
+
+
+def release_and_wait(system: System, how: signal.Signals) -> None:
+    """Let the emulator answer what it holds, then wait for a SIGTERMed daemon to exit (status 0).
+
+    A stopping daemon's process does not exit before its worker thread has E*TRADE's answer to a
+    request already sent (bounded by the upstream timeout); releasing first keeps the wait short.
+    """
+    system.admin("POST", "/holds/release", {})
+    if how is signal.SIGTERM:
         assert system.daemon.terminate() == 0
 
 
@@ -64,7 +75,7 @@ async def in_flight_then(system: System, call: Any, route: str, how: signal.Sign
     await asyncio.to_thread(stop, system, how)
     with pytest.raises(BrokerError) as caught:
         await asyncio.wait_for(task, 60)
-    await asyncio.to_thread(system.admin, "POST", "/holds/release", {})
+    await asyncio.to_thread(release_and_wait, system, how)
     return caught.value
 
 
@@ -202,7 +213,7 @@ def test_a_send_with_no_daemon_listening_is_certainly_not_sent(short_dir: Path) 
             preview = await client.preview_order(spec(key, "KO", 2))
             pending_id = preview.pending.pending_id
             code = await asyncio.to_thread(code_of, system, pending_id)
-            await asyncio.to_thread(stop, system, signal.SIGTERM)
+            assert await asyncio.to_thread(system.daemon.terminate) == 0  # gone: nothing listens
             with pytest.raises(BrokerError) as caught:
                 await client.place_confirmed(pending_id, code)
             return caught.value
@@ -233,7 +244,7 @@ def test_etrade_mcp_tells_the_model_to_ask_again_after_a_cut_read(short_dir: Pat
             assert held_routes(system) == ["quote"]
             stop(system, how)
             answer = proxy.response(900)
-            system.admin("POST", "/holds/release", {})
+            release_and_wait(system, how)
             text = tool_text(answer)
             assert answer["result"]["isError"], answer
             assert "DAEMON_UNAVAILABLE" in text and "INTERNAL" not in text, text
@@ -260,7 +271,7 @@ def test_etrade_mcp_says_the_outcome_is_unknown_when_the_daemon_dies_during_a_pl
             assert held_routes(system) == ["order_place"]
             stop(system, signal.SIGKILL)
             answer = proxy.response(901)
-            system.admin("POST", "/holds/release", {})
+            release_and_wait(system, signal.SIGKILL)
             text = tool_text(answer)
             assert answer["result"]["isError"], answer
             assert "ORDER_OUTCOME_UNKNOWN" in text and "do NOT send it again" in text, text
@@ -286,7 +297,7 @@ def test_etradectl_confirm_cut_by_sigterm_exits_upstream_with_where_to_look(shor
         assert held_routes(system) == ["order_place"]
         stop(system, signal.SIGTERM)
         thread.join(60)
-        system.admin("POST", "/holds/release", {})
+        release_and_wait(system, signal.SIGTERM)
         assert confirming and confirming[0].code == exit_codes.UPSTREAM, confirming
         assert "ORDER_OUTCOME_UNKNOWN" in confirming[0].stderr or "may or may not" in confirming[0].stderr
         assert "etradectl orders journal" in confirming[0].stderr
