@@ -117,6 +117,22 @@ def test_an_oversized_line_is_answered_once_and_skipped(proxy: StdioProxy) -> No
     assert_still_serving(proxy)  # the next answer is the ping's: the rest of the line was dropped
 
 
+@pytest.mark.parametrize("depth", [900, 5_000, 200_000], ids=["deep", "deeper", "deepest"])
+def test_deeply_nested_json_is_answered_and_the_proxy_keeps_serving(proxy: StdioProxy, depth: int) -> None:
+    """Tool arguments are the model's JSON, forwarded by the client: nesting too deep for the parser
+    is a refused message like any other, never the end of the proxy."""
+    arguments = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    proxy.send_raw(
+        b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_stock_quote","arguments":'
+        + arguments
+        + b"}}"
+    )
+    answer = proxy.response(7)
+    assert "error" in answer or answer["result"].get("isError"), answer
+    assert_still_serving(proxy)
+    assert "Traceback" not in proxy.stderr_text
+
+
 def test_stdin_redirected_from_a_file_is_served_to_its_end(short_dir: Path) -> None:
     """A regular file cannot be polled (epoll refuses it): the proxy reads it on a thread instead."""
     import subprocess
@@ -255,6 +271,31 @@ def test_stray_output_on_fd_1_never_reaches_the_wire(short_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"{}\nafter\n"  # fd 1 is the wire again afterwards
     assert b"stray print" in done.stderr and b"stray write" in done.stderr
+
+
+def test_unflushed_stray_output_never_reaches_the_wire_after_serving(short_dir: Path) -> None:
+    """A print while serving sits in sys.stdout's buffer (a pipe is block-buffered); it must be
+    flushed to stderr before fd 1 is the wire again, not onto the wire at exit."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness.processes import ROOT
+
+    program = (
+        "import os\n"
+        "from mcp_proxy.stdio import claimed_stdio\n"
+        "with claimed_stdio() as (wire_in, wire_out):\n"
+        "    print('stray print')\n"
+        "    os.write(wire_out, b'{}\\n')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as an MCP client starts it
+    done = subprocess.run(
+        [sys.executable, "-c", program], stdin=subprocess.DEVNULL, capture_output=True, cwd=ROOT, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"{}\n"
+    assert b"stray print" in done.stderr
 
 
 def test_a_blank_line_is_neither_answered_nor_logged(proxy: StdioProxy) -> None:
