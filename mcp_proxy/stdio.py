@@ -38,6 +38,7 @@ import logging
 import os
 import select
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -99,6 +100,9 @@ def screen(raw: bytes) -> Verdict:
         message = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         return _error(None, PARSE_ERROR, f"Parse error: the message is not JSON ({exc})")
+    except RecursionError:
+        # Tool arguments are the model's JSON: nesting deeper than the parser goes is refused, not fatal.
+        return _error(None, PARSE_ERROR, "Parse error: the message is nested too deeply")
     if isinstance(message, list):
         return _error(
             None,
@@ -145,6 +149,10 @@ def screen(raw: bytes) -> Verdict:
 
     try:
         parsed = jsonrpc_message_adapter.validate_python(message, by_name=False)
+    except RecursionError:
+        if "method" in message and has_id:
+            return _error(usable_id, INVALID_REQUEST, "Invalid Request: the message is nested too deeply")
+        return Verdict(ignored="a message nested too deeply")
     except ValueError as exc:
         if "method" in message and has_id:
             return _error(usable_id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC request", detail=str(exc))
@@ -254,7 +262,8 @@ class Stdout:
 def claimed_stdio() -> Iterator[tuple[int, int]]:
     """Private duplicates of fd 0 and fd 1 for the protocol; meanwhile 0 reads /dev/null and 1 is stderr.
 
-    Both are put back on exit. Yields (protocol input fd, protocol output fd).
+    Both are put back on exit, after ``sys.stdout`` is flushed: what was printed meanwhile and still
+    sits in its buffer goes to stderr, not onto the wire. Yields (protocol input fd, protocol output fd).
     """
     wire_in = os.dup(0)
     wire_out = os.dup(1)
@@ -267,6 +276,10 @@ def claimed_stdio() -> Iterator[tuple[int, int]]:
     try:
         yield wire_in, wire_out
     finally:
+        # A pipe's sys.stdout is block-buffered (without PYTHONUNBUFFERED, as MCP clients start us):
+        # unflushed, a print made while serving would reach the wire when the interpreter exits.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stdout.flush()
         os.dup2(wire_in, 0)
         os.dup2(wire_out, 1)
         os.close(wire_in)

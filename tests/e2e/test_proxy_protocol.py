@@ -127,7 +127,8 @@ def test_deeply_nested_json_is_answered_and_the_proxy_keeps_serving(proxy: Stdio
         + arguments
         + b"}}"
     )
-    answer = proxy.response(7)
+    answer = proxy.read()  # a parse error has no id to answer with
+    assert answer["id"] in (7, None), answer
     assert "error" in answer or answer["result"].get("isError"), answer
     assert_still_serving(proxy)
     assert "Traceback" not in proxy.stderr_text
