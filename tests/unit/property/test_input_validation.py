@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-import pytest
 from hypothesis import strategies as st
 
 from broker_client.errors import BrokerError, ErrorCode
