@@ -5,6 +5,7 @@ room, and neither a basket longer than the cap nor a flood of previews takes the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -106,3 +107,36 @@ async def test_cancels_are_capped_apart_so_a_full_list_of_orders_never_blocks_a_
 
     await capped.operator.reject_pending(cancels[0])
     assert (await capped.model.request_cancel(key, order_id)).pending.kind == "CANCEL"
+
+
+async def test_a_model_filling_the_cancels_never_stops_the_human_cancelling_an_open_order(
+    capped: Trader, short_dir: Path
+) -> None:
+    """The human's cancel is a safety control: a model asking to cancel every open order, again and
+    again, must not fill a list the human's own `etradectl orders cancel` then finds full."""
+    key = capped.account_key()
+    open_orders: list[int] = []
+    for symbol in ("KO", "PEP", "MSFT", "IBM"):  # one more resting order than the cap
+        far = f"{last_price(capped.emulator, symbol) * 0.6:.2f}"
+        pending = (await capped.model.preview_order(spec(key, symbol, price_type="LIMIT", limit_price=far))).pending
+        code = await capped.code_of(pending.pending_id)
+        open_orders.append((await capped.model.place_confirmed(pending.pending_id, code)).order_id)
+
+    for order_id in open_orders * 3:
+        with contextlib.suppress(PolicyRefused):
+            await capped.model.request_cancel(key, order_id)
+
+    for order_id in (open_orders[0], open_orders[-1]):
+        done = await asyncio.to_thread(
+            etradectl,
+            child_env(short_dir),
+            capped.daemon.socket,
+            "orders",
+            "cancel",
+            str(order_id),
+            "--account",
+            key,
+            "--yes",
+        )
+        assert done.code == 0, done.stderr
+        assert (await capped.operator.get_order(key, order_id)).order.status == "CANCELLED"
