@@ -27,7 +27,9 @@ thread and written directly.
 While serving, fd 0 points at the null device and fd 1 at stderr (the protocol uses private
 duplicates), as with the SDK's transport: a library or child that prints cannot corrupt the wire.
 
-Invariant: stdout carries only whole JSON-RPC messages, each on one line, never interleaved.
+Invariant: stdout carries only whole JSON-RPC messages, each on one line, never interleaved —
+except that a signal ends the proxy at once, even in the middle of writing a message (to a client
+that stopped reading, finishing it could take forever): the last line may then be cut short.
 """
 
 from __future__ import annotations
