@@ -250,6 +250,40 @@ def test_a_signal_ends_the_proxy_while_its_client_reads_nothing(short_dir: Path,
         assert b"Traceback" not in proc.stderr.read()
 
 
+def test_a_client_that_closes_stdout_ends_the_proxy_quietly(short_dir: Path) -> None:
+    """The next answer meets a broken pipe: the proxy ends as at the end of stdin, without a traceback."""
+    import subprocess
+    import sys
+
+    from tests.harness.processes import ROOT
+
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with subprocess.Popen(
+        [sys.executable, "-m", "mcp_proxy"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE}
+        proc.stdin.write(json.dumps(initialize).encode() + b"\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["id"] == 1
+        proc.stdout.close()
+        proc.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n')  # stdin stays open
+        proc.stdin.flush()
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("the proxy kept running with nobody reading its answers") from None
+        stderr = proc.stderr.read()
+    assert code == 0, stderr
+    assert b"Traceback" not in stderr
+
+
 def test_stray_output_on_fd_1_never_reaches_the_wire(short_dir: Path) -> None:
     """While serving, fd 1 is stderr: a library's print cannot corrupt the protocol."""
     import subprocess
