@@ -289,7 +289,8 @@ def claimed_stdio() -> Iterator[tuple[int, int]]:
 
 
 async def serve(server: MCPServer) -> int:
-    """Serve ``server`` on stdin/stdout until stdin ends (0) or SIGINT/SIGTERM (128 + the signal)."""
+    """Serve ``server`` on stdin/stdout until stdin ends or the client closes stdout (0), or
+    SIGINT/SIGTERM (128 + the signal)."""
     lowlevel = server._lowlevel_server
     stopped_by: list[int] = []
     with claimed_stdio() as (wire_in, wire_out):
@@ -303,7 +304,7 @@ async def serve(server: MCPServer) -> int:
             async with anyio.create_task_group() as wire:
                 wire.start_soon(_read_messages, ScreenedStdin(wire_in, answers_in), to_server)
                 wire.start_soon(_send_answers, answers_out, to_client.clone())
-                wire.start_soon(_write_messages, from_server, Stdout(wire_out))
+                wire.start_soon(_write_messages, from_server, Stdout(wire_out), group.cancel_scope)
                 async with to_client:
                     await lowlevel.run(from_client, to_client, lowlevel.create_initialization_options())
             group.cancel_scope.cancel()
@@ -316,11 +317,17 @@ async def _read_messages(stdin: ScreenedStdin, to_server: Any) -> None:
             await to_server.send(SessionMessage(message))
 
 
-async def _write_messages(from_server: Any, stdout: Stdout) -> None:
+async def _write_messages(from_server: Any, stdout: Stdout, scope: anyio.CancelScope) -> None:
     async with from_server:
         async for session_message in from_server:
             line = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-            await stdout.write_line(line.encode() + b"\n")
+            try:
+                await stdout.write_line(line.encode() + b"\n")
+            except (BrokenPipeError, ConnectionResetError):
+                # Nobody will read an answer again: the client is gone, as at the end of stdin.
+                log.info("stopping: the client closed stdout")
+                scope.cancel()
+                return
 
 
 async def _send_answers(answers: ObjectReceiveStream[JSONRPCError], to_client: Any) -> None:
