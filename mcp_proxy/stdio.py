@@ -27,7 +27,9 @@ thread and written directly.
 While serving, fd 0 points at the null device and fd 1 at stderr (the protocol uses private
 duplicates), as with the SDK's transport: a library or child that prints cannot corrupt the wire.
 
-Invariant: stdout carries only whole JSON-RPC messages, each on one line, never interleaved.
+Invariant: stdout carries only whole JSON-RPC messages, each on one line, never interleaved —
+except that a signal ends the proxy at once, even in the middle of writing a message (to a client
+that stopped reading, finishing it could take forever): the last line may then be cut short.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import logging
 import os
 import select
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -99,6 +102,9 @@ def screen(raw: bytes) -> Verdict:
         message = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
         return _error(None, PARSE_ERROR, f"Parse error: the message is not JSON ({exc})")
+    except RecursionError:
+        # Tool arguments are the model's JSON: nesting deeper than the parser goes is refused, not fatal.
+        return _error(None, PARSE_ERROR, "Parse error: the message is nested too deeply")
     if isinstance(message, list):
         return _error(
             None,
@@ -145,6 +151,10 @@ def screen(raw: bytes) -> Verdict:
 
     try:
         parsed = jsonrpc_message_adapter.validate_python(message, by_name=False)
+    except RecursionError:
+        if "method" in message and has_id:
+            return _error(usable_id, INVALID_REQUEST, "Invalid Request: the message is nested too deeply")
+        return Verdict(ignored="a message nested too deeply")
     except ValueError as exc:
         if "method" in message and has_id:
             return _error(usable_id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC request", detail=str(exc))
@@ -254,7 +264,8 @@ class Stdout:
 def claimed_stdio() -> Iterator[tuple[int, int]]:
     """Private duplicates of fd 0 and fd 1 for the protocol; meanwhile 0 reads /dev/null and 1 is stderr.
 
-    Both are put back on exit. Yields (protocol input fd, protocol output fd).
+    Both are put back on exit, after ``sys.stdout`` is flushed: what was printed meanwhile and still
+    sits in its buffer goes to stderr, not onto the wire. Yields (protocol input fd, protocol output fd).
     """
     wire_in = os.dup(0)
     wire_out = os.dup(1)
@@ -267,6 +278,10 @@ def claimed_stdio() -> Iterator[tuple[int, int]]:
     try:
         yield wire_in, wire_out
     finally:
+        # A pipe's sys.stdout is block-buffered (without PYTHONUNBUFFERED, as MCP clients start us):
+        # unflushed, a print made while serving would reach the wire when the interpreter exits.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stdout.flush()
         os.dup2(wire_in, 0)
         os.dup2(wire_out, 1)
         os.close(wire_in)
@@ -274,7 +289,8 @@ def claimed_stdio() -> Iterator[tuple[int, int]]:
 
 
 async def serve(server: MCPServer) -> int:
-    """Serve ``server`` on stdin/stdout until stdin ends (0) or SIGINT/SIGTERM (128 + the signal)."""
+    """Serve ``server`` on stdin/stdout until stdin ends or the client closes stdout (0), or
+    SIGINT/SIGTERM (128 + the signal)."""
     lowlevel = server._lowlevel_server
     stopped_by: list[int] = []
     with claimed_stdio() as (wire_in, wire_out):
@@ -288,7 +304,7 @@ async def serve(server: MCPServer) -> int:
             async with anyio.create_task_group() as wire:
                 wire.start_soon(_read_messages, ScreenedStdin(wire_in, answers_in), to_server)
                 wire.start_soon(_send_answers, answers_out, to_client.clone())
-                wire.start_soon(_write_messages, from_server, Stdout(wire_out))
+                wire.start_soon(_write_messages, from_server, Stdout(wire_out), group.cancel_scope)
                 async with to_client:
                     await lowlevel.run(from_client, to_client, lowlevel.create_initialization_options())
             group.cancel_scope.cancel()
@@ -301,11 +317,17 @@ async def _read_messages(stdin: ScreenedStdin, to_server: Any) -> None:
             await to_server.send(SessionMessage(message))
 
 
-async def _write_messages(from_server: Any, stdout: Stdout) -> None:
+async def _write_messages(from_server: Any, stdout: Stdout, scope: anyio.CancelScope) -> None:
     async with from_server:
         async for session_message in from_server:
             line = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-            await stdout.write_line(line.encode() + b"\n")
+            try:
+                await stdout.write_line(line.encode() + b"\n")
+            except (BrokenPipeError, ConnectionResetError):
+                # Nobody will read an answer again: the client is gone, as at the end of stdin.
+                log.info("stopping: the client closed stdout")
+                scope.cancel()
+                return
 
 
 async def _send_answers(answers: ObjectReceiveStream[JSONRPCError], to_client: Any) -> None:

@@ -12,9 +12,11 @@ Claiming is synchronous (no ``await`` between the check and the state change), s
 loop exactly one of any number of concurrent confirmations wins.
 
 Pending orders live in memory: a daemon restart voids them all, which is the safe direction. Memory
-stays bounded: at most ``max_waiting`` places and ``max_waiting`` cancels wait at once (:meth:`PendingStore.slot`
-refuses more before E*TRADE is asked), and finished ones are kept for :data:`KEEP_FINISHED_SECONDS`
-but never more than :data:`KEEP_FINISHED_MAX` of them.
+stays bounded: at most ``max_waiting`` places wait at once (:meth:`PendingStore.slot` refuses more
+before E*TRADE is asked), at most one cancel per order (:meth:`PendingStore.waiting_cancel`: a second
+request for the same order gets the one that waits), so no more cancels than orders open at E*TRADE,
+and finished ones are kept for :data:`KEEP_FINISHED_SECONDS` but never more than
+:data:`KEEP_FINISHED_MAX` of them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -136,9 +137,12 @@ class PendingOrder:
 class PendingStore:
     """Every pending confirmation of this daemon process.
 
-    Invariant: a new pending order of a kind is created only inside a :meth:`slot` of that kind, so no
-    more than ``max_waiting`` of each kind wait at once — except when :meth:`release` gives back a
-    human's approval, which is never refused.
+    Invariants: a new pending place is created only inside a :meth:`slot`, so no more than
+    ``max_waiting`` places wait at once — except when :meth:`release` gives back a human's approval,
+    which is never refused. A new pending cancel is created only when :meth:`waiting_cancel` finds
+    none for its order (checked with no ``await`` before the creation), so at most one waits per
+    order, and a cancel is never refused for a count: a model asking to cancel every open order, over
+    and over, cannot fill a list that the human's own cancel would then find full.
     """
 
     def __init__(self, clock: Clock, *, ttl_seconds: float, max_attempts: int, max_waiting: int) -> None:
@@ -148,8 +152,8 @@ class PendingStore:
         self.max_waiting = max_waiting
         self._key = secrets.token_bytes(32)  # per process: codes die with the daemon
         self._pending: dict[str, PendingOrder] = {}
-        #: Slots taken by previews still being made (E*TRADE is being asked), per kind.
-        self._reserved: Counter[PendingKind] = Counter()
+        #: Slots taken by previews of places still being made (E*TRADE is being asked).
+        self._reserved = 0
 
     def _mac(self, digest: str, code: str) -> bytes:
         return hmac.new(self._key, f"{digest}:{code}".encode(), hashlib.sha256).digest()
@@ -200,31 +204,43 @@ class PendingStore:
         return pending
 
     @contextlib.contextmanager
-    def slot(self, kind: PendingKind) -> Iterator[None]:
-        """Room for one more pending ``kind`` while its preview is made, or PolicyRefused (TOO_MANY_PENDING).
+    def slot(self) -> Iterator[None]:
+        """Room for one more pending place while its preview is made, or PolicyRefused (TOO_MANY_PENDING).
 
         Checked and taken without an ``await``, so concurrent previews cannot all pass the check before
         any of them has created its entry; the slot is given back when the block ends, by which time
-        the entry (if any) counts itself. Places and cancels are counted apart: a flood of previews must
-        never stop the human from cancelling an order at E*TRADE.
+        the entry (if any) counts itself. Cancels take no slot (see :meth:`waiting_cancel`).
         """
-        waiting = [p for p in self.active() if p.kind is kind]
-        reserved = self._reserved[kind]
+        waiting = [p for p in self.active() if p.kind is PendingKind.PLACE]
+        reserved = self._reserved
         if len(waiting) + reserved >= self.max_waiting:
             one = len(waiting) == 1
-            noun = ("order" if kind is PendingKind.PLACE else "cancel") + ("" if one else "s")
             making = f" (and {reserved} more being previewed)" if reserved else ""
             expiry = f"; the oldest expires at {iso_et(waiting[0].expires_at)}" if waiting else ""
             raise PolicyRefused(
                 ErrorCode.TOO_MANY_PENDING,
-                f"{len(waiting)} {noun} already {'waits' if one else 'wait'} for a human's approval{making}, "
-                f"and at most {self.max_waiting} may wait at once (ETRADE_MAX_PENDING_ORDERS){expiry}",
+                f"{len(waiting)} order{'' if one else 's'} already {'waits' if one else 'wait'} for a human's "
+                f"approval{making}, and at most {self.max_waiting} may wait at once (ETRADE_MAX_PENDING_ORDERS)"
+                f"{expiry}",
             )
-        self._reserved[kind] += 1
+        self._reserved += 1
         try:
             yield
         finally:
-            self._reserved[kind] -= 1
+            self._reserved -= 1
+
+    def waiting_cancel(self, account_id_key: str, order_id: int) -> PendingOrder | None:
+        """The pending cancel of this order that still waits, if any (there is never more than one)."""
+        for pending in self.active():
+            target = pending.cancel
+            if (
+                pending.kind is PendingKind.CANCEL
+                and target is not None
+                and target.account_id_key == account_id_key
+                and target.order.order_id == order_id
+            ):
+                return pending
+        return None
 
     def get(self, pending_id: str) -> PendingOrder:
         """A pending order by id (any state); NotFound if unknown or long finished."""

@@ -292,8 +292,8 @@ class Settings:
         20,
         env="ETRADE_MAX_PENDING_ORDERS",
         parse=parse_positive_int,
-        doc="most orders that may wait for the human's approval at once (and, separately, most cancels); "
-        "a preview beyond it is refused before E*TRADE is asked. 20 holds a rebalancing basket and still "
+        doc="most orders that may wait for the human's approval at once; a preview beyond it is refused "
+        "before E*TRADE is asked (cancels are not counted: at most one waits per order). 20 holds a rebalancing basket and still "
         "fits one screen of `etradectl orders pending`; more than ETRADE_MAX_DAILY_ORDERS could never "
         "all be placed the same day anyway",
     )

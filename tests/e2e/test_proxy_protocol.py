@@ -117,6 +117,23 @@ def test_an_oversized_line_is_answered_once_and_skipped(proxy: StdioProxy) -> No
     assert_still_serving(proxy)  # the next answer is the ping's: the rest of the line was dropped
 
 
+@pytest.mark.parametrize("depth", [900, 5_000, 200_000], ids=["deep", "deeper", "deepest"])
+def test_deeply_nested_json_is_answered_and_the_proxy_keeps_serving(proxy: StdioProxy, depth: int) -> None:
+    """Tool arguments are the model's JSON, forwarded by the client: nesting too deep for the parser
+    is a refused message like any other, never the end of the proxy."""
+    arguments = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    proxy.send_raw(
+        b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_stock_quote","arguments":'
+        + arguments
+        + b"}}"
+    )
+    answer = proxy.read()  # a parse error has no id to answer with
+    assert answer["id"] in (7, None), answer
+    assert "error" in answer or answer["result"].get("isError"), answer
+    assert_still_serving(proxy)
+    assert "Traceback" not in proxy.stderr_text
+
+
 def test_stdin_redirected_from_a_file_is_served_to_its_end(short_dir: Path) -> None:
     """A regular file cannot be polled (epoll refuses it): the proxy reads it on a thread instead."""
     import subprocess
@@ -233,6 +250,40 @@ def test_a_signal_ends_the_proxy_while_its_client_reads_nothing(short_dir: Path,
         assert b"Traceback" not in proc.stderr.read()
 
 
+def test_a_client_that_closes_stdout_ends_the_proxy_quietly(short_dir: Path) -> None:
+    """The next answer meets a broken pipe: the proxy ends as at the end of stdin, without a traceback."""
+    import subprocess
+    import sys
+
+    from tests.harness.processes import ROOT
+
+    env = child_env(short_dir, ETRADE_MCP_SOCKET=str(short_dir / "no-daemon.sock"))
+    with subprocess.Popen(
+        [sys.executable, "-m", "mcp_proxy"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE}
+        proc.stdin.write(json.dumps(initialize).encode() + b"\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["id"] == 1
+        proc.stdout.close()
+        proc.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n')  # stdin stays open
+        proc.stdin.flush()
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError("the proxy kept running with nobody reading its answers") from None
+        stderr = proc.stderr.read()
+    assert code == 0, stderr
+    assert b"Traceback" not in stderr
+
+
 def test_stray_output_on_fd_1_never_reaches_the_wire(short_dir: Path) -> None:
     """While serving, fd 1 is stderr: a library's print cannot corrupt the protocol."""
     import subprocess
@@ -255,6 +306,31 @@ def test_stray_output_on_fd_1_never_reaches_the_wire(short_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"{}\nafter\n"  # fd 1 is the wire again afterwards
     assert b"stray print" in done.stderr and b"stray write" in done.stderr
+
+
+def test_unflushed_stray_output_never_reaches_the_wire_after_serving(short_dir: Path) -> None:
+    """A print while serving sits in sys.stdout's buffer (a pipe is block-buffered); it must be
+    flushed to stderr before fd 1 is the wire again, not onto the wire at exit."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness.processes import ROOT
+
+    program = (
+        "import os\n"
+        "from mcp_proxy.stdio import claimed_stdio\n"
+        "with claimed_stdio() as (wire_in, wire_out):\n"
+        "    print('stray print')\n"
+        "    os.write(wire_out, b'{}\\n')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as an MCP client starts it
+    done = subprocess.run(
+        [sys.executable, "-c", program], stdin=subprocess.DEVNULL, capture_output=True, cwd=ROOT, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"{}\n"
+    assert b"stray print" in done.stderr
 
 
 def test_a_blank_line_is_neither_answered_nor_logged(proxy: StdioProxy) -> None:

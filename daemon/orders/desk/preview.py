@@ -1,8 +1,10 @@
 """The preview desk: an order (or a cancel) becomes a pending confirmation that a human must approve.
 
-Invariants: nothing is asked of E*TRADE while as many pending requests of the kind wait as the cap
-allows (ETRADE_MAX_PENDING_ORDERS; checked right after the trading gate, the slot held until the
-pending entry exists); every preview is validated and risk-checked before E*TRADE is asked, and E*TRADE is
+Invariants: nothing is asked of E*TRADE while as many pending orders wait as the cap allows
+(ETRADE_MAX_PENDING_ORDERS; checked right after the trading gate, the slot held until the pending
+entry exists); a cancel is never refused for a count, but at most one waits per order: a request for
+an order whose cancel already waits gets that one, so a model asking to cancel over and over neither
+grows the list nor keeps the human from cancelling; every preview is validated and risk-checked before E*TRADE is asked, and E*TRADE is
 asked before a human is asked; a pending request is audited before it can be confirmed (if the
 audit fails it is discarded); the code is shown in a desktop notification only when the operator
 chose so, and never logged.
@@ -84,7 +86,7 @@ class PreviewDesk:
 
     async def _preview(self, raw: OrderInput, client: str) -> PendingOrder:
         self._gate.gate()
-        with self._core.pending.slot(PendingKind.PLACE):
+        with self._core.pending.slot():
             return await self._preview_in_slot(raw, client)
 
     async def _preview_in_slot(self, raw: OrderInput, client: str) -> PendingOrder:
@@ -182,26 +184,34 @@ class PreviewDesk:
         if not found.is_open:
             raise NotFound(ErrorCode.UNKNOWN_ACCOUNT, f"account {key} is closed")
 
+    def _waiting_cancel(self, key: str, order_id: int) -> PendingOrder | None:
+        waiting = self._core.pending.waiting_cancel(key, order_id)
+        if waiting is not None:
+            log.info("orders: cancel of order %d already waits as %s", order_id, waiting.id)
+        return waiting
+
     async def request_cancel(self, account_id_key: str, order_id: int, *, client: str = "") -> PendingOrder:
-        """A pending cancel of an open order, with its own confirmation code."""
+        """A pending cancel of an open order, with its own confirmation code; the one that already
+        waits for this order, if there is one (then E*TRADE is not asked again)."""
         context = {"client": client, "account": str(account_id_key)[:64], "order_id": order_id}
 
         async def work() -> PendingOrder:
             self._gate.gate()
-            with self._core.pending.slot(PendingKind.CANCEL):
-                return await in_slot()
-
-        async def in_slot() -> PendingOrder:
             key = check_account_key(account_id_key)
             allowed = self._gate.policy.limits.allowed_accounts
             if key not in allowed and allowed:
                 raise PolicyRefused(ErrorCode.ACCOUNT_NOT_ALLOWED, f"account {key} is not in ETRADE_ALLOWED_ACCOUNTS")
+            if (waiting := self._waiting_cancel(key, order_id)) is not None:
+                return waiting
             order = await self._reads.get_order(key, order_id)
             if not order.is_open:
                 raise InvalidRequest(
                     ErrorCode.ORDER_NOT_CANCELLABLE,
                     f"order {order_id} is {order.status}; only OPEN orders can be cancelled",
                 )
+            # Again after the await: a concurrent request for the same order may have made one meanwhile.
+            if (waiting := self._waiting_cancel(key, order_id)) is not None:
+                return waiting
             pending = self._core.pending.create(
                 PendingKind.CANCEL, key, cancel=CancelTarget(key, order), symbol_description=order.symbol_description
             )

@@ -5,6 +5,7 @@ room, and neither a basket longer than the cap nor a flood of previews takes the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -86,7 +87,7 @@ async def test_concurrent_previews_cannot_overshoot_the_cap(capped: Trader) -> N
     assert len((await capped.operator.list_pending()).pending) == CAP
 
 
-async def test_cancels_are_capped_apart_so_a_full_list_of_orders_never_blocks_a_cancel(capped: Trader) -> None:
+async def test_a_full_list_of_orders_never_blocks_a_cancel_and_one_cancel_waits_per_order(capped: Trader) -> None:
     key = capped.account_key()
     far = f"{last_price(capped.emulator, 'KO') * 0.6:.2f}"  # rests OPEN at the emulator
     pending = (await capped.model.preview_order(spec(key, "KO", price_type="LIMIT", limit_price=far))).pending
@@ -96,13 +97,61 @@ async def test_cancels_are_capped_apart_so_a_full_list_of_orders_never_blocks_a_
     for symbol in ("KO", "PEP", "MSFT"):
         await preview_id(capped, symbol)  # the orders' list is full
 
-    cancels = [(await capped.model.request_cancel(key, order_id)).pending.pending_id for _ in range(CAP)]
+    first = (await capped.model.request_cancel(key, order_id)).pending
+    assert first.kind == "CANCEL"
     asked = requests_in_all(capped.emulator)
-    with pytest.raises(PolicyRefused) as refused:
-        await capped.model.request_cancel(key, order_id)
-    assert refused.value.code is ErrorCode.TOO_MANY_PENDING
-    assert f"{CAP} cancels already wait" in refused.value.message
-    assert requests_in_all(capped.emulator) == asked
+    again = [(await capped.model.request_cancel(key, order_id)).pending.pending_id for _ in range(CAP + 2)]
+    assert set(again) == {first.pending_id}  # the one that waits, not a new one each time
+    assert requests_in_all(capped.emulator) == asked  # nor a new look at E*TRADE
+    cancels = [p for p in (await capped.operator.list_pending()).pending if p.pending.kind == "CANCEL"]
+    assert [p.pending.pending_id for p in cancels] == [first.pending_id]
 
-    await capped.operator.reject_pending(cancels[0])
-    assert (await capped.model.request_cancel(key, order_id)).pending.kind == "CANCEL"
+    await capped.operator.reject_pending(first.pending_id)
+    fresh = (await capped.model.request_cancel(key, order_id)).pending
+    assert fresh.kind == "CANCEL" and fresh.pending_id != first.pending_id
+
+
+async def test_concurrent_cancels_of_one_order_make_one_pending_cancel(capped: Trader) -> None:
+    key = capped.account_key()
+    far = f"{last_price(capped.emulator, 'KO') * 0.6:.2f}"
+    pending = (await capped.model.preview_order(spec(key, "KO", price_type="LIMIT", limit_price=far))).pending
+    order_id = (
+        await capped.model.place_confirmed(pending.pending_id, await capped.code_of(pending.pending_id))
+    ).order_id
+    answers = await asyncio.gather(*(capped.model.request_cancel(key, order_id) for _ in range(8)))
+    assert len({a.pending.pending_id for a in answers}) == 1
+    assert len((await capped.operator.list_pending()).pending) == 1
+
+
+async def test_a_model_filling_the_cancels_never_stops_the_human_cancelling_an_open_order(
+    capped: Trader, short_dir: Path
+) -> None:
+    """The human's cancel is a safety control: a model asking to cancel every open order, again and
+    again, must not fill a list the human's own `etradectl orders cancel` then finds full."""
+    key = capped.account_key()
+    open_orders: list[int] = []
+    for symbol in ("KO", "PEP", "MSFT", "IBM"):  # one more resting order than the cap
+        far = f"{last_price(capped.emulator, symbol) * 0.6:.2f}"
+        pending = (await capped.model.preview_order(spec(key, symbol, price_type="LIMIT", limit_price=far))).pending
+        code = await capped.code_of(pending.pending_id)
+        open_orders.append((await capped.model.place_confirmed(pending.pending_id, code)).order_id)
+
+    for order_id in open_orders * 3:
+        with contextlib.suppress(PolicyRefused):
+            await capped.model.request_cancel(key, order_id)
+
+    for order_id in (open_orders[0], open_orders[-1]):
+        done = await asyncio.to_thread(
+            etradectl,
+            child_env(short_dir),
+            capped.daemon.socket,
+            "orders",
+            "cancel",
+            str(order_id),
+            "--account",
+            key,
+            "--yes",
+        )
+        assert done.code == 0, done.stderr
+        capped.emulator.clock.advance(timedelta(seconds=1))  # the emulator's cancel takes a moment
+        assert (await capped.operator.get_order(key, order_id)).order.status == "CANCELLED"

@@ -227,20 +227,19 @@ def test_finished_pending_orders_are_kept_in_bounded_number_but_a_held_approval_
     assert pending_store.release(held.id) is not None  # the approval can still be given back
 
 
-def test_a_slot_is_refused_at_the_cap_per_kind_and_given_back_when_the_block_ends() -> None:
+def test_a_slot_is_refused_at_the_cap_and_given_back_when_the_block_ends() -> None:
     clock = FakeClock()
     pending_store = PendingStore(clock, ttl_seconds=300, max_attempts=3, max_waiting=2)
     order = parse_order(order_input(), max_quantity=100)
-    with pending_store.slot(PendingKind.PLACE):
+    with pending_store.slot():
         pending_store.create(PendingKind.PLACE, KEY, order=order)
-    with pending_store.slot(PendingKind.PLACE):  # taken, E*TRADE being asked: counts before it exists
-        with pytest.raises(PolicyRefused) as refused, pending_store.slot(PendingKind.PLACE):
+    with pending_store.slot():  # taken, E*TRADE being asked: counts before it exists
+        with pytest.raises(PolicyRefused) as refused, pending_store.slot():
             pass
         assert refused.value.code is ErrorCode.TOO_MANY_PENDING
         assert "1 order already waits" in refused.value.message and "1 more being previewed" in refused.value.message
-        with pending_store.slot(PendingKind.CANCEL):  # cancels are counted apart
-            pending_store.create(PendingKind.CANCEL, KEY)
-    with pending_store.slot(PendingKind.PLACE):  # the failed preview gave its slot back
+        pending_store.create(PendingKind.CANCEL, KEY)  # cancels take no slot
+    with pending_store.slot():  # the failed preview gave its slot back
         pass
     clock.value += 300
     assert pending_store.active() == []

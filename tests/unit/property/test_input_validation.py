@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -162,3 +163,14 @@ def test_every_stdin_line_is_passed_on_answered_or_logged(raw: bytes) -> None:
 
         # What is passed on is what the SDK's own parsing of the line would have made of it.
         assert verdict.message == jsonrpc_message_adapter.validate_json(raw, by_name=False)
+
+
+@pytest.mark.parametrize("depth", [10, 900, 5_000, 100_000])
+@pytest.mark.parametrize("has_id", [True, False], ids=["request", "notification"])
+def test_a_line_nested_deeper_than_the_parser_goes_gets_a_verdict(depth: int, has_id: bool) -> None:
+    head = b'{"jsonrpc":"2.0",' + (b'"id":3,' if has_id else b"") + b'"method":"tools/call","params":{"a":'
+    verdict = screen(head + b"[" * depth + b"]" * depth + b"}}")
+    outcomes = [verdict.message is not None, verdict.answer is not None, verdict.ignored is not None]
+    assert sum(outcomes) == 1
+    if verdict.answer is not None:
+        assert verdict.answer.error.code in (-32700, -32600)
