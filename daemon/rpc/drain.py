@@ -63,14 +63,8 @@ class CallTracker(grpc.aio.ServerInterceptor):
     def _wrap(self, handler: Handler, method: str) -> Handler:
         def unary(behavior: Any) -> Any:
             async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                task = self._enter(method)
-                try:
+                async with self._tracked(method, context):
                     return await behavior(request, context)
-                except asyncio.CancelledError:
-                    await self._on_cancel(context, method)
-                    raise
-                finally:
-                    self._running.pop(task, None)
 
             return wrapped
 
@@ -79,25 +73,27 @@ class CallTracker(grpc.aio.ServerInterceptor):
                 return unary(behavior)  # a coroutine that writes with context.write()
 
             async def generator(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-                task = self._enter(method)
-                try:
+                async with self._tracked(method, context):
                     async for item in behavior(request, context):
                         yield item
-                except asyncio.CancelledError:
-                    await self._on_cancel(context, method)
-                    raise
-                finally:
-                    self._running.pop(task, None)
 
             return generator
 
         return rewrap(handler, unary, streaming)
 
-    def _enter(self, method: str) -> asyncio.Task[Any]:
+    @contextlib.asynccontextmanager
+    async def _tracked(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+        """The handler's task is known to :meth:`drain` while the block runs; cut by it, it ends with our status."""
         task = asyncio.current_task()
         assert task is not None  # gRPC runs every handler in a task of its own
         self._running[task] = method
-        return task
+        try:
+            yield
+        except asyncio.CancelledError:
+            await self._on_cancel(context, method)
+            raise
+        finally:
+            self._running.pop(task, None)
 
     async def _on_cancel(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> None:
         """A handler cut by :meth:`drain` ends with our status; any other cancellation (the client

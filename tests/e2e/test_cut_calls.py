@@ -58,7 +58,7 @@ def release_and_wait(system: System, how: signal.Signals) -> None:
     """
     system.admin("POST", "/holds/release", {})
     if how is signal.SIGTERM:
-        assert system.daemon.terminate() == 0
+        assert system.daemon.wait() == 0  # a second SIGTERM would end a stopping daemon at once
 
 
 def held_routes(system: System) -> list[str]:

@@ -114,6 +114,12 @@ class Proc:
         self._close_pipes(timeout)
         return code
 
+    def wait(self, timeout: float = 30.0) -> int:
+        """Wait for an exit already under way (no signal sent); returns the exit status."""
+        code = self.popen.wait(timeout)
+        self._close_pipes(timeout)
+        return code
+
     def kill(self) -> None:
         if self.popen.poll() is None:
             self.popen.kill()
