@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from daemon.gateway.deadline import REAL_TIME, TimeSource
 from daemon.gateway.gateway import EtradeGateway
 from daemon.gateway.ratelimit import ModuleRate, RateLimiter
 from daemon.gateway.retry import RetryPolicy
+from daemon.gateway.sender_mark import predecessor_is_quiet
 from daemon.host import notify
 from daemon.market.market import MarketData
 from daemon.market.quote_cache import QuoteTtl
@@ -294,8 +296,8 @@ async def build_app(
 def build_gateway(
     settings: Settings, session: SessionManager, http: EtradeHttp, *, time_source: TimeSource = REAL_TIME
 ) -> EtradeGateway:
-    """The rate limiter (per E*TRADE module, under the overall ceiling; it starts empty, see
-    ``daemon/gateway/ratelimit.py``) and the retry policy."""
+    """The rate limiter (per E*TRADE module, under the overall ceiling; it starts empty unless the
+    previous daemon is proven quiet, see ``daemon/gateway/sender_mark.py``) and the retry policy."""
     limiter = RateLimiter(
         {
             "market": ModuleRate(settings.market_requests_per_second, settings.market_burst),
@@ -305,6 +307,8 @@ def build_gateway(
         requests_per_minute=settings.requests_per_minute,
         time_source=time_source,
     )
+    if predecessor_is_quiet(settings.resolved_state_dir(), time.time(), limiter.refill_seconds):
+        limiter.fill()
     return EtradeGateway(
         session,
         http,

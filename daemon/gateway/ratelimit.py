@@ -18,7 +18,8 @@ second); the rate then recovers linearly to the configured one over ``recovery_s
 too (3.5/s × 3,600 s = 12,600 < 14,000).
 
 **Every bucket starts empty**, as if the daemon's predecessor had spent it the instant before this
-one started. E*TRADE counts per consumer key, not per process: a daemon restarted by systemd, after
+one started, unless the predecessor is proven quiet (:meth:`RateLimiter.fill`, decided from a mark
+in the state directory: ``daemon/gateway/sender_mark.py``). E*TRADE counts per consumer key, not per process: a daemon restarted by systemd, after
 a crash or by ``etradectl service restart`` shares the key with the one that just exited, which may
 have used the module's whole second. Starting full would send a second burst into that second.
 Starting empty needs nothing written anywhere, so it also holds after SIGKILL or a power cut: in
@@ -27,7 +28,8 @@ at once), and an allowance that refills at E*TRADE's rate and holds one second's
 emulator/limits.py models it) has refilled at least that much since the predecessor's last
 request, whatever that request was — as long as ``rate`` and ``burst`` stay within E*TRADE's
 numbers. The overall bucket starts empty too; a module's own slot is the longer wait. The cost is paid
-only by requests in the first ``burst / rate`` seconds after start: the first request to a module
+only after a start that may follow a predecessor's requests, and only by requests in the first
+``burst / rate`` seconds after it: the first request to a module
 waits at most ``1 / rate`` seconds (0.29 s for market at 3.5/s, 0.56 s for accounts and orders at
 1.8/s), once; a bucket left alone for ``burst / rate`` seconds is full, as before.
 
@@ -166,6 +168,19 @@ class RateLimiter:
         overall = ModuleRate(per_second, burst=max(1.0, min(per_second, float(requests_per_minute))))
         self._overall = _Bucket(OVERALL, overall, now, recovery_seconds)
         self._modules = {name: _Bucket(name, rate, now, recovery_seconds) for name, rate in rates.items()}
+
+    @property
+    def refill_seconds(self) -> float:
+        """How long an empty allowance takes to be full again: the longest ``burst / rate``."""
+        buckets = [self._overall, *self._modules.values()]
+        return max(b.rate.burst / b.rate.per_second for b in buckets)
+
+    def fill(self) -> None:
+        """Start full: for a daemon whose predecessor is proven quiet (``daemon/gateway/sender_mark.py``)."""
+        now = self._time.monotonic()
+        for bucket in (self._overall, *self._modules.values()):
+            bucket.tokens = bucket.rate.burst
+            bucket.stamp = now
 
     def _buckets(self, module: str) -> list[_Bucket]:
         bucket = self._modules.get(module)

@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import grpc
 from broker_client.errors import ErrorCode, InvalidRequest
 from broker_client.paths import MAX_SOCKET_PATH, auth_socket_path
 from daemon.app import BrokerApp
+from daemon.gateway.sender_mark import mark_sending, mark_stopped
 from daemon.host import sd_notify
 from daemon.rpc.authority import AuthorityGate, IdentityServer, TokenBook
 from daemon.rpc.drain import CUT_SECONDS, CallTracker
@@ -191,6 +193,10 @@ async def start_server(
     lock.on_release(identity.close)
     lock.on_release(lambda: _unlink(auth_path))
     lock.on_release(book.close)
+    # Under the lock only: a second daemon refused here must not touch the serving one's mark.
+    state_dir = app.settings.resolved_state_dir()
+    mark_sending(state_dir)
+    lock.on_release(lambda: mark_stopped(state_dir, time.time()))
     return server, lock
 
 

@@ -88,3 +88,52 @@ async def test_a_restarted_daemon_does_not_resend_a_burst_into_its_predecessors_
     assert requests_to(emulator, "quote") == 2 * BURST
     # The second daemon paced its burst from an empty bucket: one slot (1/3.5 s) per request.
     assert fake_time.sleeps == [pytest.approx(1 / 3.5)] * BURST
+
+
+async def test_the_first_daemon_and_one_whose_predecessor_stopped_long_ago_send_a_burst_at_once(
+    limited_emulator: Emulator, fake_time: FakeTime, short_dir: Path
+) -> None:
+    """An empty start is paid only after a restart that may share E*TRADE's window with its predecessor."""
+    import time
+
+    from daemon.gateway.sender_mark import MARK_NAME, mark_stopped
+
+    emulator = limited_emulator
+    settings = settings_for(emulator)
+    state_dir = settings.resolved_state_dir()
+    socket = short_dir / "run" / "broker.sock"
+    clock = EmulatorClock(emulator.clock)
+    assert not (state_dir / MARK_NAME).exists()
+
+    async with running_daemon(emulator, socket, settings=settings, clock=clock, time_source=fake_time) as first:
+        await quote_burst(first, BURST)  # no daemon served from here before: it starts full
+    assert fake_time.sleeps == []
+
+    # The first stopped cleanly a minute ago, for E*TRADE and for the mark alike.
+    fake_time.now += UPTIME_SECONDS
+    mark_stopped(state_dir, time.time() - UPTIME_SECONDS)
+    async with running_daemon(emulator, socket, settings=settings, clock=clock, time_source=fake_time) as second:
+        await quote_burst(second, BURST)
+
+    assert fake_time.sleeps == []
+    stats = emulator.stats()
+    assert stats["rate_limited_total"] == 0, f"E*TRADE refused {stats['rate_limited_by_module']}"
+    assert requests_to(emulator, "quote") == 2 * BURST
+
+
+async def test_a_daemon_that_did_not_stop_cleanly_leaves_its_successor_empty(
+    limited_emulator: Emulator, fake_time: FakeTime, short_dir: Path
+) -> None:
+    """A crash or SIGKILL writes no stop: the mark still says "sending", whatever time has passed."""
+    from daemon.gateway.sender_mark import mark_sending
+
+    emulator = limited_emulator
+    settings = settings_for(emulator)
+    mark_sending(settings.resolved_state_dir())  # what a killed daemon leaves behind
+    socket = short_dir / "run" / "broker.sock"
+    async with running_daemon(
+        emulator, socket, settings=settings, clock=EmulatorClock(emulator.clock), time_source=fake_time
+    ) as daemon:
+        await quote_burst(daemon, BURST)
+    assert fake_time.sleeps == [pytest.approx(1 / 3.5)] * BURST
+    assert emulator.stats()["rate_limited_total"] == 0

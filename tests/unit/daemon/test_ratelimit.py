@@ -53,6 +53,22 @@ async def test_a_new_limiter_starts_empty_as_if_its_predecessor_had_just_spent_e
     assert time.now == pytest.approx(501.0)
 
 
+async def test_a_filled_limiter_lets_a_whole_burst_through_at_once() -> None:
+    """For a daemon whose predecessor is proven quiet; refill_seconds is the longest burst / rate."""
+    time = FakeTime(start=500.0)
+    lim = RateLimiter(
+        {"market": ModuleRate(4.0, burst=4), "accounts": ModuleRate(1.8, burst=2)},
+        requests_per_minute=600,
+        time_source=time,
+    )
+    assert lim.refill_seconds == pytest.approx(2 / 1.8)
+    lim.fill()
+    for _ in range(4):
+        await lim.acquire("market", max_wait=0)
+    assert time.sleeps == []
+    assert lim.estimated_wait("market") == pytest.approx(0.25)
+
+
 async def test_a_limiter_left_alone_for_burst_over_rate_seconds_is_full() -> None:
     time = FakeTime()
     lim = RateLimiter({"accounts": ModuleRate(2.0, burst=2)}, requests_per_minute=600, time_source=time)
