@@ -61,7 +61,8 @@ def _write(state_dir: Path, mark: dict[str, object]) -> None:
             json.dump(mark, out)
         os.replace(temporary, path)
     except OSError as exc:
-        # Without a mark the next daemon would think no predecessor ran: remove a stale one.
+        # An old "stopped" mark must not outlive this failure, and removing it would read as "no daemon
+        # ever ran" (start full): overwrite it with something unreadable, which starts the next one empty.
         log.warning("rate limits: could not write %s (%s); the next daemon starts its limiter empty", path, exc)
         with contextlib.suppress(OSError):
             path.write_text("unreadable", encoding="utf-8")
